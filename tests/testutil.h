@@ -1,0 +1,18 @@
+/* Helpers shared by the test programs (not linked into the product). */
+#ifndef TIP_TESTS_TESTUTIL_H
+#define TIP_TESTS_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Whole file into a NUL-terminated heap buffer; NULL if it cannot be read. */
+char *tu_read_file(const char *path, size_t *len);
+/* Path of a file under the known-answer vectors folder (TIP_VECTORS_DIR); heap string. */
+char *tu_vector_path(const char *relative);
+/* Hex string to a heap buffer; aborts the test program on bad hex. */
+uint8_t *tu_hex(const char *hex, size_t *len);
+/* A fresh private directory under TMPDIR (heap string) and its recursive removal. */
+char *tu_mkdtemp(void);
+void tu_rmtree(const char *path);
+
+#endif
