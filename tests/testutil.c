@@ -2,6 +2,8 @@
 
 #include "common/encoding.h"
 
+#include <openssl/sha.h>
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,4 +93,78 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 void tu_rmtree(const char *path)
 {
 	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void tu_report_init(struct tu_report *s)
+{
+	static uint8_t jpeg[] = {0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00};
+
+	memset(s, 0, sizeof(*s));
+	tip__report__init(&s->r);
+	tip__reporter__init(&s->reporter);
+	tip__reported_person__init(&s->person);
+	tip__activity__init(&s->activity);
+	tip__attachment__init(&s->attachment);
+	tip__umbrella__init(&s->umbrella);
+	tip__official__init(&s->official);
+
+	s->r.version = 1;
+	s->r.taxonomy_version = "2026.1";
+	memset(s->query_hash, 0x42, sizeof(s->query_hash));
+	s->r.query_hash.data = s->query_hash;
+	s->r.query_hash.len = sizeof(s->query_hash);
+	s->r.locale = "zh-CN";
+
+	s->reporter.anonymous = 0;
+	s->reporter.name = "张三";
+	s->reporter.id_number = "11010519491231002X";
+	s->reporter.phone = "+86 138-0000-0000";
+	s->reporter.address = "北京市东城区";
+	s->reporter.contact_allowed = 1;
+	s->reporter.channel = "phone";
+	s->r.reporter = &s->reporter;
+
+	s->person.name = "李四";
+	s->aliases[0] = "四哥";
+	s->person.aliases = s->aliases;
+	s->person.n_aliases = 1;
+	s->person.description = "经营砂石场";
+	s->phones[0] = "13900000000";
+	s->person.phones = s->phones;
+	s->person.n_phones = 1;
+	s->person.region = "110101";
+	s->persons[0] = &s->person;
+	s->r.persons = s->persons;
+	s->r.n_persons = 1;
+
+	s->categories[0] = "illegal_mining_sand_dredging";
+	s->categories[1] = "protective_umbrella";
+	s->activity.categories = s->categories;
+	s->activity.n_categories = 2;
+	s->activity.sector = "natural_resources";
+	s->activity.region = "110101";
+	s->activity.place = "河边采砂场";
+	s->activity.time = "2024年以来每晚";
+	s->activity.narrative = "夜间非法采砂，有人放风。\nIllegal dredging at night.";
+	s->attachment.filename = "photo.jpg";
+	s->attachment.content_type = "image/jpeg";
+	s->attachment.data.data = jpeg;
+	s->attachment.data.len = sizeof(jpeg);
+	SHA256(jpeg, sizeof(jpeg), s->attachment_hash);
+	s->attachment.sha256.data = s->attachment_hash;
+	s->attachment.sha256.len = sizeof(s->attachment_hash);
+	s->attachments[0] = &s->attachment;
+	s->activity.attachments = s->attachments;
+	s->activity.n_attachments = 1;
+	s->r.activity = &s->activity;
+
+	s->official.name = "王五";
+	s->official.position = "所长";
+	s->official.unit = "某派出所";
+	s->official.region = "110101";
+	s->official.description = "收钱后不查";
+	s->officials[0] = &s->official;
+	s->umbrella.officials = s->officials;
+	s->umbrella.n_officials = 1;
+	s->r.umbrella = &s->umbrella;
 }

@@ -15,4 +15,21 @@ uint8_t *tu_hex(const char *hex, size_t *len);
 char *tu_mkdtemp(void);
 void tu_rmtree(const char *path);
 
+#include "report.pb-c.h"
+
+/* A valid report (every block filled, one attachment) in caller-owned storage, for mutation by tests. */
+struct tu_report {
+	Tip__Report r;
+	Tip__Reporter reporter;
+	Tip__ReportedPerson person, *persons[1];
+	char *aliases[1], *phones[1];
+	Tip__Activity activity;
+	char *categories[2];
+	Tip__Attachment attachment, *attachments[1];
+	Tip__Umbrella umbrella;
+	Tip__Official official, *officials[1];
+	uint8_t query_hash[32], attachment_hash[32];
+};
+void tu_report_init(struct tu_report *s);
+
 #endif

@@ -1,0 +1,94 @@
+/*
+ * Signed records: the envelope of everything in a spool or on the diode.
+ * A record is SignedRecord{body, key_id, signature} where body is a serialized
+ * RecordBody{version, origin, seq, prev_hash, created_at, kind, payload}.
+ * Signatures cover the body bytes exactly as carried; nothing is re-serialized.
+ */
+#ifndef TIP_PROTO_RECORD_H
+#define TIP_PROTO_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/ed25519.h"
+
+#define REC_VERSION    1
+#define REC_HASH_LEN   32
+#define REC_KEY_ID_LEN 4
+#define REC_ORIGIN_MAX 64
+
+enum rec_kind { REC_REPORT = 1, REC_CHECKPOINT = 2, REC_STATUS = 3 };
+
+/*
+ * A decoded record. The pointers refer into memory owned by the struct;
+ * rec_release frees it. The struct is a view: fields are checked for form
+ * (lengths, origin syntax, known kind) but the signature only by rec_verify.
+ */
+struct rec {
+	uint32_t version;
+	const char *origin;
+	uint64_t seq;
+	const uint8_t *prev_hash; /* REC_HASH_LEN bytes */
+	int64_t created_at;       /* Unix milliseconds */
+	enum rec_kind kind;
+	const uint8_t *payload;
+	size_t payload_len;
+	const uint8_t *key_id; /* REC_KEY_ID_LEN bytes */
+	const uint8_t *body;   /* the exact signed bytes */
+	size_t body_len;
+	const uint8_t *signature;   /* ED25519_SIG_LEN bytes */
+	uint8_t hash[REC_HASH_LEN]; /* SHA-256 of the whole SignedRecord encoding */
+	void *owned_signed, *owned_body;
+};
+
+/*
+ * Decodes buf[0..len) into *out (zeroed first, so rec_release is always safe).
+ * TIP_EOVERSIZE (len > cap), TIP_ETRUNCATED, TIP_EDECODE (malformed, a bad field
+ * length, a bad origin, an unknown kind) or TIP_EVERSION (body version != 1).
+ */
+int rec_decode(const uint8_t *buf, size_t len, size_t cap, struct rec *out);
+void rec_release(struct rec *r);
+
+/* Checks the record's signature with the origin's public key: TIP_OK or TIP_EVERIFY. */
+int rec_verify(const struct rec *r, const struct ed25519_pub *pub);
+
+/* SHA-256 of a record's exact bytes: what the next record carries as prev_hash. */
+void rec_hash(const uint8_t *buf, size_t len, uint8_t out[REC_HASH_LEN]);
+
+/* 1 if s is a valid origin name: [A-Za-z0-9._-]{1,64}. */
+int rec_origin_ok(const char *s);
+
+/*
+ * The position of an origin's chain: the sequence number and prev_hash the next
+ * record must carry. A writer signs with it; a reader checks what arrives against it.
+ */
+struct rec_chain {
+	char origin[REC_ORIGIN_MAX + 1];
+	uint64_t next_seq;
+	uint8_t prev_hash[REC_HASH_LEN];
+};
+
+/* A chain at its start: seq 0, prev_hash all zeros. TIP_EINVAL for a bad origin. */
+int rec_chain_init(struct rec_chain *c, const char *origin);
+/* Moves the chain past the record whose hash is given. */
+void rec_chain_advance(struct rec_chain *c, const uint8_t hash[REC_HASH_LEN]);
+
+enum rec_chain_verdict {
+	REC_CHAIN_NEXT,      /* the record continues the chain */
+	REC_CHAIN_DUPLICATE, /* seq already passed */
+	REC_CHAIN_GAP,       /* seq beyond the next expected */
+	REC_CHAIN_FORK,      /* right seq, wrong prev_hash */
+	REC_CHAIN_FOREIGN,   /* another origin's record */
+};
+enum rec_chain_verdict rec_chain_check(const struct rec_chain *c, const struct rec *r);
+
+/*
+ * Builds and signs the next record of chain c (c is not advanced: call
+ * rec_chain_advance with *hash once the record is safely stored).
+ * *out is a heap buffer of *out_len bytes; cap bounds it (TIP_EOVERSIZE).
+ */
+int rec_sign(const struct rec_chain *c, const struct ed25519_key *key, const uint8_t key_id[REC_KEY_ID_LEN],
+             enum rec_kind kind, int64_t created_at, const uint8_t *payload, size_t payload_len, size_t cap,
+             uint8_t **out, size_t *out_len, uint8_t hash[REC_HASH_LEN]);
+
+#endif
