@@ -1,0 +1,45 @@
+/*
+ * A serialized Report (what a sealed report opens to) through decoding and
+ * validation, and a StatusBulletin through its decoder: hostile bytes never crash.
+ */
+#include "fuzz.h"
+
+#include "common/err.h"
+#include "proto/bulletin.h"
+#include "proto/codec.h"
+#include "proto/report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static struct taxonomy *load_taxonomy(void)
+{
+	static struct taxonomy *t;
+	char dir[1024];
+	int err;
+
+	if (!t) {
+		const char *src = getenv("TIP_SOURCE_DIR");
+
+		snprintf(dir, sizeof(dir), "%s/proto/taxonomy", src ? src : TIP_DATA_DIR);
+		if (!(t = tax_load(dir, &err)))
+			abort();
+	}
+	return t;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct taxonomy *t = load_taxonomy();
+	struct report_limits lim = report_limits_default();
+	char field[REPORT_FIELD_MAX];
+	ProtobufCMessage *m;
+	struct bulletin b;
+
+	if (codec_unpack(&tip__report__descriptor, data, size, 1 << 20, &m) == TIP_OK) {
+		report_validate((Tip__Report *)m, t, &lim, field);
+		codec_free(m);
+	}
+	bulletin_decode(data, size, t, &b);
+	return 0;
+}
