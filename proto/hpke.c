@@ -90,7 +90,7 @@ static int labeled_expand(EVP_MAC_CTX *mc, const uint8_t *suite, size_t suite_le
 	size_t done = 0;
 	int rc = TIP_OK;
 
-	if (L > 255 * HASH_LEN)
+	if (L > (size_t)255 * HASH_LEN)
 		return TIP_EINVAL;
 	while (done < L) {
 		const struct part parts[] = {{t, counter ? HASH_LEN : 0},

@@ -32,7 +32,7 @@ enum hpke_role { HPKE_ROLE_SENDER = 1, HPKE_ROLE_RECIPIENT = 2 };
 #define HPKE_TAG_LEN      16
 #define HPKE_NONCE_LEN    12
 #define HPKE_SECRET_LEN   32 /* Nsecret and Nh of HKDF-SHA256 */
-#define HPKE_EXPORT_MAX   (255 * HPKE_SECRET_LEN)
+#define HPKE_EXPORT_MAX   ((size_t)255 * HPKE_SECRET_LEN)
 #define HPKE_AEAD_KEY_MAX 32
 
 struct hpke_ctx {
