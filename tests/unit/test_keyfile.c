@@ -242,7 +242,7 @@ static void test_reject_malformed(void **state)
 {
 	(void)state;
 	struct key k, out;
-	char good[256], line[256], longname[80];
+	char good[256], line[300], longname[80];
 	uint8_t pub[KEY_LEN], seed[KEY_LEN], y2[KEY_LEN] = {2};
 
 	assert_int_equal(key_generate(KEY_ED25519, "log.example/a", &k), TIP_OK);
