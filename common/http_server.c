@@ -342,7 +342,9 @@ static void on_write(struct bufferevent *bev, void *arg)
 static void on_event(struct bufferevent *bev, short events, void *arg)
 {
 	(void)bev;
-	(void)events;
+	/* A TLS connection reports its finished handshake here too; anything else ends the connection. */
+	if (events & BEV_EVENT_CONNECTED)
+		return;
 	conn_free(arg);
 }
 
@@ -471,14 +473,20 @@ int http_server_listen(struct http_server *s, const char *addr, int port, SSL_CT
 	return TIP_OK;
 }
 
+void http_server_stop_listening(struct http_server *s)
+{
+	for (size_t i = 0; i < s->n_listeners; i++)
+		evconnlistener_free(s->listeners[i]);
+	s->n_listeners = 0;
+}
+
 void http_server_free(struct http_server *s)
 {
 	if (!s)
 		return;
+	http_server_stop_listening(s);
 	while (!LIST_EMPTY(&s->conns))
 		conn_free(LIST_FIRST(&s->conns));
-	for (size_t i = 0; i < s->n_listeners; i++)
-		evconnlistener_free(s->listeners[i]);
 	for (size_t i = 0; s->headers[i]; i++)
 		free(s->headers[i]);
 	free(s);

@@ -1,0 +1,142 @@
+#include "daemon.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void program_path(const char *program, char *out, size_t cap)
+{
+	const char *dir = getenv("TIP_BINARY_DIR");
+
+	snprintf(out, cap, "%s/%s", dir ? dir : ".", program);
+}
+
+static void print_log(const char *log)
+{
+	char line[1024];
+	FILE *f = fopen(log, "r");
+
+	fprintf(stderr, "---- %s\n", log);
+	while (f && fgets(line, sizeof(line), f))
+		fputs(line, stderr);
+	if (f)
+		fclose(f);
+}
+
+int tdaemon_start(struct tdaemon *d, const char *program, const char *conf, const char *log)
+{
+	char path[512];
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->log, sizeof(d->log), "%s", log);
+	program_path(program, path, sizeof(path));
+	d->pid = fork();
+	if (d->pid < 0)
+		return -1;
+	if (d->pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(path, program, "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 2000; i++) {
+		char line[1024];
+		FILE *f = fopen(log, "r");
+		int status;
+
+		while (f && fgets(line, sizeof(line), f)) {
+			const char *p = strstr(line, "listening on ");
+			const char *colon = p ? strchr(p + 13, ' ') : NULL;
+
+			/* "listening on 127.0.0.1:8443 ..." : the port follows the last ':' before the space.
+			 */
+			if (p && colon) {
+				const char *q = colon;
+
+				while (q > p && *q != ':')
+					q--;
+				d->port = atoi(q + 1);
+				fclose(f);
+				return 0;
+			}
+		}
+		if (f)
+			fclose(f);
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			print_log(log);
+			return -1;
+		}
+		usleep(10000);
+	}
+	print_log(log);
+	tdaemon_stop(d, SIGKILL);
+	return -1;
+}
+
+int tdaemon_stop(struct tdaemon *d, int sig)
+{
+	int status;
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, sig);
+	if (waitpid(d->pid, &status, 0) != d->pid)
+		return -1;
+	d->pid = 0;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+int trun(const char *program, const char *const *args)
+{
+	char path[512];
+	const char *argv[32];
+	int status;
+	pid_t pid;
+	size_t i = 0;
+
+	program_path(program, path, sizeof(path));
+	argv[0] = program;
+	for (; args && args[i] && i < 30; i++)
+		argv[i + 1] = args[i];
+	argv[i + 1] = NULL;
+	if ((pid = fork()) == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(path, (char *const *)argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int tfree_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		port = -1;
+	else
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}

@@ -1,0 +1,26 @@
+/* Starting and stopping the project's daemons from integration tests. */
+#ifndef TIP_TESTS_DAEMON_H
+#define TIP_TESTS_DAEMON_H
+
+#include <sys/types.h>
+
+struct tdaemon {
+	pid_t pid;
+	int port; /* the port the daemon reported in "listening on ADDR:PORT" */
+	char log[512];
+};
+
+/*
+ * Runs $TIP_BINARY_DIR/<program> -c conf with stdout and stderr to log, and
+ * waits (up to 20 s) for its "listening on ADDR:PORT" line. 0, or -1 if it
+ * exited or never said so (its log is printed then).
+ */
+int tdaemon_start(struct tdaemon *d, const char *program, const char *conf, const char *log);
+/* Sends sig and waits; returns the exit status (128+signal if killed), or -1. */
+int tdaemon_stop(struct tdaemon *d, int sig);
+/* Runs $TIP_BINARY_DIR/<program> with the given arguments (NULL-terminated) and returns its exit status. */
+int trun(const char *program, const char *const *args);
+/* A free TCP port on 127.0.0.1 (bound and released: good enough for tests). */
+int tfree_port(void);
+
+#endif

@@ -1,0 +1,25 @@
+/* A minimal blocking HTTP/1.1 client for integration tests, plain or TLS (no certificate check: test certs).
+ */
+#ifndef TIP_TESTS_HTTPC_H
+#define TIP_TESTS_HTTPC_H
+
+#include <stddef.h>
+
+struct httpc_response {
+	int status;    /* 0 if no response could be read */
+	char *headers; /* the raw head, NUL-terminated */
+	char *body;    /* NUL-terminated */
+	size_t body_len;
+};
+
+/*
+ * Sends one request on a new connection (Connection: close) and reads the answer.
+ * extra_headers: NULL or "Name: value\r\n" lines concatenated. Returns 0 or -1.
+ */
+int httpc_request(const char *host, int port, int tls, const char *method, const char *path,
+                  const char *extra_headers, const void *body, size_t body_len, struct httpc_response *out);
+/* The value of a response header (case-insensitive), copied into buf; NULL if absent. */
+const char *httpc_header(const struct httpc_response *r, const char *name, char *buf, size_t cap);
+void httpc_free(struct httpc_response *r);
+
+#endif
