@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 #define KEM_ID   0x0020
@@ -24,18 +25,32 @@ struct part {
 
 #define PART_STR(s) ((struct part){(const uint8_t *)(s), sizeof(s) - 1})
 
+/*
+ * Algorithms are fetched once per process: an OpenSSL 3 fetch costs more than the
+ * HMAC it finds. The fetched objects are immutable and shared by all threads.
+ */
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+static EVP_MAC *hmac_alg;
+static EVP_CIPHER *aes_alg, *chacha_alg;
+
+static void fetch_algorithms(void)
+{
+	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	aes_alg = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+	chacha_alg = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+}
+
 /* One HMAC-SHA256 context reused (re-keyed) for every step of an operation. */
 static EVP_MAC_CTX *hmac_new(void)
 {
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	EVP_MAC_CTX *mc = NULL;
 	OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
 	                       OSSL_PARAM_construct_end()};
 
-	if (!mac)
+	pthread_once(&fetch_once, fetch_algorithms);
+	if (!hmac_alg)
 		return NULL;
-	mc = EVP_MAC_CTX_new(mac);
-	EVP_MAC_free(mac);
+	mc = EVP_MAC_CTX_new(hmac_alg);
 	if (mc && EVP_MAC_CTX_set_params(mc, params) != 1) {
 		EVP_MAC_CTX_free(mc);
 		mc = NULL;
@@ -115,16 +130,25 @@ static int labeled_expand(EVP_MAC_CTX *mc, const uint8_t *suite, size_t suite_le
 	return rc;
 }
 
-int hpke_public_from_private(const uint8_t sk[HPKE_KEY_LEN], uint8_t pk[HPKE_KEY_LEN])
+/* An X25519 private key object and its public key (one scalar multiplication). */
+static EVP_PKEY *x25519_private(const uint8_t sk[HPKE_KEY_LEN], uint8_t pk[HPKE_KEY_LEN])
 {
 	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, sk, HPKE_KEY_LEN);
 	size_t len = HPKE_KEY_LEN;
-	int rc = TIP_ECRYPTO;
 
-	if (k && EVP_PKEY_get_raw_public_key(k, pk, &len) == 1 && len == HPKE_KEY_LEN)
-		rc = TIP_OK;
+	if (k && (EVP_PKEY_get_raw_public_key(k, pk, &len) != 1 || len != HPKE_KEY_LEN)) {
+		EVP_PKEY_free(k);
+		k = NULL;
+	}
+	return k;
+}
+
+int hpke_public_from_private(const uint8_t sk[HPKE_KEY_LEN], uint8_t pk[HPKE_KEY_LEN])
+{
+	EVP_PKEY *k = x25519_private(sk, pk);
+
 	EVP_PKEY_free(k);
-	return rc;
+	return k ? TIP_OK : TIP_ECRYPTO;
 }
 
 int hpke_generate_keypair(uint8_t sk[HPKE_KEY_LEN], uint8_t pk[HPKE_KEY_LEN])
@@ -168,16 +192,15 @@ out:
  * keeps RFC 9180 7.1.4 true whatever the library does. A small-order peer key is the
  * only input that fails here, so it is reported as a verification failure.
  */
-static int x25519(const uint8_t sk[HPKE_KEY_LEN], const uint8_t pk[HPKE_KEY_LEN], uint8_t out[HPKE_KEY_LEN])
+static int x25519(EVP_PKEY *s, const uint8_t pk[HPKE_KEY_LEN], uint8_t out[HPKE_KEY_LEN])
 {
 	static const uint8_t zero[HPKE_KEY_LEN];
-	EVP_PKEY *s = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, sk, HPKE_KEY_LEN);
 	EVP_PKEY *p = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pk, HPKE_KEY_LEN);
 	EVP_PKEY_CTX *pc = NULL;
 	size_t len = HPKE_KEY_LEN;
 	int rc = TIP_ECRYPTO;
 
-	if (!s || !p)
+	if (!p)
 		goto out;
 	pc = EVP_PKEY_CTX_new_from_pkey(NULL, s, NULL);
 	if (!pc || EVP_PKEY_derive_init(pc) != 1 || EVP_PKEY_derive_set_peer(pc, p) != 1)
@@ -192,7 +215,6 @@ out:
 	if (rc != TIP_OK)
 		OPENSSL_cleanse(out, HPKE_KEY_LEN);
 	EVP_PKEY_CTX_free(pc);
-	EVP_PKEY_free(s);
 	EVP_PKEY_free(p);
 	return rc;
 }
@@ -269,15 +291,15 @@ int hpke_setup_base_s_fixed(enum hpke_aead aead, const uint8_t pkR[HPKE_KEY_LEN]
 {
 	uint8_t dh[HPKE_KEY_LEN], shared_secret[HPKE_SECRET_LEN];
 	EVP_MAC_CTX *mc = NULL;
-	int rc;
+	EVP_PKEY *e = NULL;
+	int rc = TIP_ECRYPTO;
 
 	memset(ctx, 0, sizeof(*ctx));
 	if (aead_key_len(aead) == 0)
 		return TIP_EINVAL;
-	rc = hpke_public_from_private(skE, enc);
-	if (rc != TIP_OK)
+	if (!(e = x25519_private(skE, enc)))
 		goto out;
-	rc = x25519(skE, pkR, dh);
+	rc = x25519(e, pkR, dh);
 	if (rc != TIP_OK)
 		goto out;
 	rc = TIP_ECRYPTO;
@@ -291,6 +313,7 @@ out:
 	OPENSSL_cleanse(dh, sizeof(dh));
 	OPENSSL_cleanse(shared_secret, sizeof(shared_secret));
 	EVP_MAC_CTX_free(mc);
+	EVP_PKEY_free(e);
 	if (rc != TIP_OK)
 		hpke_ctx_wipe(ctx);
 	return rc;
@@ -316,14 +339,13 @@ static int decap(EVP_MAC_CTX *mc, const uint8_t enc[HPKE_KEY_LEN], const uint8_t
                  uint8_t shared_secret[HPKE_SECRET_LEN])
 {
 	uint8_t dh[HPKE_KEY_LEN], pkR[HPKE_KEY_LEN];
-	int rc;
+	EVP_PKEY *r = x25519_private(skR, pkR);
+	int rc = r ? x25519(r, enc, dh) : TIP_ECRYPTO;
 
-	rc = hpke_public_from_private(skR, pkR);
-	if (rc == TIP_OK)
-		rc = x25519(skR, enc, dh);
 	if (rc == TIP_OK)
 		rc = extract_and_expand(mc, dh, enc, pkR, shared_secret);
 	OPENSSL_cleanse(dh, sizeof(dh));
+	EVP_PKEY_free(r);
 	return rc;
 }
 
@@ -373,10 +395,10 @@ static void compute_nonce(const struct hpke_ctx *ctx, uint8_t nonce[HPKE_NONCE_L
 		nonce[HPKE_NONCE_LEN - 1 - i] ^= (uint8_t)(ctx->seq >> (8 * i));
 }
 
-static EVP_CIPHER *fetch_cipher(enum hpke_aead aead)
+static const EVP_CIPHER *cipher_of(enum hpke_aead aead)
 {
-	return EVP_CIPHER_fetch(NULL, aead == HPKE_AEAD_AES_128_GCM ? "AES-128-GCM" : "ChaCha20-Poly1305",
-	                        NULL);
+	pthread_once(&fetch_once, fetch_algorithms);
+	return aead == HPKE_AEAD_AES_128_GCM ? aes_alg : chacha_alg;
 }
 
 /*
@@ -396,7 +418,7 @@ int hpke_seal(struct hpke_ctx *ctx, const uint8_t *aad, size_t aad_len, const ui
               uint8_t *ct)
 {
 	uint8_t nonce[HPKE_NONCE_LEN];
-	EVP_CIPHER *cipher = NULL;
+	const EVP_CIPHER *cipher = NULL;
 	EVP_CIPHER_CTX *c = NULL;
 	int n, rc = check_ctx(ctx, HPKE_ROLE_SENDER);
 
@@ -406,7 +428,7 @@ int hpke_seal(struct hpke_ctx *ctx, const uint8_t *aad, size_t aad_len, const ui
 		return TIP_EOVERSIZE;
 	rc = TIP_ECRYPTO;
 	compute_nonce(ctx, nonce);
-	cipher = fetch_cipher(ctx->aead);
+	cipher = cipher_of(ctx->aead);
 	c = EVP_CIPHER_CTX_new();
 	if (!cipher || !c || EVP_EncryptInit_ex2(c, cipher, ctx->key, nonce, NULL) != 1)
 		goto out;
@@ -425,7 +447,6 @@ out:
 		OPENSSL_cleanse(ct, pt_len + HPKE_TAG_LEN);
 	OPENSSL_cleanse(nonce, sizeof(nonce));
 	EVP_CIPHER_CTX_free(c);
-	EVP_CIPHER_free(cipher);
 	return rc;
 }
 
@@ -433,7 +454,7 @@ int hpke_open(struct hpke_ctx *ctx, const uint8_t *aad, size_t aad_len, const ui
               uint8_t *pt)
 {
 	uint8_t nonce[HPKE_NONCE_LEN], tag[HPKE_TAG_LEN], tail[HPKE_TAG_LEN];
-	EVP_CIPHER *cipher = NULL;
+	const EVP_CIPHER *cipher = NULL;
 	EVP_CIPHER_CTX *c = NULL;
 	size_t pt_len;
 	int n, rc = check_ctx(ctx, HPKE_ROLE_RECIPIENT);
@@ -448,7 +469,7 @@ int hpke_open(struct hpke_ctx *ctx, const uint8_t *aad, size_t aad_len, const ui
 	memcpy(tag, ct + pt_len, HPKE_TAG_LEN); /* before pt may overwrite ct in place */
 	rc = TIP_ECRYPTO;
 	compute_nonce(ctx, nonce);
-	cipher = fetch_cipher(ctx->aead);
+	cipher = cipher_of(ctx->aead);
 	c = EVP_CIPHER_CTX_new();
 	if (!cipher || !c || EVP_DecryptInit_ex2(c, cipher, ctx->key, nonce, NULL) != 1)
 		goto out;
@@ -470,7 +491,6 @@ out:
 		OPENSSL_cleanse(pt, pt_len);
 	OPENSSL_cleanse(nonce, sizeof(nonce));
 	EVP_CIPHER_CTX_free(c);
-	EVP_CIPHER_free(cipher);
 	return rc;
 }
 

@@ -1,0 +1,45 @@
+/*
+ * intaked's HTTP API: routing, the public endpoints and the metrics endpoint.
+ * Every error is {"error": code, "field": name-or-null, "message": text}.
+ */
+#ifndef TIP_INTAKE_API_H
+#define TIP_INTAKE_API_H
+
+#include <event2/event.h>
+#include <stddef.h>
+
+#include "common/http_server.h"
+#include "intake/conf.h"
+#include "intake/outbox.h"
+#include "intake/pow.h"
+#include "intake/ratelimit.h"
+#include "intake/status.h"
+#include "proto/report.h"
+#include "proto/taxonomy.h"
+
+struct intake {
+	const struct intake_conf *conf;
+	struct event_base *base;
+	const struct taxonomy *taxonomy;
+	struct report_limits limits;
+	struct outbox *outbox;
+	struct status_store *status;
+	struct pow *pow;
+	struct rl *rl_reports, *rl_status, *rl_challenge;
+	char *form_json; /* GET /api/v1/form, built once */
+	size_t form_len;
+	int exit_code; /* set when the daemon must stop; the loop exits */
+};
+
+/* Builds the cached form document and registers the metrics. TIP_OK or TIP_ENOMEM. */
+int api_init(struct intake *in);
+void api_free(struct intake *in);
+
+/* The public listener's handler (arg: struct intake). */
+void api_handle(struct http_req *req, void *arg);
+/* The metrics listener's handler: GET /metrics. */
+void api_metrics(struct http_req *req, void *arg);
+/* Reads new status bulletins; called by the daemon's timer. */
+void api_poll_status(struct intake *in);
+
+#endif

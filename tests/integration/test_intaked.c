@@ -1,0 +1,707 @@
+/*
+ * intaked over real HTTP and TLS: every success and error path of the API, the
+ * records it leaves in the outbox, status bulletins, configuration checking.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "daemon.h"
+#include "diode/spool.h"
+#include "httpc.h"
+#include "intake/pow.h"
+#include "intake/querycode.h"
+#include "proto/bulletin.h"
+#include "proto/codec.h"
+#include "proto/keyfile.h"
+#include "proto/record.h"
+#include "proto/report.h"
+#include "testutil.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HOST "127.0.0.1"
+
+static char *dir;
+static char keys[512];
+static struct key intake_key, seal_key, status_key, other_key;
+static struct tdaemon plain;
+static int metrics_port;
+static struct taxonomy *tax;
+
+static const char *const variable_default = "listen 127.0.0.1\nport 0\nplain_http yes\npow_bits 1\n"
+                                            "rate_reports 1000000\nburst_reports 100000\n"
+                                            "rate_status 1000000\nburst_status 100000\n"
+                                            "rate_challenge 1000000\nburst_challenge 100000\n"
+                                            "status_min_latency 100ms\nstatus_poll 50ms\n"
+                                            "max_body 256K\nmax_attachment_bytes 128K\n";
+
+/* Writes <dir>/<name>.conf for an instance with its own spools; returns the path. */
+static char *write_conf(const char *name, const char *variable, int metrics)
+{
+	static char path[600];
+	char src[512];
+	FILE *f;
+
+	snprintf(src, sizeof(src), "%s/proto/taxonomy", getenv("TIP_SOURCE_DIR"));
+	snprintf(path, sizeof(path), "%s/%s.conf", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f,
+	        "# test instance %s\norigin intake-t\nsigning_key %s/intake.key\nseal_key %s/seal.key.pub\n"
+	        "status_key %s/status.key.pub\noutbox %s/%s-outbox\nstatus_spool %s/%s-status\ntaxonomy %s\n"
+	        "metrics_port %d\n%s",
+	        name, keys, keys, keys, dir, name, dir, name, src, metrics, variable);
+	fclose(f);
+	return path;
+}
+
+static void make_key(enum key_type type, const char *name, struct key *k)
+{
+	char path[600];
+
+	assert_int_equal(key_generate(type, name, k), TIP_OK);
+	snprintf(path, sizeof(path), "%s/%s.key", keys, name);
+	assert_int_equal(key_write_private(path, k), TIP_OK);
+	snprintf(path, sizeof(path), "%s/%s.key.pub", keys, name);
+	assert_int_equal(key_write_public(path, k), TIP_OK);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	char path[600], log[600];
+	int err;
+
+	dir = tu_mkdtemp();
+	snprintf(keys, sizeof(keys), "%s/keys", dir);
+	mkdir(keys, 0700);
+	make_key(KEY_ED25519, "intake", &intake_key);
+	make_key(KEY_X25519, "seal", &seal_key);
+	make_key(KEY_ED25519, "status", &status_key);
+	make_key(KEY_ED25519, "other", &other_key);
+	snprintf(path, sizeof(path), "%s/proto/taxonomy", getenv("TIP_SOURCE_DIR"));
+	tax = tax_load(path, &err);
+	metrics_port = tfree_port();
+	snprintf(log, sizeof(log), "%s/plain.log", dir);
+	return tax &&
+	       tdaemon_start(&plain, "intaked", write_conf("plain", variable_default, metrics_port), log);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	int rc = tdaemon_stop(&plain, SIGTERM);
+
+	tax_free(tax);
+	tu_rmtree(dir);
+	free(dir);
+	return rc == 0 ? 0 : -1;
+}
+
+static json_t *body_json(const struct httpc_response *r)
+{
+	json_error_t e;
+
+	return json_loadb(r->body, r->body_len, 0, &e);
+}
+
+/* A fresh challenge from the daemon, as an X-Proof-Of-Work header line solved for its bits. */
+static void pow_header(const struct tdaemon *d, char *out, size_t cap)
+{
+	struct httpc_response r;
+	char nonce[32];
+
+	assert_int_equal(httpc_request(HOST, d->port, 0, "GET", "/api/v1/challenge", NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 200);
+	json_t *j = body_json(&r);
+	const char *c = json_string_value(json_object_get(j, "challenge"));
+	int bits = (int)json_integer_value(json_object_get(j, "bits"));
+
+	assert_non_null(c);
+	assert_int_equal(pow_solve(c, (unsigned)bits, nonce, sizeof(nonce)), TIP_OK);
+	snprintf(out, cap, "X-Proof-Of-Work: %s:%s\r\n", c, nonce);
+	json_decref(j);
+	httpc_free(&r);
+}
+
+static const char *const minimal_report =
+        "{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true},"
+        "\"activity\":{\"categories\":[\"illegal_mining_sand_dredging\"],\"region\":\"110101\","
+        "\"narrative\":\"夜里有人在河道非法采砂\"}}";
+
+static int post_report(const struct tdaemon *d, const char *content_type, const void *body, size_t len,
+                       struct httpc_response *r)
+{
+	char headers[512], pow[256];
+
+	pow_header(d, pow, sizeof(pow));
+	snprintf(headers, sizeof(headers), "%sContent-Type: %s\r\n", pow, content_type);
+	return httpc_request(HOST, d->port, 0, "POST", "/api/v1/reports", headers, body, len, r);
+}
+
+/* Asserts an error response: status, error code and field (NULL: JSON null). */
+static void expect_error(const struct httpc_response *r, int status, const char *code, const char *field)
+{
+	json_t *j = body_json(r);
+	json_t *f = json_object_get(j, "field");
+
+	if (r->status != status || !j || strcmp(json_string_value(json_object_get(j, "error")), code) != 0 ||
+	    (field ? !json_is_string(f) || strcmp(json_string_value(f), field) != 0 : !json_is_null(f)) ||
+	    !json_is_string(json_object_get(j, "message")))
+		fail_msg("want %d %s %s, got %d %s", status, code, field ? field : "null", r->status,
+		         r->body);
+	json_decref(j);
+}
+
+/* Finds the record in the outbox whose sealed report carries the code's hash; returns the opened report. */
+static Tip__Report *find_in_outbox(const char *outbox, const char *code)
+{
+	char digits[QC_DIGITS + 1];
+	uint8_t hash[QC_HASH_LEN];
+	struct spool_reader *rd;
+	struct spool_fault fault;
+	struct ed25519_pub *pub = ed25519_pub_new(intake_key.pub);
+	const uint8_t *buf;
+	size_t len;
+	Tip__Report *found = NULL;
+	int err;
+
+	assert_int_equal(qc_normalize(code, strlen(code), digits), TIP_OK);
+	qc_hash(digits, hash);
+	rd = spool_reader_open(outbox, "test", NULL, &fault, &err);
+	assert_non_null(rd);
+	while (!found && spool_reader_next(rd, &buf, &len, NULL, &fault) == 1) {
+		struct rec rec;
+		Tip__Report *r;
+
+		assert_int_equal(rec_decode(buf, len, 1 << 24, &rec), TIP_OK);
+		assert_int_equal(rec_verify(&rec, pub), TIP_OK);
+		assert_memory_equal(rec.key_id, intake_key.id, 4);
+		assert_int_equal(report_open(rec.payload, rec.payload_len, 1 << 24, seal_key.secret,
+		                             seal_key.id, rec.origin, rec.seq, &r),
+		                 TIP_OK);
+		if (memcmp(r->query_hash.data, hash, QC_HASH_LEN) == 0)
+			found = r;
+		else
+			codec_free(&r->base);
+		rec_release(&rec);
+	}
+	spool_reader_close(rd);
+	ed25519_pub_free(pub);
+	return found;
+}
+
+static void test_form_health_and_routing(void **state)
+{
+	(void)state;
+	struct httpc_response r;
+	char allow[64];
+
+	assert_int_equal(httpc_request(HOST, plain.port, 0, "GET", "/api/v1/form", NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 200);
+	json_t *j = body_json(&r);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "taxonomy"), "version")),
+	                    "2026.1");
+	assert_true(json_array_size(json_object_get(json_object_get(j, "taxonomy"), "regions")) > 3000);
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_object_get(j, "limits"), "attachment_bytes")),
+	        128 * 1024);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "proof_of_work"), "bits")), 1);
+	json_decref(j);
+	assert_non_null(strstr(r.headers, "Content-Security-Policy: default-src 'self'"));
+	assert_non_null(strstr(r.headers, "Cache-Control: no-store"));
+	assert_null(strstr(r.headers, "Set-Cookie"));
+	assert_null(strstr(r.headers, "Strict-Transport-Security")); /* plain HTTP */
+	httpc_free(&r);
+
+	assert_int_equal(httpc_request(HOST, plain.port, 0, "GET", "/healthz", NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "{\"status\":\"ok\"}");
+	httpc_free(&r);
+	assert_int_equal(httpc_request(HOST, plain.port, 0, "GET", "/nope", NULL, NULL, 0, &r), 0);
+	expect_error(&r, 404, "not_found", NULL);
+	httpc_free(&r);
+	assert_int_equal(httpc_request(HOST, plain.port, 0, "GET", "/api/v1/reports", NULL, NULL, 0, &r), 0);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	assert_string_equal(httpc_header(&r, "Allow", allow, sizeof(allow)), "POST");
+	httpc_free(&r);
+	assert_int_equal(httpc_request(HOST, plain.port, 0, "POST", "/api/v1/form", NULL, "", 0, &r), 0);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	httpc_free(&r);
+	/* Metrics live on their own loopback port only. */
+	assert_int_equal(httpc_request(HOST, plain.port, 0, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 404);
+	httpc_free(&r);
+	assert_int_equal(httpc_request(HOST, metrics_port, 0, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "# TYPE intake_reports_accepted_total counter"));
+	httpc_free(&r);
+}
+
+static void test_report_is_sealed_signed_and_durable(void **state)
+{
+	(void)state;
+	struct httpc_response r;
+	char digits[QC_DIGITS + 1], path[600];
+
+	assert_int_equal(post_report(&plain, "application/json", minimal_report, strlen(minimal_report), &r),
+	                 0);
+	assert_int_equal(r.status, 201);
+	json_t *j = body_json(&r);
+	const char *code = json_string_value(json_object_get(j, "query_code"));
+	const char *at = json_string_value(json_object_get(j, "received_at"));
+
+	assert_non_null(code);
+	assert_int_equal(strlen(code), 24); /* five groups of four digits */
+	for (int i = 0; i < 24; i++)
+		assert_true(i % 5 == 4 ? code[i] == ' ' : (code[i] >= '0' && code[i] <= '9'));
+	assert_int_equal(qc_normalize(code, strlen(code), digits), TIP_OK);
+	assert_non_null(at);
+	assert_int_equal(strlen(at), 20);
+	/* Acknowledged means durable: the record is readable from the spool right now. */
+	snprintf(path, sizeof(path), "%s/plain-outbox", dir);
+	Tip__Report *rep = find_in_outbox(path, code);
+	assert_non_null(rep);
+	assert_string_equal(rep->activity->narrative, "夜里有人在河道非法采砂");
+	assert_int_equal(rep->version, 1);
+	assert_string_equal(rep->taxonomy_version, "2026.1");
+	codec_free(&rep->base);
+	json_decref(j);
+	httpc_free(&r);
+}
+
+struct bad_report {
+	const char *body;
+	int status;
+	const char *code;
+	const char *field;
+};
+
+static void test_report_errors_name_the_field(void **state)
+{
+	(void)state;
+	char longname[1000];
+	char too_many[2000];
+	size_t n = 0;
+
+	memset(longname, 0, sizeof(longname));
+	n += (size_t)snprintf(
+	        longname, sizeof(longname),
+	        "{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":false,\"name\":\"");
+	for (int i = 0; i < 210; i++)
+		longname[n++] = 'a';
+	snprintf(longname + n, sizeof(longname) - n,
+	         "\",\"phone\":\"13800000000\"},\"activity\":{\"categories\":[\"other\"],\"region\":"
+	         "\"110101\","
+	         "\"narrative\":\"x\"}}");
+	n = (size_t)snprintf(
+	        too_many, sizeof(too_many),
+	        "{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true},\"activity\":{"
+	        "\"region\":\"110101\",\"narrative\":\"x\",\"categories\":[");
+	for (int i = 0; i < 12; i++)
+		n += (size_t)snprintf(too_many + n, sizeof(too_many) - n, "%s\"other\"", i ? "," : "");
+	snprintf(too_many + n, sizeof(too_many) - n, "]}}");
+
+	const struct bad_report cases[] = {
+	        {"{", 400, "invalid", NULL},
+	        {"[]", 400, "invalid", NULL},
+	        {"{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true},\"activity\":{"
+	         "\"categories\":"
+	         "[\"nope\"],\"region\":\"110101\",\"narrative\":\"x\"}}",
+	         400, "invalid", "activity.categories[0]"},
+	        {"{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true},\"activity\":{"
+	         "\"categories\":"
+	         "[\"other\"],\"region\":\"999999\",\"narrative\":\"x\"}}",
+	         400, "invalid", "activity.region"},
+	        {"{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true},\"activity\":{"
+	         "\"categories\":"
+	         "\"other\",\"region\":\"110101\",\"narrative\":\"x\"}}",
+	         400, "invalid", "activity.categories"},
+	        {"{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true},\"activity\":{"
+	         "\"categories\":"
+	         "[\"other\"],\"region\":\"110101\",\"narrative\":\"x\",\"colour\":\"red\"}}",
+	         400, "invalid", "activity.colour"},
+	        {"{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true},\"activity\":{"
+	         "\"categories\":"
+	         "[\"other\"],\"region\":\"110101\",\"narrative\":\"\"}}",
+	         400, "invalid", "activity.narrative"},
+	        {"{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true}}", 400, "invalid",
+	         "activity"},
+	        {"{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true},\"activity\":{"
+	         "\"categories\":"
+	         "[\"other\"],\"region\":\"110101\",\"narrative\":\"\\u0000\"}}",
+	         400, "invalid", NULL},
+	        {"{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true},\"activity\":{"
+	         "\"categories\":"
+	         "[\"other\"],\"region\":\"110101\",\"narrative\":\"\xff\xfe\"}}",
+	         400, "invalid", NULL},
+	        {"{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true},\"activity\":{"
+	         "\"categories\":"
+	         "[\"other\"],\"region\":\"110101\",\"narrative\":\"x\"},\"version\":1}",
+	         400, "invalid", "version"},
+	        {longname, 400, "invalid", "reporter.name"},
+	        {too_many, 400, "invalid", "activity.categories"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct httpc_response r;
+
+		assert_int_equal(
+		        post_report(&plain, "application/json", cases[i].body, strlen(cases[i].body), &r), 0);
+		if (cases[i].field || r.status != 400) {
+			expect_error(&r, cases[i].status, cases[i].code, cases[i].field);
+		} else {
+			json_t *j = body_json(&r);
+
+			/* A body-level error: field null or a path the parser names; never a success. */
+			if (r.status != 400 ||
+			    strcmp(json_string_value(json_object_get(j, "error")), "invalid") != 0)
+				fail_msg("case %zu: %d %s", i, r.status, r.body);
+			json_decref(j);
+		}
+		httpc_free(&r);
+	}
+}
+
+static void test_protocol_errors(void **state)
+{
+	(void)state;
+	struct httpc_response r;
+	char headers[512], pow[256];
+	char *big;
+
+	/* No proof of work, a malformed one, a forged one, a reused one. */
+	assert_int_equal(httpc_request(HOST, plain.port, 0, "POST", "/api/v1/reports",
+	                               "Content-Type: application/json\r\n", minimal_report,
+	                               strlen(minimal_report), &r),
+	                 0);
+	expect_error(&r, 403, "proof_of_work", "X-Proof-Of-Work");
+	httpc_free(&r);
+	assert_int_equal(httpc_request(HOST, plain.port, 0, "POST", "/api/v1/reports",
+	                               "Content-Type: application/json\r\nX-Proof-Of-Work: nonsense\r\n",
+	                               minimal_report, strlen(minimal_report), &r),
+	                 0);
+	expect_error(&r, 403, "proof_of_work", "X-Proof-Of-Work");
+	httpc_free(&r);
+	pow_header(&plain, pow, sizeof(pow));
+	pow[strlen("X-Proof-Of-Work: ") + 20] ^= 1; /* one character of the MAC-protected challenge */
+	snprintf(headers, sizeof(headers), "%sContent-Type: application/json\r\n", pow);
+	assert_int_equal(httpc_request(HOST, plain.port, 0, "POST", "/api/v1/reports", headers,
+	                               minimal_report, strlen(minimal_report), &r),
+	                 0);
+	expect_error(&r, 403, "proof_of_work", "X-Proof-Of-Work");
+	httpc_free(&r);
+	pow_header(&plain, pow, sizeof(pow));
+	snprintf(headers, sizeof(headers), "%sContent-Type: application/json\r\n", pow);
+	assert_int_equal(httpc_request(HOST, plain.port, 0, "POST", "/api/v1/reports", headers,
+	                               minimal_report, strlen(minimal_report), &r),
+	                 0);
+	assert_int_equal(r.status, 201);
+	httpc_free(&r);
+	assert_int_equal(httpc_request(HOST, plain.port, 0, "POST", "/api/v1/reports", headers,
+	                               minimal_report, strlen(minimal_report), &r),
+	                 0);
+	expect_error(&r, 403, "proof_of_work", "X-Proof-Of-Work");
+	httpc_free(&r);
+
+	/* Unsupported media type; a body over the limit (256 KiB here). */
+	assert_int_equal(post_report(&plain, "text/plain", "hello", 5, &r), 0);
+	expect_error(&r, 415, "unsupported_media_type", "Content-Type");
+	httpc_free(&r);
+	big = calloc(1, 300 * 1024);
+	memset(big, ' ', 300 * 1024);
+	assert_int_equal(post_report(&plain, "application/json", big, 300 * 1024, &r), 0);
+	expect_error(&r, 413, "payload_too_large", NULL);
+	httpc_free(&r);
+	free(big);
+}
+
+static void test_multipart_attachments(void **state)
+{
+	(void)state;
+	static const uint8_t jpeg[] = {0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J',
+	                               'F',  'I',  'F',  0x00, 0x01, 0x02};
+	static const uint8_t exe[] = {'M', 'Z', 0x90, 0x00, 0x03, 0x00, 0x00, 0x00};
+	char body[4096], path[600];
+	size_t n;
+	struct httpc_response r;
+
+	for (int bad = 0; bad < 2; bad++) {
+		n = (size_t)snprintf(
+		        body, sizeof(body),
+		        "--XyZ\r\nContent-Disposition: form-data; name=\"report\"\r\n"
+		        "Content-Type: application/json\r\n\r\n%s\r\n"
+		        "--XyZ\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"%s\"\r\n"
+		        "Content-Type: image/jpeg\r\n\r\n",
+		        minimal_report, bad ? "photo.jpg" : "C:\\Users\\me\\IMG_0001.JPG");
+		memcpy(body + n, bad ? exe : jpeg, bad ? sizeof(exe) : sizeof(jpeg));
+		n += bad ? sizeof(exe) : sizeof(jpeg);
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "\r\n--XyZ--\r\n");
+		assert_int_equal(post_report(&plain, "multipart/form-data; boundary=XyZ", body, n, &r), 0);
+		if (bad) {
+			/* Declared image/jpeg, sniffed as a Windows program: refused. */
+			expect_error(&r, 415, "unsupported_media_type", "activity.attachments[0]");
+			httpc_free(&r);
+			continue;
+		}
+		assert_int_equal(r.status, 201);
+		json_t *j = body_json(&r);
+		snprintf(path, sizeof(path), "%s/plain-outbox", dir);
+		Tip__Report *rep = find_in_outbox(path, json_string_value(json_object_get(j, "query_code")));
+		assert_non_null(rep);
+		assert_int_equal(rep->activity->n_attachments, 1);
+		assert_string_equal(rep->activity->attachments[0]->content_type, "image/jpeg");
+		assert_string_equal(rep->activity->attachments[0]->filename, "IMG_0001.JPG");
+		assert_memory_equal(rep->activity->attachments[0]->data.data, jpeg, sizeof(jpeg));
+		codec_free(&rep->base);
+		json_decref(j);
+		httpc_free(&r);
+	}
+	/* A form without its report part. */
+	n = (size_t)snprintf(
+	        body, sizeof(body),
+	        "--b\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"a.jpg\"\r\n\r\n");
+	memcpy(body + n, jpeg, sizeof(jpeg));
+	n += sizeof(jpeg);
+	n += (size_t)snprintf(body + n, sizeof(body) - n, "\r\n--b--\r\n");
+	assert_int_equal(post_report(&plain, "multipart/form-data; boundary=b", body, n, &r), 0);
+	expect_error(&r, 400, "invalid", "report");
+	httpc_free(&r);
+}
+
+/* Appends STATUS records signed by key to the instance's status spool. */
+static void publish_bulletins(const char *spool_dir, const struct key *key, uint64_t first_seq,
+                              const struct bulletin *b, size_t n, struct rec_chain *chain)
+{
+	struct spool *sp;
+	struct ed25519_key *k = ed25519_key_new(key->secret);
+	int err;
+
+	sp = spool_open(spool_dir, NULL, NULL, NULL, &err);
+	assert_non_null(sp);
+	(void)first_seq;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *payload, *rec, hash[REC_HASH_LEN];
+		size_t plen, rlen;
+
+		assert_int_equal(bulletin_encode(&b[i], tax, &payload, &plen), TIP_OK);
+		assert_int_equal(rec_sign(chain, k, key->id, REC_STATUS, 1700000000000, payload, plen, 4096,
+		                          &rec, &rlen, hash),
+		                 TIP_OK);
+		rec_chain_advance(chain, hash);
+		assert_int_equal(spool_append(sp, rec, rlen, NULL), TIP_OK);
+		free(payload);
+		free(rec);
+	}
+	assert_int_equal(spool_close(sp), TIP_OK);
+	ed25519_key_free(k);
+}
+
+static int status_query(const char *code, struct httpc_response *r, double *seconds)
+{
+	char headers[512], pow[256], body[128];
+	struct timespec a, b;
+	int rc;
+
+	pow_header(&plain, pow, sizeof(pow));
+	snprintf(headers, sizeof(headers), "%sContent-Type: application/json\r\n", pow);
+	snprintf(body, sizeof(body), "{\"query_code\":\"%s\"}", code);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	rc = httpc_request(HOST, plain.port, 0, "POST", "/api/v1/status", headers, body, strlen(body), r);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	*seconds = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	return rc;
+}
+
+static void test_status_from_bulletins(void **state)
+{
+	(void)state;
+	struct httpc_response r;
+	char digits[QC_DIGITS + 1], spool_dir[600], unknown[QC_DIGITS + 1], shown[QC_DIGITS + QC_DIGITS / 4];
+	struct bulletin b[2];
+	struct rec_chain chain, forged;
+	double t;
+
+	assert_int_equal(post_report(&plain, "application/json", minimal_report, strlen(minimal_report), &r),
+	                 0);
+	assert_int_equal(r.status, 201);
+	json_t *j = body_json(&r);
+	char code[32];
+	snprintf(code, sizeof(code), "%s", json_string_value(json_object_get(j, "query_code")));
+	json_decref(j);
+	httpc_free(&r);
+
+	/* Before any bulletin: unknown, after the minimum latency. */
+	assert_int_equal(status_query(code, &r, &t), 0);
+	expect_error(&r, 404, "not_found", "query_code");
+	assert_true(t >= 0.1);
+	httpc_free(&r);
+
+	qc_normalize(code, strlen(code), digits);
+	memset(b, 0, sizeof(b));
+	for (int i = 0; i < 2; i++)
+		qc_hash(digits, b[i].query_hash);
+	memcpy(b[0].stage, "accepted", 9);
+	memcpy(b[0].result, "pending", 8);
+	memcpy(b[0].date, "2026-12-01", 11);
+	memcpy(b[1].stage, "verifying", 10);
+	memcpy(b[1].result, "pending", 8);
+	memcpy(b[1].date, "2026-12-03", 11);
+	snprintf(spool_dir, sizeof(spool_dir), "%s/plain-status", dir);
+	rec_chain_init(&chain, "internal");
+	publish_bulletins(spool_dir, &status_key, 0, b, 2, &chain);
+	/* A bulletin signed by a key the intake does not trust: ignored. */
+	forged = chain;
+	memcpy(b[0].stage, "concluded", 10);
+	memcpy(b[0].result, "not_substantiated", 18);
+	publish_bulletins(spool_dir, &other_key, 2, b, 1, &forged);
+	usleep(300000); /* a few status_poll periods */
+
+	assert_int_equal(status_query(code, &r, &t), 0);
+	assert_int_equal(r.status, 200);
+	if (t < 0.1)
+		fail_msg("found answer after %f s", t);
+	j = body_json(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "stage")), "verifying");
+	assert_string_equal(json_string_value(json_object_get(j, "result")), "pending");
+	assert_string_equal(json_string_value(json_object_get(j, "updated_at")), "2026-12-03");
+	assert_int_equal(json_array_size(json_object_get(j, "history")), 2);
+	json_decref(j);
+	httpc_free(&r);
+
+	/* A valid code nobody holds, and one with a typing error. */
+	do {
+		qc_generate(unknown);
+	} while (strcmp(unknown, digits) == 0);
+	qc_format(unknown, shown);
+	assert_int_equal(status_query(shown, &r, &t), 0);
+	expect_error(&r, 404, "not_found", "query_code");
+	httpc_free(&r);
+	digits[5] = digits[5] == '9' ? '0' : (char)(digits[5] + 1);
+	assert_int_equal(status_query(digits, &r, &t), 0);
+	expect_error(&r, 400, "invalid", "query_code");
+	httpc_free(&r);
+
+	assert_int_equal(httpc_request(HOST, metrics_port, 0, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+	assert_non_null(strstr(r.body, "intake_bulletins_applied_total 2\n"));
+	assert_non_null(strstr(r.body, "intake_bulletins_ignored_total{reason=\"signature\"} 1\n"));
+	httpc_free(&r);
+}
+
+static void test_rate_limit(void **state)
+{
+	(void)state;
+	struct tdaemon d;
+	struct httpc_response r;
+	char log[600], retry[16];
+	const char *variable = "listen 127.0.0.1\nport 0\nplain_http yes\npow_bits 0\nrate_challenge 60\n"
+	                       "burst_challenge 2\n";
+
+	snprintf(log, sizeof(log), "%s/rate.log", dir);
+	assert_int_equal(tdaemon_start(&d, "intaked", write_conf("rate", variable, 0), log), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(
+		        httpc_request(HOST, d.port, 0, "GET", "/api/v1/challenge", NULL, NULL, 0, &r), 0);
+		assert_int_equal(r.status, 200);
+		httpc_free(&r);
+	}
+	assert_int_equal(httpc_request(HOST, d.port, 0, "GET", "/api/v1/challenge", NULL, NULL, 0, &r), 0);
+	expect_error(&r, 429, "rate_limited", NULL);
+	assert_non_null(httpc_header(&r, "Retry-After", retry, sizeof(retry)));
+	assert_true(atoi(retry) >= 1 && atoi(retry) <= 60);
+	httpc_free(&r);
+	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
+}
+
+static void test_tls(void **state)
+{
+	(void)state;
+	struct tdaemon d;
+	struct httpc_response r;
+	char cmd[2048], log[600], variable[1024];
+
+	snprintf(cmd, sizeof(cmd),
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "
+	         "/CN=localhost "
+	         "-keyout %s/tls.key -out %s/tls.crt 2>/dev/null",
+	         dir, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(variable, sizeof(variable),
+	         "listen 127.0.0.1\nport 0\ntls_cert %s/tls.crt\ntls_key %s/tls.key\npow_bits 0\n", dir, dir);
+	snprintf(log, sizeof(log), "%s/tls.log", dir);
+	assert_int_equal(tdaemon_start(&d, "intaked", write_conf("tls", variable, 0), log), 0);
+	assert_int_equal(httpc_request(HOST, d.port, 1, "GET", "/api/v1/challenge", NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.headers, "Strict-Transport-Security: max-age="));
+	httpc_free(&r);
+	/* Plain HTTP to the TLS port gets no HTTP answer. */
+	assert_int_not_equal(httpc_request(HOST, d.port, 0, "GET", "/healthz", NULL, NULL, 0, &r), 0);
+	/* TLS 1.1 is refused. */
+	snprintf(cmd, sizeof(cmd),
+	         "openssl s_client -connect 127.0.0.1:%d -tls1_1 </dev/null >/dev/null 2>&1", d.port);
+	assert_int_not_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd),
+	         "openssl s_client -connect 127.0.0.1:%d -tls1_2 </dev/null >/dev/null 2>&1", d.port);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
+}
+
+static void test_config_check(void **state)
+{
+	(void)state;
+	char bad[600];
+	const char *good = write_conf("check", variable_default, 0);
+	const char *check_good[] = {"-c", good, "-n", NULL};
+
+	assert_int_equal(trun("intaked", check_good), 0);
+	static const char *const variants[] = {
+	        "listen 0.0.0.0\nport 0\nplain_http yes\n",            /* plain HTTP off loopback */
+	        "listen 127.0.0.1\nport 0\n",                          /* neither TLS nor plain */
+	        "listen 127.0.0.1\nport 0\nplain_http yes\nbogus 1\n", /* unknown setting */
+	        "listen 127.0.0.1\nport 70000\nplain_http yes\n",      /* out of range */
+	        "listen 127.0.0.1\nport 0\nplain_http yes\naead des\n",
+	        "listen 127.0.0.1\nport 0\ntls_cert /nonexistent\ntls_key /nonexistent\n",
+	};
+	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+		snprintf(bad, sizeof(bad), "%s", write_conf("bad", variants[i], 0));
+		const char *args[] = {"-c", bad, "-n", NULL};
+
+		if (trun("intaked", args) != 78)
+			fail_msg("variant %zu was not refused with 78", i);
+	}
+	/* A private key readable by others is refused. */
+	char key_path[600];
+	snprintf(key_path, sizeof(key_path), "%s/intake.key", keys);
+	chmod(key_path, 0644);
+	assert_int_equal(trun("intaked", check_good), 78);
+	chmod(key_path, 0600);
+	const char *usage[] = {"-x", NULL};
+	assert_int_equal(trun("intaked", usage), 64);
+	const char *missing[] = {"-c", "/nonexistent.conf", NULL};
+	assert_int_equal(trun("intaked", missing), 78);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_form_health_and_routing),
+	        cmocka_unit_test(test_report_is_sealed_signed_and_durable),
+	        cmocka_unit_test(test_report_errors_name_the_field),
+	        cmocka_unit_test(test_protocol_errors),
+	        cmocka_unit_test(test_multipart_attachments),
+	        cmocka_unit_test(test_status_from_bulletins),
+	        cmocka_unit_test(test_rate_limit),
+	        cmocka_unit_test(test_tls),
+	        cmocka_unit_test(test_config_check),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
