@@ -114,7 +114,7 @@ static void expect_type(const char *what, const uint8_t *d, size_t len, const ch
 {
 	const char *got = sniff_content_type(d, len);
 
-	if ((got == NULL) != (want == NULL) || (got && strcmp(got, want) != 0))
+	if (got && want ? strcmp(got, want) != 0 : got != want)
 		fail_msg("%s (%zu bytes): got %s, want %s", what, len, got ? got : "NULL",
 		         want ? want : "NULL");
 }
