@@ -31,7 +31,7 @@ struct intake_conf {
 
 	size_t max_head, max_body, min_body_rate, segment_bytes, max_attachment_bytes;
 	long long max_connections, head_timeout, body_timeout, idle_timeout, write_timeout;
-	long long max_attachments, max_pending;
+	long long max_attachments, max_pending, seal_threads;
 
 	long long pow_bits, pow_ttl, pow_spent;
 	long long rate_reports, burst_reports, rate_status, burst_status, rate_challenge, burst_challenge;

@@ -4,10 +4,13 @@
  * wrapped in a RecordBody, signed, and appended to the outbox spool; a report
  * is acknowledged only after the fdatasync that covers its record.
  *
- * Three threads share the work so that sealing never waits for the disk:
+ * A pipeline of threads shares the work so that nothing waits for the disk:
  *   the event-loop thread submits reports and gets completions;
- *   the sealer thread seals, signs and appends, in submission order;
- *   the syncer thread makes batches durable (group commit) while the sealer goes on.
+ *   seal workers (seal_threads of them) seal reports in parallel, each for the
+ *   seq it is expected to get;
+ *   the signer signs and appends in submission order; a report sealed for a
+ *   seq it did not get (one before it failed) is sealed again;
+ *   the syncer makes batches durable (group commit) while signing goes on.
  * Completions come back on the event-loop thread, through an eventfd.
  *
  * The chain (seq, prev_hash) continues from the last record in the spool, so
@@ -37,8 +40,9 @@ struct outbox_conf {
 	uint8_t seal_pub[HPKE_KEY_LEN];
 	uint8_t seal_key_id[4];
 	enum hpke_aead aead;
-	size_t max_pending; /* reports submitted but not yet durable */
-	size_t max_record;  /* cap on one record's encoding */
+	size_t max_pending;  /* reports submitted but not yet durable */
+	size_t seal_threads; /* parallel sealing; 0 means 1 */
+	size_t max_record;   /* cap on one record's encoding */
 };
 
 /* Called on the event-loop thread: rc TIP_OK with the record's seq and time, or the failure. */
