@@ -497,6 +497,16 @@ size_t http_server_connections(const struct http_server *s)
 	return s->n_conns;
 }
 
+size_t http_server_busy(const struct http_server *s)
+{
+	size_t n = 0;
+	struct http_conn *c;
+
+	LIST_FOREACH(c, &s->conns, link)
+	n += c->state == ST_HANDLER || c->state == ST_WRITING;
+	return n;
+}
+
 const struct http_head *http_req_head(const struct http_req *r)
 {
 	return &r->head;

@@ -62,6 +62,8 @@ void http_server_stop_listening(struct http_server *s);
  */
 void http_server_free(struct http_server *s);
 size_t http_server_connections(const struct http_server *s);
+/* Connections with a request in a handler or a response still draining. */
+size_t http_server_busy(const struct http_server *s);
 
 const struct http_head *http_req_head(const struct http_req *r);
 const uint8_t *http_req_body(const struct http_req *r, size_t *len); /* NUL-terminated for convenience */

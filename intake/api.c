@@ -127,10 +127,9 @@ static void on_durable(void *ctx, int rc, uint64_t seq, int64_t created_at)
 		http_reply_error(s->req, 503, "unavailable", NULL,
 		                 "the report could not be stored; please retry", NULL);
 	}
-	if (outbox_broken(s->in->outbox) && !s->in->exit_code) {
+	if (outbox_broken(s->in->outbox) && !s->in->stop_timer) {
 		log_err("outbox: a write or sync failed; no more reports can be accepted");
-		s->in->exit_code = EX_IOERR;
-		event_base_loopexit(s->in->base, NULL);
+		api_stop(s->in, EX_IOERR);
 	}
 	submission_free(s);
 }
@@ -462,6 +461,33 @@ void api_poll_status(struct intake *in)
 	}
 }
 
+#define STOP_GRACE_TICKS 100 /* of 100 ms */
+
+static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct intake *in = arg;
+	(void)fd;
+	(void)what;
+
+	if ((outbox_pending(in->outbox) == 0 && http_server_busy(in->public_srv) == 0) ||
+	    ++in->stop_ticks >= STOP_GRACE_TICKS)
+		event_base_loopexit(in->base, NULL);
+}
+
+void api_stop(struct intake *in, int exit_code)
+{
+	struct timeval tick = {0, 100000};
+
+	if (in->stop_timer)
+		return;
+	in->exit_code = exit_code;
+	http_server_stop_listening(in->public_srv);
+	if ((in->stop_timer = event_new(in->base, -1, EV_PERSIST, on_stop_tick, in)))
+		event_add(in->stop_timer, &tick);
+	else
+		event_base_loopexit(in->base, NULL);
+}
+
 static json_t *limits_json(const struct intake *in)
 {
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "short_text",
@@ -540,4 +566,7 @@ void api_free(struct intake *in)
 {
 	free(in->form_json);
 	in->form_json = NULL;
+	if (in->stop_timer)
+		event_free(in->stop_timer);
+	in->stop_timer = NULL;
 }

@@ -28,7 +28,10 @@ struct intake {
 	struct rl *rl_reports, *rl_status, *rl_challenge;
 	char *form_json; /* GET /api/v1/form, built once */
 	size_t form_len;
-	int exit_code; /* set when the daemon must stop; the loop exits */
+	struct http_server *public_srv;
+	struct event *stop_timer;
+	int stop_ticks;
+	int exit_code; /* what the daemon exits with once the loop ends */
 };
 
 /* Builds the cached form document and registers the metrics. TIP_OK or TIP_ENOMEM. */
@@ -41,5 +44,10 @@ void api_handle(struct http_req *req, void *arg);
 void api_metrics(struct http_req *req, void *arg);
 /* Reads new status bulletins; called by the daemon's timer. */
 void api_poll_status(struct intake *in);
+/*
+ * Stops taking connections, answers every queued report, lets responses drain
+ * (at most 10 s), then ends the loop; the daemon exits with exit_code.
+ */
+void api_stop(struct intake *in, int exit_code);
 
 #endif

@@ -113,37 +113,13 @@ static void keys_free(struct keys *k)
 	key_wipe(&k->sign);
 }
 
-#define STOP_GRACE_TICKS 100 /* of 100 ms: how long a stop waits for queued reports */
-
 static struct http_server *public_srv, *metrics_srv;
-static struct event *stop_timer;
-static int stop_ticks;
-
-/* Leaves the loop once every queued report has been answered (or the grace period is over). */
-static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct intake *in = arg;
-	(void)fd;
-	(void)what;
-
-	if (outbox_pending(in->outbox) == 0 || ++stop_ticks >= STOP_GRACE_TICKS)
-		event_base_loopexit(in->base, NULL);
-}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
-	struct intake *in = arg;
-	struct timeval tick = {0, 100000};
 	(void)what;
-
-	if (stop_timer)
-		return;
 	log_info("signal %d: stopping", (int)sig);
-	http_server_stop_listening(public_srv);
-	if ((stop_timer = event_new(in->base, -1, EV_PERSIST, on_stop_tick, in)))
-		event_add(stop_timer, &tick);
-	else
-		event_base_loopexit(in->base, NULL);
+	api_stop(arg, 0);
 }
 
 static void on_status_timer(evutil_socket_t fd, short what, void *arg)
@@ -252,7 +228,7 @@ int main(int argc, char **argv)
 	        NULL,
 	};
 	exit_code = EX_OSERR;
-	if (!(public_srv = http_server_new(base, &lim, headers, api_handle, &in)) ||
+	if (!(in.public_srv = public_srv = http_server_new(base, &lim, headers, api_handle, &in)) ||
 	    http_server_listen(public_srv, conf.listen, (int)conf.port, tls, &port) != TIP_OK) {
 		log_err("cannot listen on %s port %lld: %s", conf.listen, conf.port, strerror(errno));
 		goto out;
@@ -338,8 +314,6 @@ out:
 		event_free(sigint);
 	if (status_timer)
 		event_free(status_timer);
-	if (stop_timer)
-		event_free(stop_timer);
 	if (base)
 		event_base_free(base);
 	SSL_CTX_free(tls);

@@ -38,17 +38,22 @@ int tdaemon_start(struct tdaemon *d, const char *program, const char *conf, cons
 	memset(d, 0, sizeof(*d));
 	snprintf(d->log, sizeof(d->log), "%s", log);
 	program_path(program, path, sizeof(path));
-	d->pid = fork();
-	if (d->pid < 0)
+	/* Emptied before the child starts, so an earlier run's "listening on" is never read. */
+	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
 		return -1;
+	d->pid = fork();
+	if (d->pid < 0) {
+		close(fd);
+		return -1;
+	}
 	if (d->pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
 		dup2(fd, 1);
 		dup2(fd, 2);
 		execl(path, program, "-c", conf, (char *)NULL);
 		_exit(127);
 	}
+	close(fd);
 	for (int i = 0; i < 2000; i++) {
 		char line[1024];
 		FILE *f = fopen(log, "r");

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define HOST "127.0.0.1"
@@ -101,7 +102,13 @@ static int teardown(void **state)
 {
 	(void)state;
 	int rc = tdaemon_stop(&plain, SIGTERM);
+	char cmd[700];
 
+	/* The disk-full test mounts a small file system; a failed run leaves it mounted. */
+	snprintf(cmd, sizeof(cmd), "umount %s/small 2>/dev/null", dir);
+	if (geteuid() == 0 && system(cmd) != 0) {
+		/* Nothing was mounted. */
+	}
 	tax_free(tax);
 	tu_rmtree(dir);
 	free(dir);
@@ -655,6 +662,93 @@ static void test_tls(void **state)
 	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
 }
 
+/* A full disk: the report is refused with 503, nothing is acknowledged, and the daemon stops with 74. */
+static void test_disk_full_is_503(void **state)
+{
+	(void)state;
+	char mnt[600], cmd[1024], log[600], filler[700];
+	struct tdaemon d;
+	struct httpc_response r;
+	int status;
+
+	snprintf(mnt, sizeof(mnt), "%s/small", dir);
+	mkdir(mnt, 0700);
+	snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=256k tmpfs %s 2>/dev/null", mnt);
+	if (geteuid() != 0 || system(cmd) != 0) {
+		skip(); /* needs root to mount a small file system */
+		return;
+	}
+	/* The outbox lives on the small file system: a config of its own. */
+	char path[700], src[512];
+	snprintf(src, sizeof(src), "%s/proto/taxonomy", getenv("TIP_SOURCE_DIR"));
+	snprintf(path, sizeof(path), "%s/full.conf", dir);
+	FILE *f = fopen(path, "w");
+	fprintf(f,
+	        "origin intake-t\nsigning_key %s/intake.key\nseal_key %s/seal.key.pub\nstatus_key "
+	        "%s/status.key.pub\n"
+	        "outbox %s/outbox\nstatus_spool %s/full-status\ntaxonomy %s\nmetrics_port 0\nlisten "
+	        "127.0.0.1\n"
+	        "port 0\nplain_http yes\npow_bits 0\nrate_reports 1000000\nburst_reports 100000\n",
+	        keys, keys, keys, mnt, dir, src);
+	fclose(f);
+	snprintf(log, sizeof(log), "%s/full.log", dir);
+	assert_int_equal(tdaemon_start(&d, "intaked", path, log), 0);
+	assert_int_equal(post_report(&d, "application/json", minimal_report, strlen(minimal_report), &r), 0);
+	assert_int_equal(r.status, 201);
+	httpc_free(&r);
+	/* Fill the file system to the last byte. */
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	snprintf(cmd, sizeof(cmd), "dd if=/dev/zero of=%s bs=4k 2>/dev/null; true", filler);
+	assert_int_equal(system(cmd), 0);
+	/* Reports fill the last free bytes of the segment's page, then one cannot be stored. */
+	uint64_t acked = 1;
+	for (;;) {
+		assert_int_equal(
+		        post_report(&d, "application/json", minimal_report, strlen(minimal_report), &r), 0);
+		if (r.status != 201)
+			break;
+		acked++;
+		httpc_free(&r);
+		assert_true(acked < 100);
+	}
+	expect_error(&r, 503, "unavailable", NULL);
+	httpc_free(&r);
+	/* It stops by itself with the I/O exit code. */
+	for (int i = 0; i < 500 && waitpid(d.pid, &status, WNOHANG) == 0; i++)
+		usleep(10000);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 74);
+	d.pid = 0;
+	/* With room again, the outbox reopens and the acknowledged report is still there. */
+	unlink(filler);
+	assert_int_equal(tdaemon_start(&d, "intaked", path, log), 0);
+	assert_int_equal(post_report(&d, "application/json", minimal_report, strlen(minimal_report), &r), 0);
+	assert_int_equal(r.status, 201);
+	httpc_free(&r);
+	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
+	char outbox[700];
+	snprintf(outbox, sizeof(outbox), "%s/outbox", mnt);
+	struct spool_fault fault;
+	int err;
+	struct spool_reader *rd = spool_reader_open(outbox, "test", NULL, &fault, &err);
+	const uint8_t *buf;
+	size_t len;
+	uint64_t index, n = 0;
+	assert_non_null(rd);
+	while (spool_reader_next(rd, &buf, &len, &index, &fault) == 1) {
+		struct rec rec;
+
+		assert_int_equal(rec_decode(buf, len, 1 << 24, &rec), TIP_OK);
+		assert_int_equal(rec.seq, n++);
+		rec_release(&rec);
+	}
+	assert_int_equal(n,
+	                 acked + 1); /* every acknowledged one and the last; the refused one left nothing */
+	spool_reader_close(rd);
+	snprintf(cmd, sizeof(cmd), "umount %s", mnt);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_config_check(void **state)
 {
 	(void)state;
@@ -701,6 +795,7 @@ int main(void)
 	        cmocka_unit_test(test_status_from_bulletins),
 	        cmocka_unit_test(test_rate_limit),
 	        cmocka_unit_test(test_tls),
+	        cmocka_unit_test(test_disk_full_is_503),
 	        cmocka_unit_test(test_config_check),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
