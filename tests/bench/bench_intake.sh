@@ -7,7 +7,14 @@ bin=${TIP_BINARY_DIR:?}
 src=${TIP_SOURCE_DIR:?}
 duration=${BENCH_SECONDS:-10}
 work=$(mktemp -d)
-trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null; sleep 0.5; rm -rf "$work"' EXIT
+cleanup() {
+	local status=$?
+	for f in "$work"/*.pid; do [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+	sleep 0.5
+	rm -rf "$work"
+	exit "$status"
+}
+trap cleanup EXIT
 
 "$bin/tipkey" generate --type sign --name bench-intake --out "$work/intake.key" >/dev/null
 "$bin/tipkey" generate --type seal --name bench-seal --out "$work/seal.key" >/dev/null
@@ -62,10 +69,13 @@ run_wrk() { # connections, url, extra...
 read -r _ n p50 p99 rate errors < <(run_wrk 64 "http://127.0.0.1:$port/api/v1/reports")
 [ "$errors" -eq 0 ] || { echo "intake: $errors errors"; exit 1; }
 
-# Half the load, paced: 16 connections each waiting so that together they offer rate/2.
+# Half the load, paced: 64 connections, each waiting between its requests so that together they offer
+# rate/2. A short first run measures how much the round trip adds to the wait, and the second corrects for it.
 half=$(awk -v r="$rate" 'BEGIN { printf "%d", r / 2 }')
-delay=$(awk -v h="$half" 'BEGIN { printf "%d", 16 * 1000 / h }')
-read -r _ hn hp50 hp99 hrate herrors < <(WRK_DELAY_MS=$delay run_wrk 16 "http://127.0.0.1:$port/api/v1/reports")
+delay=$(awk -v h="$half" 'BEGIN { printf "%d", 64 * 1000 / h }')
+read -r _ _ _ _ probe _ < <(duration=3 WRK_DELAY_MS=$delay run_wrk 64 "http://127.0.0.1:$port/api/v1/reports")
+delay=$(awk -v h="$half" -v d="$delay" -v p="$probe" 'BEGIN { t = 64000 / h - (64000 / p - d); printf "%d", t < 0 ? 0 : t }')
+read -r _ hn hp50 hp99 hrate herrors < <(WRK_DELAY_MS=$delay run_wrk 64 "http://127.0.0.1:$port/api/v1/reports")
 kill "$(cat "$work/intaked.pid")"
 wait "$(cat "$work/intaked.pid")" 2>/dev/null || true
 rm -f "$work/intaked.pid"
