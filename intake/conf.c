@@ -45,6 +45,7 @@ const struct cfg_entry intake_conf_table[] = {
         {"max_attachment_bytes", CFG_SIZE, S(max_attachment_bytes), 0, 1LL << 30, "20M",
          "all attachments of one report"},
         {"max_pending", CFG_INT, S(max_pending), 1, 1000000, "8192", "reports waiting to become durable"},
+        {"seal_threads", CFG_INT, S(seal_threads), 0, 64, "0", "threads sealing reports; 0: one per CPU"},
         {"segment_bytes", CFG_SIZE, S(segment_bytes), 1 << 20, 1LL << 40, "64M", "outbox spool segment size"},
         {"pow_bits", CFG_INT, S(pow_bits), 0, 32, "18", "proof-of-work difficulty; 0 turns the check off"},
         {"pow_ttl", CFG_DURATION, S(pow_ttl), 10000, 24 * HOUR_MS, "2m", "lifetime of a challenge"},

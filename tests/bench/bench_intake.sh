@@ -9,7 +9,8 @@ duration=${BENCH_SECONDS:-10}
 work=$(mktemp -d)
 cleanup() {
 	local status=$?
-	for f in "$work"/*.pid; do [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+	set +e
+	for f in "$work"/*.pid; do kill "$(cat "$f" 2>/dev/null)" 2>/dev/null; done
 	sleep 0.5
 	rm -rf "$work"
 	exit "$status"
