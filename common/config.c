@@ -196,3 +196,52 @@ out:
 	fclose(f);
 	return rc;
 }
+
+static void print_bound(enum cfg_type type, long long v, FILE *out)
+{
+	static const char *const size_units[] = {"", "K", "M", "G", "T"};
+	static const struct {
+		long long ms;
+		const char *unit;
+	} time_units[] = {{3600000, "h"}, {60000, "m"}, {1000, "s"}};
+	int u = 0;
+
+	if (type == CFG_SIZE) {
+		while (v >= 1024 && v % 1024 == 0 && u < 4) {
+			v /= 1024;
+			u++;
+		}
+		fprintf(out, "%lld%s", v, size_units[u]);
+		return;
+	}
+	if (type == CFG_DURATION) {
+		for (size_t i = 0; i < sizeof(time_units) / sizeof(time_units[0]); i++) {
+			if (v >= time_units[i].ms && v % time_units[i].ms == 0) {
+				fprintf(out, "%lld%s", v / time_units[i].ms, time_units[i].unit);
+				return;
+			}
+		}
+		fprintf(out, "%lldms", v);
+		return;
+	}
+	fprintf(out, "%lld", v);
+}
+
+void cfg_markdown(const struct cfg_entry *table, size_t n, FILE *out)
+{
+	static const char *const type_names[] = {"text", "integer", "size", "duration", "yes/no"};
+
+	fprintf(out, "| setting | type | default | range | meaning |\n|---|---|---|---|---|\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct cfg_entry *e = &table[i];
+
+		fprintf(out, "| `%s` | %s | %s | ", e->name, type_names[e->type],
+		        e->def ? e->def : (e->type == CFG_STRING && e->min > 0 ? "(required)" : ""));
+		if (e->type == CFG_INT || e->type == CFG_SIZE || e->type == CFG_DURATION) {
+			print_bound(e->type, e->min, out);
+			fputs(" – ", out);
+			print_bound(e->type, e->max, out);
+		}
+		fprintf(out, " | %s |\n", e->help);
+	}
+}

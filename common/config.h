@@ -11,6 +11,7 @@
 #define TIP_COMMON_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum cfg_type {
 	CFG_STRING,   /* char array of `max` bytes inside the struct; min = 1 makes it required */
@@ -40,6 +41,12 @@ int cfg_defaults(const struct cfg_entry *table, size_t n, void *obj, char err[CF
  * value, a value out of range, or a required string left empty.
  */
 int cfg_load(const struct cfg_entry *table, size_t n, void *obj, const char *path, char err[CFG_ERR_MAX]);
+
+/*
+ * Writes the table as a Markdown table (setting, type, default, range, meaning)
+ * for docs/operations.md; a test keeps the docs equal to it.
+ */
+void cfg_markdown(const struct cfg_entry *table, size_t n, FILE *out);
 
 /* Parses one value of the given type (used by cfg_load and by tests). */
 int cfg_parse_value(const struct cfg_entry *e, const char *value, void *obj, char err[CFG_ERR_MAX]);

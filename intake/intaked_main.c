@@ -25,9 +25,10 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: intaked -c FILE [-n]\n"
+	fprintf(stderr, "usage: intaked -c FILE [-n] | intaked -s\n"
 	                "  -c FILE  configuration file\n"
-	                "  -n       check the configuration, keys and taxonomy, then exit\n");
+	                "  -n       check the configuration, keys and taxonomy, then exit\n"
+	                "  -s       print the settings table (Markdown) and exit\n");
 	exit(EX_USAGE);
 }
 
@@ -142,10 +143,11 @@ int main(int argc, char **argv)
 	struct event *sigterm = NULL, *sigint = NULL, *status_timer = NULL;
 	struct taxonomy *tax = NULL;
 
-	while ((opt = getopt(argc, argv, "c:nh")) != -1) {
+	while ((opt = getopt(argc, argv, "c:nsh")) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 'n': check = 1; break;
+		case 's': cfg_markdown(intake_conf_table, intake_conf_entries, stdout); return 0;
 		default: usage();
 		}
 	}

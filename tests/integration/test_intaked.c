@@ -778,6 +778,18 @@ static void test_config_check(void **state)
 	chmod(key_path, 0644);
 	assert_int_equal(trun("intaked", check_good), 78);
 	chmod(key_path, 0600);
+	/* The settings table in docs/operations.md is the one the program prints. */
+	char cmd[700], table[16384], *docs;
+	snprintf(cmd, sizeof(cmd), "%s/intaked -s", getenv("TIP_BINARY_DIR"));
+	FILE *p = popen(cmd, "r");
+	size_t n = fread(table, 1, sizeof(table) - 1, p);
+	table[n] = 0;
+	assert_int_equal(pclose(p), 0);
+	snprintf(cmd, sizeof(cmd), "%s/docs/operations.md", getenv("TIP_SOURCE_DIR"));
+	assert_non_null(docs = tu_read_file(cmd, NULL));
+	if (n < 500 || !strstr(docs, table))
+		fail_msg("docs/operations.md does not hold the table `intaked -s` prints");
+	free(docs);
 	const char *usage[] = {"-x", NULL};
 	assert_int_equal(trun("intaked", usage), 64);
 	const char *missing[] = {"-c", "/nonexistent.conf", NULL};
