@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -749,6 +750,61 @@ static void test_disk_full_is_503(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Started as root, it runs as the configured user once its ports, keys and spools are open. */
+static void test_drops_privileges(void **state)
+{
+	(void)state;
+	char path[700], outbox[700], status_dir[700], src[512], log[700], line[256];
+	struct tdaemon d;
+	struct httpc_response r;
+	struct passwd *pw = getpwnam("nobody");
+
+	if (geteuid() != 0 || !pw) {
+		skip();
+		return;
+	}
+	snprintf(outbox, sizeof(outbox), "%s/drop-outbox", dir);
+	snprintf(status_dir, sizeof(status_dir), "%s/drop-status", dir);
+	mkdir(outbox, 0700);
+	mkdir(status_dir, 0700);
+	assert_int_equal(chown(outbox, pw->pw_uid, pw->pw_gid), 0);
+	assert_int_equal(chown(status_dir, pw->pw_uid, pw->pw_gid), 0);
+	snprintf(src, sizeof(src), "%s/proto/taxonomy", getenv("TIP_SOURCE_DIR"));
+	snprintf(path, sizeof(path), "%s/drop.conf", dir);
+	FILE *f = fopen(path, "w");
+	fprintf(f,
+	        "origin intake-t\nsigning_key %s/intake.key\nseal_key %s/seal.key.pub\nstatus_key "
+	        "%s/status.key.pub\n"
+	        "outbox %s\nstatus_spool %s\ntaxonomy %s\nmetrics_port 0\nlisten 127.0.0.1\nport 0\n"
+	        "plain_http yes\npow_bits 0\nuser nobody\n",
+	        keys, keys, keys, outbox, status_dir, src);
+	fclose(f);
+	snprintf(log, sizeof(log), "%s/drop.log", dir);
+	assert_int_equal(tdaemon_start(&d, "intaked", path, log), 0);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)d.pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	int uid_line = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned a, b, c, e;
+
+		if (sscanf(line, "Uid: %u %u %u %u", &a, &b, &c, &e) == 4) {
+			uid_line = 1;
+			assert_true(a == pw->pw_uid && b == pw->pw_uid && c == pw->pw_uid && e == pw->pw_uid);
+		}
+	}
+	fclose(f);
+	assert_true(uid_line);
+	/* And the outbox still takes reports: its files were opened, its directory belongs to the user. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(
+		        post_report(&d, "application/json", minimal_report, strlen(minimal_report), &r), 0);
+		assert_int_equal(r.status, 201);
+		httpc_free(&r);
+	}
+	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
+}
+
 static void test_config_check(void **state)
 {
 	(void)state;
@@ -808,6 +864,7 @@ int main(void)
 	        cmocka_unit_test(test_rate_limit),
 	        cmocka_unit_test(test_tls),
 	        cmocka_unit_test(test_disk_full_is_503),
+	        cmocka_unit_test(test_drops_privileges),
 	        cmocka_unit_test(test_config_check),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
