@@ -5,7 +5,8 @@
 #include <string.h>
 
 static const char hex_digits[] = "0123456789abcdef";
-static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 int hex_encode(const uint8_t *in, size_t len, char *out, size_t out_cap)
 {
@@ -47,11 +48,16 @@ int hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t out_cap, si
 	return TIP_OK;
 }
 
-int b64_encode(const uint8_t *in, size_t len, char *out, size_t out_cap)
+static size_t encoded_len(size_t len, int pad)
+{
+	return pad ? (len + 2) / 3 * 4 : len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0);
+}
+
+static int encode(const uint8_t *in, size_t len, char *out, size_t out_cap, const char *alphabet, int pad)
 {
 	size_t o = 0;
 
-	if (out_cap < (len + 2) / 3 * 4 + 1)
+	if (out_cap < encoded_len(len, pad) + 1)
 		return TIP_EOVERSIZE;
 	for (size_t i = 0; i < len; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16;
@@ -61,60 +67,91 @@ int b64_encode(const uint8_t *in, size_t len, char *out, size_t out_cap)
 			v |= (uint32_t)in[i + 1] << 8;
 		if (rest > 2)
 			v |= in[i + 2];
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = rest > 1 ? b64_alphabet[v >> 6 & 63] : '=';
-		out[o++] = rest > 2 ? b64_alphabet[v & 63] : '=';
+		out[o++] = alphabet[v >> 18 & 63];
+		out[o++] = alphabet[v >> 12 & 63];
+		if (rest > 1)
+			out[o++] = alphabet[v >> 6 & 63];
+		else if (pad)
+			out[o++] = '=';
+		if (rest > 2)
+			out[o++] = alphabet[v & 63];
+		else if (pad)
+			out[o++] = '=';
 	}
 	out[o] = '\0';
 	return TIP_OK;
 }
 
-static int b64_value(char c)
+static int value_in(const char *alphabet, char c)
 {
-	const char *p = c ? strchr(b64_alphabet, c) : NULL;
+	const char *p = c ? memchr(alphabet, c, 64) : NULL;
 
-	return p ? (int)(p - b64_alphabet) : -1;
+	return p ? (int)(p - alphabet) : -1;
+}
+
+/*
+ * Strict decoding: only the alphabet's characters, padding exactly where the
+ * padded form needs it (and nowhere in the unpadded form), and the bits a short
+ * final group leaves over must be zero, so every byte string has one encoding.
+ */
+static int decode(const char *s, size_t len, uint8_t *out, size_t out_cap, size_t *out_len,
+                  const char *alphabet, int pad)
+{
+	size_t o = 0, full = len / 4 * 4, tail = len - full;
+
+	if ((pad && tail) || (!pad && tail == 1))
+		return TIP_EDECODE;
+	if (pad && len >= 4) {
+		/* The padded form's last group may end in "=" or "==": decode it as a short unpadded group.
+		 */
+		size_t eq = s[len - 1] == '=' ? (s[len - 2] == '=' ? 2 : 1) : 0;
+
+		full = len - 4;
+		tail = 4 - eq;
+		if (tail < 2)
+			return TIP_EDECODE;
+	}
+	for (size_t i = 0; i < full + tail; i += 4) {
+		size_t n = i < full ? 4 : tail;
+		uint32_t v = 0;
+
+		for (size_t j = 0; j < n; j++) {
+			int d = value_in(alphabet, s[i + j]);
+
+			if (d < 0)
+				return TIP_EDECODE;
+			v |= (uint32_t)d << (18 - 6 * j);
+		}
+		if ((n == 2 && (v & 0xffff)) || (n == 3 && (v & 0xff)))
+			return TIP_EDECODE;
+		if (o + n - 1 > out_cap)
+			return TIP_EOVERSIZE;
+		out[o++] = (uint8_t)(v >> 16);
+		if (n > 2)
+			out[o++] = (uint8_t)(v >> 8);
+		if (n > 3)
+			out[o++] = (uint8_t)v;
+	}
+	*out_len = o;
+	return TIP_OK;
+}
+
+int b64_encode(const uint8_t *in, size_t len, char *out, size_t out_cap)
+{
+	return encode(in, len, out, out_cap, b64_std, 1);
 }
 
 int b64_decode(const char *b64, size_t b64_len, uint8_t *out, size_t out_cap, size_t *out_len)
 {
-	size_t o = 0;
+	return decode(b64, b64_len, out, out_cap, out_len, b64_std, 1);
+}
 
-	if (b64_len % 4 != 0)
-		return TIP_EDECODE;
-	for (size_t i = 0; i < b64_len; i += 4) {
-		int v[4];
-		int pad = 0;
-		int last = i + 4 == b64_len;
+int b64url_encode(const uint8_t *in, size_t len, char *out, size_t out_cap)
+{
+	return encode(in, len, out, out_cap, b64_url, 0);
+}
 
-		for (int j = 0; j < 4; j++) {
-			char c = b64[i + (size_t)j];
-
-			if (c == '=' && last && j >= 2) {
-				v[j] = 0;
-				pad++;
-				continue;
-			}
-			if (pad)
-				return TIP_EDECODE; /* data after padding */
-			v[j] = b64_value(c);
-			if (v[j] < 0)
-				return TIP_EDECODE;
-		}
-		uint32_t w =
-		        (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		/* Canonical form: the bits hidden by padding must be zero. */
-		if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff)))
-			return TIP_EDECODE;
-		if (o + 3 - (size_t)pad > out_cap)
-			return TIP_EOVERSIZE;
-		out[o++] = (uint8_t)(w >> 16);
-		if (pad < 2)
-			out[o++] = (uint8_t)(w >> 8);
-		if (pad < 1)
-			out[o++] = (uint8_t)w;
-	}
-	*out_len = o;
-	return TIP_OK;
+int b64url_decode(const char *s, size_t len, uint8_t *out, size_t out_cap, size_t *out_len)
+{
+	return decode(s, len, out, out_cap, out_len, b64_url, 0);
 }

@@ -19,4 +19,8 @@ int b64_encode(const uint8_t *in, size_t len, char *out, size_t out_cap);
 /* Rejects anything that is not canonical padded base64. */
 int b64_decode(const char *b64, size_t b64_len, uint8_t *out, size_t out_cap, size_t *out_len);
 
+/* URL-safe base64 without padding (RFC 4648 section 5), as strict as b64_decode. */
+int b64url_encode(const uint8_t *in, size_t len, char *out, size_t out_cap);
+int b64url_decode(const char *s, size_t len, uint8_t *out, size_t out_cap, size_t *out_len);
+
 #endif

@@ -1,5 +1,6 @@
 #include "intake/pow.h"
 
+#include "common/encoding.h"
 #include "common/err.h"
 
 #include <openssl/core_names.h>
@@ -16,8 +17,6 @@
 #define OFF_ID      10
 #define OFF_MAC     (OFF_ID + POW_ID_LEN)
 #define HASH_LEN    32
-
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* One redeemed id. expires == 0 marks an empty slot: a real expiry is always >= ttl >= 1. */
 struct spent {
@@ -60,54 +59,18 @@ static uint64_t get_u64(const uint8_t *p)
 }
 
 /* POW_RAW_LEN is a multiple of 3, so the encoding has no partial group and no padding question. */
+/* A challenge is its 42 raw bytes in unpadded URL-safe base64: exactly 56 characters. */
 static void encode_challenge(const uint8_t raw[POW_RAW_LEN], char out[POW_CHALLENGE_LEN + 1])
 {
-	size_t o = 0;
-
-	for (size_t i = 0; i < POW_RAW_LEN; i += 3) {
-		uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
-
-		out[o++] = b64url[v >> 18 & 63];
-		out[o++] = b64url[v >> 12 & 63];
-		out[o++] = b64url[v >> 6 & 63];
-		out[o++] = b64url[v & 63];
-	}
-	out[o] = '\0';
-}
-
-static int b64url_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
+	b64url_encode(raw, POW_RAW_LEN, out, POW_CHALLENGE_LEN + 1);
 }
 
 static int decode_challenge(const char *s, uint8_t raw[POW_RAW_LEN])
 {
-	size_t o = 0;
+	size_t n;
 
-	for (size_t i = 0; i < POW_CHALLENGE_LEN; i += 4) {
-		uint32_t v = 0;
-
-		for (size_t j = 0; j < 4; j++) {
-			int d = b64url_value(s[i + j]);
-
-			if (d < 0)
-				return TIP_EDECODE;
-			v = v << 6 | (uint32_t)d;
-		}
-		raw[o++] = (uint8_t)(v >> 16);
-		raw[o++] = (uint8_t)(v >> 8);
-		raw[o++] = (uint8_t)v;
-	}
+	if (b64url_decode(s, POW_CHALLENGE_LEN, raw, POW_RAW_LEN, &n) != TIP_OK || n != POW_RAW_LEN)
+		return TIP_EDECODE;
 	return TIP_OK;
 }
 

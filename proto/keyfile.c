@@ -1,6 +1,7 @@
 #include "proto/keyfile.h"
 
 #include "common/encoding.h"
+#include "common/file.h"
 #include "common/err.h"
 #include "proto/ed25519.h"
 #include "proto/hpke.h"
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -289,98 +291,62 @@ int key_format_public(const struct key *k, char *out, size_t cap)
 	return format_line(k, 0, out, cap, &len);
 }
 
-/* Reads the whole file (at most one key line and its LF) into buf; returns the line length without LF. */
-static int read_line_file(const char *path, int private, char *buf, size_t cap, size_t *len)
+/*
+ * Reads a key file: one line and its LF, nothing else. *line is a heap buffer
+ * (wipe and free it); *len excludes the LF.
+ */
+static int read_line_file(const char *path, int private, char **line, size_t *len)
 {
 	struct stat st;
-	size_t n = 0;
-	int fd, rc = TIP_EIO;
+	int fd = file_open_regular(path, &st), rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	*line = NULL;
 	if (fd < 0)
-		return errno == ENOENT ? TIP_ENOTFOUND : TIP_EIO;
-	if (fstat(fd, &st) != 0)
-		goto out;
-	rc = TIP_EFORMAT;
-	if (!S_ISREG(st.st_mode))
-		goto out;
+		return fd;
 	/* Like ssh: a secret others could read is refused before it is used. */
-	rc = TIP_EINVAL;
-	if (private && (st.st_mode & (S_IRWXG | S_IRWXO)))
-		goto out;
-	while (n < cap) {
-		ssize_t r = read(fd, buf + n, cap - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = TIP_EIO;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
+	if (private && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+		close(fd);
+		return TIP_EINVAL;
 	}
-	rc = TIP_EFORMAT;
-	if (n == 0 || n == cap || buf[n - 1] != '\n' || memchr(buf, '\n', n - 1))
-		goto out;
-	*len = n - 1;
-	rc = TIP_OK;
-out:
+	rc = file_read_fd(fd, KEY_LINE_MAX + 1, line, len);
 	close(fd);
-	return rc;
+	if (rc == TIP_EOVERSIZE)
+		return TIP_EFORMAT;
+	if (rc != TIP_OK)
+		return rc;
+	if (*len == 0 || (*line)[*len - 1] != '\n' || memchr(*line, '\n', *len - 1))
+		return TIP_EFORMAT;
+	(*len)--;
+	return TIP_OK;
 }
 
 int key_read_private(const char *path, struct key *out)
 {
-	char buf[KEY_LINE_MAX + 2];
+	char *line;
 	size_t len = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = read_line_file(path, 1, buf, sizeof(buf), &len);
+	rc = read_line_file(path, 1, &line, &len);
 	if (rc == TIP_OK)
-		rc = key_parse_private(buf, len, out);
-	OPENSSL_cleanse(buf, sizeof(buf));
+		rc = key_parse_private(line, len, out);
+	if (line)
+		OPENSSL_cleanse(line, len);
+	free(line);
 	return rc;
 }
 
 int key_read_public(const char *path, struct key *out)
 {
-	char buf[KEY_LINE_MAX + 2];
+	char *line;
 	size_t len = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = read_line_file(path, 0, buf, sizeof(buf), &len);
+	rc = read_line_file(path, 0, &line, &len);
 	if (rc == TIP_OK)
-		rc = key_parse_public(buf, len, out);
-	return rc;
-}
-
-/* A new file's name survives a crash only once its directory is synced too. */
-static int fsync_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t n = slash ? (size_t)(slash - path) : 1;
-	int fd, rc = TIP_OK;
-
-	if (n >= sizeof(dir))
-		return TIP_EINVAL;
-	if (!slash)
-		dir[0] = '.';
-	else if (n == 0)
-		dir[n++] = '/';
-	else
-		memcpy(dir, path, n);
-	dir[n] = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return TIP_EIO;
-	if (fsync(fd) != 0)
-		rc = TIP_EIO;
-	close(fd);
+		rc = key_parse_public(line, len, out);
+	free(line);
 	return rc;
 }
 
@@ -413,7 +379,7 @@ out:
 		rc = TIP_EIO;
 		saved = errno;
 	}
-	if (rc == TIP_OK && (rc = fsync_parent(path)) != TIP_OK)
+	if (rc == TIP_OK && (rc = file_fsync_parent(path)) != TIP_OK)
 		saved = errno;
 	if (rc != TIP_OK)
 		unlink(path); /* ours: O_EXCL created it */

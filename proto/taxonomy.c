@@ -1,6 +1,7 @@
 #include "proto/taxonomy.h"
 
 #include "common/err.h"
+#include "common/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -398,64 +399,15 @@ out:
 	return t;
 }
 
-/* Reads a regular file of at most TAX_FILE_CAP bytes; a file that grows while being read is refused. */
 static int read_capped(const char *dir, const char *name, char **out, size_t *out_len)
 {
 	char path[4096];
-	struct stat st;
-	char *buf = NULL;
-	size_t have = 0, want;
-	int fd = -1, rc = TIP_OK;
 	int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
 
 	*out = NULL;
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return TIP_EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? TIP_ENOTFOUND : TIP_EIO;
-	if (fstat(fd, &st) != 0) {
-		rc = TIP_EIO;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = TIP_EFORMAT;
-		goto out;
-	}
-	if (st.st_size > (off_t)TAX_FILE_CAP) {
-		rc = TIP_EOVERSIZE;
-		goto out;
-	}
-	want = (size_t)st.st_size;
-	buf = malloc(want + 1);
-	if (!buf) {
-		rc = TIP_ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + have, want + 1 - have);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = TIP_EIO;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		have += (size_t)r;
-		if (have > want) {
-			rc = TIP_EIO;
-			goto out;
-		}
-	}
-	*out = buf;
-	*out_len = have;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return rc;
+	return file_read(path, TAX_FILE_CAP, out, out_len);
 }
 
 struct taxonomy *tax_load(const char *dir, int *err)

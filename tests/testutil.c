@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include "common/encoding.h"
+#include "common/file.h"
 
 #include <openssl/sha.h>
 
@@ -12,27 +13,13 @@
 
 char *tu_read_file(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
+	char *buf;
+	size_t n;
 
-	if (!f)
+	if (file_read(path, (size_t)1 << 30, &buf, &n) != 0)
 		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-		goto out;
-	buf = malloc((size_t)n + 1);
-	if (!buf)
-		goto out;
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-		goto out;
-	}
-	buf[n] = '\0';
 	if (len)
-		*len = (size_t)n;
-out:
-	fclose(f);
+		*len = n;
 	return buf;
 }
 

@@ -59,12 +59,41 @@ static void test_b64_rejects(void **state)
 	assert_int_equal(b64_decode("Zm9vYmFy", 8, back, 5, &n), TIP_EOVERSIZE);
 }
 
+static void test_b64url(void **state)
+{
+	(void)state;
+	static const uint8_t in[] = {0xfb, 0xff, 0xbf, 0x00};
+	char out[16];
+	uint8_t back[16];
+	size_t n;
+
+	/* 0xfb 0xff 0xbf uses both characters where the alphabets differ. */
+	assert_int_equal(b64url_encode(in, 3, out, sizeof(out)), TIP_OK);
+	assert_string_equal(out, "-_-_");
+	assert_int_equal(b64url_encode(in, 4, out, sizeof(out)), TIP_OK);
+	assert_string_equal(out, "-_-_AA");
+	assert_int_equal(b64url_encode(in, 1, out, sizeof(out)), TIP_OK);
+	assert_string_equal(out, "-w");
+	assert_int_equal(b64url_encode(in, 4, out, 6), TIP_EOVERSIZE);
+	assert_int_equal(b64url_decode("-_-_AA", 6, back, sizeof(back), &n), TIP_OK);
+	assert_int_equal(n, 4);
+	assert_memory_equal(back, in, 4);
+	assert_int_equal(b64url_decode("", 0, back, sizeof(back), &n), TIP_OK);
+	assert_int_equal(n, 0);
+	static const char *bad[] = {"-_-_A", "-w==", "+/+/", "-x", "-_-_AB", "ab=c"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (b64url_decode(bad[i], strlen(bad[i]), back, sizeof(back), &n) != TIP_EDECODE)
+			fail_msg("accepted %s", bad[i]);
+	assert_int_equal(b64url_decode("-_-_AA", 6, back, 3, &n), TIP_EOVERSIZE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_hex_roundtrip),
 	        cmocka_unit_test(test_b64_rfc4648),
 	        cmocka_unit_test(test_b64_rejects),
+	        cmocka_unit_test(test_b64url),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
