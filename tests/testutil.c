@@ -2,6 +2,7 @@
 
 #include "common/encoding.h"
 #include "common/file.h"
+#include "proto/taxonomy.h"
 
 #include <openssl/sha.h>
 
@@ -49,6 +50,21 @@ uint8_t *tu_hex(const char *hex, size_t *len)
 		abort();
 	}
 	return out;
+}
+
+struct taxonomy *tu_taxonomy(void)
+{
+	const char *src = getenv("TIP_SOURCE_DIR");
+	char dir[4096];
+	struct taxonomy *t;
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s/proto/taxonomy", src ? src : TIP_DATA_DIR);
+	if (!(t = tax_load(dir, &err))) {
+		fprintf(stderr, "cannot load the taxonomy from %s\n", dir);
+		abort();
+	}
+	return t;
 }
 
 char *tu_mkdtemp(void)

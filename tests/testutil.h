@@ -11,6 +11,8 @@ char *tu_read_file(const char *path, size_t *len);
 char *tu_vector_path(const char *relative);
 /* Hex string to a heap buffer; aborts the test program on bad hex. */
 uint8_t *tu_hex(const char *hex, size_t *len);
+/* The project's taxonomy (from TIP_SOURCE_DIR, else the source tree built from); aborts if it cannot load. */
+struct taxonomy *tu_taxonomy(void);
 /* A fresh private directory under TMPDIR (heap string) and its recursive removal. */
 char *tu_mkdtemp(void);
 void tu_rmtree(const char *path);

@@ -5,6 +5,7 @@
  * field path and message, since the server sends both back in JSON.
  */
 #include "fuzz.h"
+#include "testutil.h"
 
 #include "common/err.h"
 #include "intake/json_report.h"
@@ -19,16 +20,9 @@
 static struct taxonomy *load_taxonomy(void)
 {
 	static struct taxonomy *t;
-	char dir[1024];
-	int err;
 
-	if (!t) {
-		const char *src = getenv("TIP_SOURCE_DIR");
-
-		snprintf(dir, sizeof(dir), "%s/proto/taxonomy", src ? src : TIP_DATA_DIR);
-		if (!(t = tax_load(dir, &err)))
-			abort();
-	}
+	if (!t)
+		t = tu_taxonomy();
 	return t;
 }
 

@@ -3,6 +3,7 @@
  * validation, and a StatusBulletin through its decoder: hostile bytes never crash.
  */
 #include "fuzz.h"
+#include "testutil.h"
 
 #include "common/err.h"
 #include "proto/bulletin.h"
@@ -15,16 +16,9 @@
 static struct taxonomy *load_taxonomy(void)
 {
 	static struct taxonomy *t;
-	char dir[1024];
-	int err;
 
-	if (!t) {
-		const char *src = getenv("TIP_SOURCE_DIR");
-
-		snprintf(dir, sizeof(dir), "%s/proto/taxonomy", src ? src : TIP_DATA_DIR);
-		if (!(t = tax_load(dir, &err)))
-			abort();
-	}
+	if (!t)
+		t = tu_taxonomy();
 	return t;
 }
 

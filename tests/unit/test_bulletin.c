@@ -7,6 +7,7 @@
 #include "proto/bulletin.h"
 #include "proto/codec.h"
 #include "record.pb-c.h"
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +18,7 @@ static struct taxonomy *tax;
 static int setup(void **state)
 {
 	(void)state;
-	char dir[1024];
-	int err;
-
-	snprintf(dir, sizeof(dir), "%s/proto/taxonomy", getenv("TIP_SOURCE_DIR"));
-	tax = tax_load(dir, &err);
+	tax = tu_taxonomy();
 	return tax ? 0 : -1;
 }
 

@@ -7,6 +7,7 @@
 #include "intake/json_report.h"
 #include "proto/codec.h"
 #include "proto/report.h"
+#include "testutil.h"
 
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -43,11 +44,7 @@ static const char full_json[] =
 static int setup(void **state)
 {
 	(void)state;
-	char dir[1024];
-	int err;
-
-	snprintf(dir, sizeof(dir), "%s/proto/taxonomy", getenv("TIP_SOURCE_DIR"));
-	tax = tax_load(dir, &err);
+	tax = tu_taxonomy();
 	lim = report_limits_default();
 	memset(qhash, 0x5a, sizeof(qhash));
 	return tax ? 0 : -1;

@@ -20,11 +20,7 @@ static const uint8_t kid[4] = {1, 2, 3, 4};
 static int setup(void **state)
 {
 	(void)state;
-	char dir[1024];
-	int err;
-
-	snprintf(dir, sizeof(dir), "%s/proto/taxonomy", getenv("TIP_SOURCE_DIR"));
-	tax = tax_load(dir, &err);
+	tax = tu_taxonomy();
 	lim = report_limits_default();
 	return tax ? 0 : -1;
 }
