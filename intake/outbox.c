@@ -1,6 +1,7 @@
 #include "intake/outbox.h"
 
 #include "common/err.h"
+#include "diode/chain_resume.h"
 #include "proto/record.h"
 #include "proto/report.h"
 
@@ -283,46 +284,6 @@ static void on_wakeup(evutil_socket_t fd, short what, void *arg)
 	deliver(arg);
 }
 
-/* Reads the spool's last record and checks that the chain can continue from it. */
-static int resume_chain(struct outbox *o)
-{
-	uint64_t count = spool_count(o->spool);
-	struct spool_reader *r;
-	struct spool_fault fault;
-	const uint8_t *buf;
-	size_t len;
-	struct rec rec;
-	int rc;
-
-	if ((rc = rec_chain_init(&o->chain, o->conf.origin)) != TIP_OK || count == 0)
-		return rc;
-	if (!(r = spool_reader_open(o->conf.spool_dir, "intaked", &o->conf.spool, &fault, &rc)))
-		return rc;
-	if ((rc = spool_reader_seek(r, count - 1)) != TIP_OK)
-		goto out;
-	if ((rc = spool_reader_next(r, &buf, &len, NULL, &fault)) != 1) {
-		rc = rc < 0 ? rc : TIP_ECORRUPT; /* recovery made every record durable: it must be there */
-		goto out;
-	}
-	if (rec_decode(buf, len, o->conf.max_record, &rec) != TIP_OK) {
-		rc = TIP_ECORRUPT;
-		goto out;
-	}
-	/* The spool index is the sequence number: a spool holds one origin from its first record. */
-	rc = TIP_ECORRUPT;
-	if (strcmp(rec.origin, o->conf.origin) == 0 && rec.seq == count - 1 &&
-	    memcmp(rec.key_id, o->conf.sign_key_id, 4) == 0 &&
-	    rec_verify(&rec, o->conf.verify_key) == TIP_OK) {
-		o->chain.next_seq = rec.seq;
-		rec_chain_advance(&o->chain, rec.hash);
-		rc = TIP_OK;
-	}
-	rec_release(&rec);
-out:
-	spool_reader_close(r);
-	return rc;
-}
-
 /* Stops and joins whatever threads started, in pipeline order. */
 static void stop_threads(struct outbox *o, size_t workers, int signer, int syncer)
 {
@@ -383,7 +344,8 @@ struct outbox *outbox_new(struct event_base *base, const struct outbox_conf *con
 		goto fail;
 	if (!(o->spool = spool_open(conf->spool_dir, &conf->spool, &recovery, &fault, err)))
 		goto fail;
-	if ((*err = resume_chain(o)) != TIP_OK)
+	if ((*err = chain_resume(o->spool, conf->spool_dir, &conf->spool, "intaked", conf->origin,
+	                         conf->verify_key, conf->sign_key_id, conf->max_record, &o->chain)) != TIP_OK)
 		goto fail;
 	o->next_assign = o->chain.next_seq;
 	atomic_store(&o->durable, spool_durable(o->spool));

@@ -12,6 +12,9 @@ int rec_origin_ok(const char *s)
 {
 	size_t n = 0;
 
+	/* A leading letter or digit: origins name directories, so "." and ".." must never be one. */
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
 	for (; s[n]; n++) {
 		char c = s[n];
 
@@ -19,7 +22,7 @@ int rec_origin_ok(const char *s)
 		                             (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
 			return 0;
 	}
-	return n > 0;
+	return 1;
 }
 
 void rec_hash(const uint8_t *buf, size_t len, uint8_t out[REC_HASH_LEN])

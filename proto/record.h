@@ -55,7 +55,7 @@ int rec_verify(const struct rec *r, const struct ed25519_pub *pub);
 /* SHA-256 of a record's exact bytes: what the next record carries as prev_hash. */
 void rec_hash(const uint8_t *buf, size_t len, uint8_t out[REC_HASH_LEN]);
 
-/* 1 if s is a valid origin name: [A-Za-z0-9._-]{1,64}. */
+/* 1 if s is a valid origin name: [A-Za-z0-9][A-Za-z0-9._-]{0,63}. */
 int rec_origin_ok(const char *s);
 
 /*

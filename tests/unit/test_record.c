@@ -215,6 +215,9 @@ static void test_origin_names(void **state)
 	assert_true(rec_origin_ok("intake-a.example_1"));
 	assert_false(rec_origin_ok(""));
 	assert_false(rec_origin_ok("a/b"));
+	assert_false(rec_origin_ok("."));
+	assert_false(rec_origin_ok(".."));
+	assert_false(rec_origin_ok("-rf"));
 	assert_false(rec_origin_ok("名字"));
 	assert_true(rec_origin_ok("0123456789012345678901234567890123456789012345678901234567890123"));
 	assert_false(rec_origin_ok("01234567890123456789012345678901234567890123456789012345678901234"));

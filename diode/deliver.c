@@ -1,0 +1,275 @@
+#include "diode/deliver.h"
+
+#include "common/err.h"
+#include "diode/chain_resume.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* A verified record waiting for the gap before it to fill, in a list sorted by seq. */
+struct held {
+	uint64_t seq;
+	uint8_t prev_hash[REC_HASH_LEN], hash[REC_HASH_LEN];
+	uint8_t *buf;
+	size_t len;
+	struct held *next;
+};
+
+struct origin_state {
+	const struct deliver_origin *conf;
+	char dir[PATH_MAX];
+	struct spool *spool;
+	struct rec_chain chain;
+	struct held *held;
+	uint64_t highest;
+	int known, dirty;
+};
+
+struct deliver {
+	struct deliver_conf conf;
+	struct origin_state *origins;
+	struct spool *quarantine;
+	int quarantine_dirty;
+	struct deliver_stats stats;
+};
+
+static const char *const reason_names[REJECT_COUNT] = {"decode", "origin", "key", "signature", "fork"};
+
+const char *deliver_reason_name(enum deliver_reason r)
+{
+	return r < REJECT_COUNT ? reason_names[r] : "unknown";
+}
+
+static int make_dir(const char *path)
+{
+	return mkdir(path, 0700) == 0 || errno == EEXIST ? TIP_OK : TIP_EIO;
+}
+
+struct deliver *deliver_new(const struct deliver_conf *conf, int *err)
+{
+	struct deliver *d = calloc(1, sizeof(*d));
+
+	*err = TIP_ENOMEM;
+	if (!d || !(d->origins = calloc(conf->n_origins ? conf->n_origins : 1, sizeof(*d->origins))))
+		goto fail;
+	d->conf = *conf;
+	if ((*err = make_dir(conf->inbox_dir)) != TIP_OK)
+		goto fail;
+	for (size_t i = 0; i < conf->n_origins; i++) {
+		struct origin_state *o = &d->origins[i];
+		int n = snprintf(o->dir, sizeof(o->dir), "%s/%s", conf->inbox_dir, conf->origins[i].name);
+
+		o->conf = &conf->origins[i];
+		*err = TIP_EINVAL;
+		if (!rec_origin_ok(o->conf->name) || n < 0 || (size_t)n >= sizeof(o->dir))
+			goto fail;
+		if (!(o->spool = spool_open(o->dir, &conf->spool, NULL, NULL, err)))
+			goto fail;
+		if ((*err = chain_resume(o->spool, o->dir, &conf->spool, "diode-recv", o->conf->name,
+		                         o->conf->pub, o->conf->key_id, conf->max_record, &o->chain)) !=
+		    TIP_OK)
+			goto fail;
+	}
+	if (!(d->quarantine = spool_open(conf->quarantine_dir, &conf->spool, NULL, NULL, err)))
+		goto fail;
+	*err = TIP_OK;
+	return d;
+fail:
+	deliver_free(d);
+	return NULL;
+}
+
+void deliver_free(struct deliver *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; d->origins && i < d->conf.n_origins; i++) {
+		struct origin_state *o = &d->origins[i];
+
+		while (o->held) {
+			struct held *h = o->held;
+
+			o->held = h->next;
+			free(h->buf);
+			free(h);
+		}
+		spool_close(o->spool);
+	}
+	spool_close(d->quarantine);
+	free(d->origins);
+	free(d);
+}
+
+static struct origin_state *find(const struct deliver *d, const char *name)
+{
+	for (size_t i = 0; i < d->conf.n_origins; i++)
+		if (strcmp(d->origins[i].conf->name, name) == 0)
+			return &d->origins[i];
+	return NULL;
+}
+
+/* Quarantine record: the reason (one byte) and the record's bytes as they arrived. */
+static int quarantine(struct deliver *d, enum deliver_reason why, const uint8_t *buf, size_t len)
+{
+	uint8_t *q = malloc(len + 1);
+	int rc;
+
+	if (!q)
+		return TIP_ENOMEM;
+	q[0] = (uint8_t)why;
+	memcpy(q + 1, buf, len);
+	rc = spool_append(d->quarantine, q, len + 1, NULL);
+	free(q);
+	d->quarantine_dirty = 1;
+	d->stats.rejected[why]++;
+	return rc == TIP_OK ? DELIVER_REJECTED : rc;
+}
+
+static int append(struct deliver *d, struct origin_state *o, const uint8_t *buf, size_t len,
+                  const uint8_t hash[REC_HASH_LEN])
+{
+	int rc = spool_append(o->spool, buf, len, NULL);
+
+	if (rc != TIP_OK)
+		return rc;
+	rec_chain_advance(&o->chain, hash);
+	o->dirty = 1;
+	d->stats.delivered++;
+	return TIP_OK;
+}
+
+/* Delivers held records that the chain has now reached. */
+static int drain(struct deliver *d, struct origin_state *o)
+{
+	int rc = TIP_OK;
+
+	while (rc >= 0 && o->held && o->held->seq <= o->chain.next_seq) {
+		struct held *h = o->held;
+
+		o->held = h->next;
+		d->stats.held_bytes -= h->len;
+		if (h->seq < o->chain.next_seq)
+			d->stats.duplicates++;
+		else if (memcmp(h->prev_hash, o->chain.prev_hash, REC_HASH_LEN) != 0)
+			rc = quarantine(d, REJECT_FORK, h->buf, h->len);
+		else
+			rc = append(d, o, h->buf, h->len, h->hash);
+		free(h->buf);
+		free(h);
+	}
+	return rc < 0 ? rc : TIP_OK;
+}
+
+static int hold(struct deliver *d, struct origin_state *o, const struct rec *r, const uint8_t *buf,
+                size_t len)
+{
+	struct held **at = &o->held, *h = NULL;
+
+	while (*at && (*at)->seq < r->seq)
+		at = &(*at)->next;
+	if (*at && (*at)->seq == r->seq) {
+		d->stats.duplicates++;
+		return DELIVER_DUPLICATE;
+	}
+	if (d->stats.held_bytes + len > d->conf.max_held_bytes || !(h = calloc(1, sizeof(*h))) ||
+	    !(h->buf = malloc(len ? len : 1))) {
+		if (h)
+			free(h);
+		d->stats.dropped++;
+		return DELIVER_DROPPED;
+	}
+	h->seq = r->seq;
+	memcpy(h->prev_hash, r->prev_hash, REC_HASH_LEN);
+	memcpy(h->hash, r->hash, REC_HASH_LEN);
+	memcpy(h->buf, buf, len);
+	h->len = len;
+	h->next = *at;
+	*at = h;
+	d->stats.held++;
+	d->stats.held_bytes += len;
+	return DELIVER_HELD;
+}
+
+int deliver_record(struct deliver *d, const uint8_t *buf, size_t len, enum deliver_reason *why)
+{
+	struct origin_state *o;
+	struct rec r;
+	int rc;
+
+	if (rec_decode(buf, len, d->conf.max_record, &r) != TIP_OK)
+		return quarantine(d, *why = REJECT_DECODE, buf, len);
+	if (!(o = find(d, r.origin)))
+		rc = quarantine(d, *why = REJECT_ORIGIN, buf, len);
+	else if (memcmp(r.key_id, o->conf->key_id, REC_KEY_ID_LEN) != 0)
+		rc = quarantine(d, *why = REJECT_KEY, buf, len);
+	else if (rec_verify(&r, o->conf->pub) != TIP_OK)
+		rc = quarantine(d, *why = REJECT_SIGNATURE, buf, len);
+	else {
+		if (!o->known || r.seq > o->highest)
+			o->highest = r.seq;
+		o->known = 1;
+		switch (rec_chain_check(&o->chain, &r)) {
+		case REC_CHAIN_NEXT:
+			rc = append(d, o, buf, len, r.hash);
+			if (rc == TIP_OK)
+				rc = drain(d, o);
+			if (rc == TIP_OK)
+				rc = DELIVER_NEXT;
+			break;
+		case REC_CHAIN_GAP: rc = hold(d, o, &r, buf, len); break;
+		case REC_CHAIN_FORK: rc = quarantine(d, *why = REJECT_FORK, buf, len); break;
+		default:
+			d->stats.duplicates++;
+			rc = DELIVER_DUPLICATE;
+			break;
+		}
+	}
+	rec_release(&r);
+	return rc;
+}
+
+int deliver_sync(struct deliver *d)
+{
+	int rc = TIP_OK;
+
+	for (size_t i = 0; i < d->conf.n_origins; i++) {
+		if (d->origins[i].dirty && (rc = spool_sync(d->origins[i].spool, NULL)) != TIP_OK)
+			return rc;
+		d->origins[i].dirty = 0;
+	}
+	if (d->quarantine_dirty && (rc = spool_sync(d->quarantine, NULL)) == TIP_OK)
+		d->quarantine_dirty = 0;
+	return rc;
+}
+
+int deliver_position(const struct deliver *d, const char *origin, uint64_t *next_seq, uint64_t *highest_known,
+                     int *known)
+{
+	const struct origin_state *o = find(d, origin);
+
+	if (!o)
+		return TIP_ENOTFOUND;
+	*next_seq = o->chain.next_seq;
+	*highest_known = o->highest;
+	*known = o->known;
+	return TIP_OK;
+}
+
+void deliver_note_highest(struct deliver *d, const char *origin, uint64_t highest_seq)
+{
+	struct origin_state *o = find(d, origin);
+
+	if (o && (!o->known || highest_seq > o->highest)) {
+		o->highest = highest_seq;
+		o->known = 1;
+	}
+}
+
+const struct deliver_stats *deliver_stats(const struct deliver *d)
+{
+	return &d->stats;
+}
