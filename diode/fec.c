@@ -62,18 +62,26 @@ void fec_free(struct fec *f)
 	free(f);
 }
 
-void fec_encode(const struct fec *f, const uint8_t *data, uint8_t *repair)
+void fec_encode_rows(const struct fec *f, const uint8_t *data, uint8_t *repair, unsigned rows)
 {
 	uint8_t *src[FEC_N_MAX], *dst[FEC_N_MAX];
 
-	if (f->m == 0)
+	if (rows > f->m)
+		rows = f->m;
+	if (rows == 0)
 		return;
 	/* ISA-L's prototype lacks const; it only reads the sources. */
 	for (unsigned i = 0; i < f->k; i++)
 		src[i] = (uint8_t *)(uintptr_t)(data + (size_t)i * f->symbol_size);
-	for (unsigned j = 0; j < f->m; j++)
+	for (unsigned j = 0; j < rows; j++)
 		dst[j] = repair + (size_t)j * f->symbol_size;
-	ec_encode_data((int)f->symbol_size, (int)f->k, (int)f->m, f->tables, src, dst);
+	/* The tables hold 32 * k bytes per repair row, so the first rows' tables are a prefix. */
+	ec_encode_data((int)f->symbol_size, (int)f->k, (int)rows, f->tables, src, dst);
+}
+
+void fec_encode(const struct fec *f, const uint8_t *data, uint8_t *repair)
+{
+	fec_encode_rows(f, data, repair, f->m);
 }
 
 struct fec_block {

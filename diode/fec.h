@@ -35,6 +35,11 @@ void fec_free(struct fec *f); /* NULL is safe */
  * contiguous). Neither buffer needs any alignment; they must not overlap. */
 void fec_encode(const struct fec *f, const uint8_t *data, uint8_t *repair);
 
+/* The first `rows` repair symbols only (rows <= m; more is clamped): repair row j of the (k, m)
+ * code is the same for every m > j, so one struct fec built for the most rows serves a block of
+ * any m up to it. */
+void fec_encode_rows(const struct fec *f, const uint8_t *data, uint8_t *repair, unsigned rows);
+
 struct fec_pool;
 struct fec_block;
 

@@ -219,6 +219,42 @@ static void test_fixed_vector(void **state)
 	fec_free(f);
 }
 
+/* Repair row j does not depend on m: a code built for many rows encodes any smaller m. */
+static void test_encode_rows(void **state)
+{
+	static const unsigned ks[] = {1, 3, 32, 200};
+	int err;
+
+	(void)state;
+	for (size_t t = 0; t < sizeof(ks) / sizeof(ks[0]); t++) {
+		unsigned k = ks[t], big_m = 255 - k;
+		size_t s = 100;
+		struct fec *big = fec_new(k, big_m, s, &err);
+		uint8_t *data = malloc(k * s), *a = malloc(big_m * s), *b = malloc(big_m * s);
+
+		assert_non_null(big);
+		random_bytes(data, k * s);
+		for (unsigned m = 1; m <= big_m; m += 1 + m / 2) {
+			struct fec *small = fec_new(k, m, s, &err);
+
+			memset(a, 0xee, big_m * s);
+			fec_encode(small, data, b);
+			fec_encode_rows(big, data, a, m);
+			assert_memory_equal(a, b, m * s);
+			/* Nothing past the rows asked for is written. */
+			if (m < big_m)
+				assert_int_equal(a[m * s], 0xee);
+			fec_free(small);
+		}
+		/* More rows than the code has are clamped. */
+		fec_encode_rows(big, data, a, 1000);
+		fec_free(big);
+		free(data);
+		free(a);
+		free(b);
+	}
+}
+
 static void test_new_refuses(void **state)
 {
 	int err = 0;
@@ -420,13 +456,10 @@ static void test_reuse_is_clean(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_known_answer),
-	        cmocka_unit_test(test_fixed_vector),
-	        cmocka_unit_test(test_new_refuses),
-	        cmocka_unit_test(test_all_patterns_small),
-	        cmocka_unit_test(test_random_patterns_large),
-	        cmocka_unit_test(test_duplicates_and_errors),
-	        cmocka_unit_test(test_pool_cap),
+	        cmocka_unit_test(test_known_answer),          cmocka_unit_test(test_fixed_vector),
+	        cmocka_unit_test(test_encode_rows),           cmocka_unit_test(test_new_refuses),
+	        cmocka_unit_test(test_all_patterns_small),    cmocka_unit_test(test_random_patterns_large),
+	        cmocka_unit_test(test_duplicates_and_errors), cmocka_unit_test(test_pool_cap),
 	        cmocka_unit_test(test_reuse_is_clean),
 	};
 
