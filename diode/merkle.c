@@ -843,13 +843,19 @@ struct merkle_opts merkle_opts_default(void)
 	return o;
 }
 
+static int opts_ok(const struct merkle_opts *o)
+{
+	return !o || (o->cache_tiles >= 1 && o->cache_tiles <= CACHE_MAX && o->mem_max_size >= 1 &&
+	              o->mem_max_size <= MEM_MAX);
+}
+
 static struct merkle *alloc_tree(const struct merkle_opts *o, int disk)
 {
 	struct merkle_opts d = o ? *o : merkle_opts_default();
 	struct merkle *t;
 	size_t slots = 1;
 
-	if (d.cache_tiles < 1 || d.cache_tiles > CACHE_MAX || d.mem_max_size < 1 || d.mem_max_size > MEM_MAX)
+	if (!opts_ok(o))
 		return NULL;
 	if (!(t = calloc(1, sizeof(*t))))
 		return NULL;
@@ -927,8 +933,12 @@ struct merkle *merkle_open(const char *dir, int flags, const struct merkle_opts 
 		rc = TIP_EINVAL;
 		goto out;
 	}
+	if (!opts_ok(o)) {
+		rc = TIP_EINVAL;
+		goto out;
+	}
 	if (!(t = alloc_tree(o, 1))) {
-		rc = o ? TIP_EINVAL : TIP_ENOMEM;
+		rc = TIP_ENOMEM;
 		goto out;
 	}
 	t->rdonly = (flags & MERKLE_RDONLY) != 0;
