@@ -99,7 +99,7 @@ struct fec_pool {
 	size_t symbol_size, cap, bytes, blocks;
 	struct fec_block *free_list, *in_use;
 	/* Decoding scratch, sized once for the worst geometry. */
-	uint8_t a[R_MAX * R_MAX], inv[R_MAX * R_MAX], coef[COEF_MAX];
+	uint8_t a[R_MAX * R_MAX], inv[R_MAX * R_MAX], coef[COEF_MAX], b[COEF_MAX];
 	uint8_t *tables; /* 32 * COEF_MAX */
 };
 
@@ -266,15 +266,16 @@ static uint8_t cauchy(unsigned row, unsigned col)
 /*
  * With the missing data indices E, present data indices P and r present repair rows R:
  * y_R = A d_E + B d_P, where A = C[R][E] and B = C[R][P], so d_E = A^-1 y_R + (A^-1 B) d_P.
- * Only the r x r matrix A is inverted (not k x k), and one ec_encode_data() pass over the k
- * surviving symbols writes the r missing ones.
+ * Only the r x r matrix A is inverted (not k x k); the product A^-1 B is itself computed by
+ * ec_encode_data() over the rows of B; then one ec_encode_data() pass over the k surviving
+ * symbols writes the r missing ones. Set-up is O(r^3 + r k) table work, small next to the pass.
  */
 int fec_block_decode(struct fec_block *b, const uint8_t **data, unsigned *rebuilt)
 {
 	struct fec_pool *p = b->pool;
 	size_t s = p->symbol_size;
-	unsigned k = b->k, n = b->k + b->m, e[R_MAX], rows[R_MAX], r = 0, nsrc = 0;
-	uint8_t *src[FEC_N_MAX], *dst[R_MAX];
+	unsigned k = b->k, n = b->k + b->m, e[R_MAX], rows[R_MAX], r = 0, np = 0;
+	uint8_t *src[FEC_N_MAX], *dst[FEC_N_MAX];
 
 	if (b->decoded)
 		goto done;
@@ -289,30 +290,35 @@ int fec_block_decode(struct fec_block *b, const uint8_t **data, unsigned *rebuil
 		if (b->present[j])
 			rows[u++] = j;
 
+	/* A (r x r) and B (r x (k - r), columns in the order of the present data symbols). */
 	for (unsigned u = 0; u < r; u++)
 		for (unsigned t = 0; t < r; t++)
 			p->a[u * r + t] = cauchy(rows[u], e[t]);
-	if (gf_invert_matrix(p->a, p->inv, (int)r) != 0)
-		return TIP_EINVAL;
-
-	/* Sources in order: present data symbols, then the chosen repair rows; coef row t builds e[t]. */
 	for (unsigned i = 0; i < k; i++) {
 		if (!b->present[i])
 			continue;
-		for (unsigned t = 0; t < r; t++) {
-			uint8_t c = 0;
+		for (unsigned u = 0; u < r; u++)
+			p->b[u * (k - r) + np] = cauchy(rows[u], i);
+		src[np++] = b->buf + (size_t)i * s;
+	}
+	if (gf_invert_matrix(p->a, p->inv, (int)r) != 0)
+		return TIP_EINVAL;
 
-			for (unsigned u = 0; u < r; u++)
-				c ^= gf_mul(p->inv[t * r + u], cauchy(rows[u], i));
-			p->coef[t * k + nsrc] = c;
-		}
-		src[nsrc++] = b->buf + (size_t)i * s;
-	}
-	for (unsigned u = 0; u < r; u++) {
+	/* Coefficient row t: (A^-1 B)[t] for the present data symbols, then A^-1[t] for the repair rows. */
+	if (np > 0) {
+		uint8_t *brow[R_MAX], *crow[R_MAX];
+
+		for (unsigned u = 0; u < r; u++)
+			brow[u] = p->b + (size_t)u * np;
 		for (unsigned t = 0; t < r; t++)
-			p->coef[t * k + nsrc] = p->inv[t * r + u];
-		src[nsrc++] = b->buf + (size_t)rows[u] * s;
+			crow[t] = p->coef + (size_t)t * k;
+		ec_init_tables((int)r, (int)r, p->inv, p->tables);
+		ec_encode_data((int)np, (int)r, (int)r, p->tables, brow, crow);
 	}
+	for (unsigned t = 0; t < r; t++)
+		memcpy(p->coef + (size_t)t * k + np, p->inv + (size_t)t * r, r);
+	for (unsigned u = 0; u < r; u++)
+		src[np + u] = b->buf + (size_t)rows[u] * s;
 	for (unsigned t = 0; t < r; t++)
 		dst[t] = b->buf + (size_t)e[t] * s;
 	ec_init_tables((int)k, (int)r, p->coef, p->tables);
