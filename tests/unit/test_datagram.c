@@ -149,6 +149,40 @@ static void test_layout(void **state)
 	dg_key_free(key);
 }
 
+/* The example of docs/formats/diode.md: an empty heartbeat, D = 256, key 00 01 .. 1f. The trailer
+ * was computed independently (Python's hmac and a bitwise CRC32C). */
+static void test_doc_example(void **state)
+{
+	static const uint8_t header[DG_HEADER_LEN] = {
+	        0x54, 0x44, 0x01, 0x02, 0x01, 0x02, 0x03, 0x04, 0x00, 0x00, 0x00,
+	        0x00, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00,
+	        0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0xcc, 0x00, 0x00,
+	};
+	static const uint8_t trailer[DG_TRAILER_LEN] = {
+	        0x6a, 0xc5, 0xfa, 0xf1, 0xaa, 0xfb, 0x0a, 0xf6, 0x1a, 0xd2,
+	        0xba, 0x59, 0x90, 0x44, 0x84, 0x72, 0x4d, 0x44, 0xdf, 0xb4,
+	};
+	uint8_t key[DG_KEY_LEN], out[256], count = 0;
+	struct dg_key *k;
+	struct dg_header h = {.type = DG_HEARTBEAT,
+	                      .session = 0x01020304,
+	                      .block = 5,
+	                      .packet = 6,
+	                      .sent_at = 7,
+	                      .symbol_size = 204};
+
+	(void)state;
+	for (int i = 0; i < DG_KEY_LEN; i++)
+		key[i] = (uint8_t)i;
+	k = dg_key_new(key);
+	assert_int_equal(dg_seal(k, &h, &count, 1, out, sizeof(out)), TIP_OK);
+	assert_memory_equal(out, header, sizeof(header));
+	for (size_t i = DG_HEADER_LEN; i < sizeof(out) - DG_TRAILER_LEN; i++)
+		assert_int_equal(out[i], 0);
+	assert_memory_equal(out + sizeof(out) - DG_TRAILER_LEN, trailer, sizeof(trailer));
+	dg_key_free(k);
+}
+
 static void test_heartbeat_padding(void **state)
 {
 	size_t size = 300, body = size - DG_OVERHEAD;
@@ -482,6 +516,7 @@ int main(void)
 	        cmocka_unit_test(test_no_allocation),
 	        cmocka_unit_test(test_round_trip),
 	        cmocka_unit_test(test_layout),
+	        cmocka_unit_test(test_doc_example),
 	        cmocka_unit_test(test_heartbeat_padding),
 	        cmocka_unit_test(test_every_bit_flip),
 	        cmocka_unit_test(test_flip_with_fixed_crc),

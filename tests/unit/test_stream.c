@@ -606,6 +606,27 @@ static void test_malformed_structure(void **state)
 	stream_rx_free(r);
 }
 
+/* The example of docs/formats/diode.md: record "hi", transfer id 1, in a 32-byte block. */
+static void test_doc_example(void **state)
+{
+	static const uint8_t want[32] = {
+	        0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
+	        0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x68, 0x69,
+	        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	};
+	uint8_t block[32];
+	int err;
+	struct stream_packer *p = stream_packer_new(sizeof(block), &err);
+
+	(void)state;
+	memset(block, 0xff, sizeof(block));
+	assert_int_equal(stream_packer_begin(p, block), TIP_OK);
+	assert_int_equal(stream_packer_put(p, 1, (const uint8_t *)"hi", 2), TIP_OK);
+	assert_int_equal(stream_packer_end(p), 22);
+	assert_memory_equal(block, want, sizeof(want));
+	stream_packer_free(p);
+}
+
 static void test_packer_api(void **state)
 {
 	int err;
@@ -827,6 +848,7 @@ int main(void)
 	        cmocka_unit_test(test_memory_cap),
 	        cmocka_unit_test(test_malformed),
 	        cmocka_unit_test(test_malformed_structure),
+	        cmocka_unit_test(test_doc_example),
 	        cmocka_unit_test(test_packer_api),
 	        cmocka_unit_test(test_rx_options),
 	        cmocka_unit_test(test_heartbeat_round_trip),
