@@ -29,7 +29,7 @@ struct link_params {
 };
 
 /* Defaults from measurements and the loss model in docs/formats/diode.md: 15.0% repair, a block
- * lost with probability about 4e-7 at 5% independent loss, a burst of 50 datagrams costs a block
+ * lost with probability 6e-7 at 5% independent loss, a burst of 50 datagrams costs a block
  * at most 7 symbols. */
 #define LINK_K_DEFAULT     200
 #define LINK_M_DEFAULT     30
