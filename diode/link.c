@@ -31,6 +31,7 @@ int link_params_check(const struct link_params *p)
 struct group {
 	uint8_t *mem;               /* depth slots of tx->slot bytes */
 	unsigned blocks;            /* blocks closed in this group */
+	int sealed;                 /* closed by a flush: goes out as it is, takes no more blocks */
 	unsigned k[LINK_DEPTH_MAX]; /* data symbols: k, or fewer for a block closed by a flush */
 	unsigned m[LINK_DEPTH_MAX]; /* repair symbols, set when the group starts going out */
 	uint64_t first;             /* block number of slot 0 */
@@ -186,6 +187,7 @@ static void start_emit(struct link_tx *tx)
 	tx->fill = tx->emit;
 	tx->emit = g;
 	tx->fill->blocks = 0;
+	tx->fill->sealed = 0;
 	tx->fill->first = g->first + g->blocks;
 	tx->emitting = 1;
 	tx->st.groups++;
@@ -227,22 +229,30 @@ int link_tx_next(struct link_tx *tx, uint8_t *out, uint32_t now_ms)
 			}
 			tx->emitting = 0;
 		}
-		/* A flush lets a partial group go once every byte put before it is in a block. */
-		if (g->blocks == tx->p.depth ||
-		    (tx->flush && g->blocks > 0 && !stream_packer_is_open(tx->packer) &&
-		     !stream_packer_pending(tx->packer))) {
+		if (g->blocks == tx->p.depth || g->sealed) {
 			start_emit(tx);
-			if (!stream_packer_pending(tx->packer))
-				tx->flush = 0;
 			continue;
 		}
-		if (g->blocks < tx->p.depth && stream_packer_pending(tx->packer) &&
-		    !stream_packer_is_open(tx->packer))
+		if (stream_packer_pending(tx->packer) && !stream_packer_is_open(tx->packer))
 			stream_packer_begin(tx->packer, g->mem + (size_t)g->blocks * tx->slot);
 		if (stream_packer_is_open(tx->packer) &&
-		    (stream_packer_full(tx->packer) || stream_packer_pending(tx->packer) || tx->flush)) {
+		    (stream_packer_full(tx->packer) || stream_packer_pending(tx->packer))) {
 			close_block(tx);
 			continue;
+		}
+		/*
+		 * A flush covers every byte put before it: once they are all in blocks, the open block
+		 * closes (short) and the group goes as it is. So a group has at most one short block, its
+		 * last, and records put after the flush start the next group.
+		 */
+		if (tx->flush && !stream_packer_pending(tx->packer)) {
+			tx->flush = 0;
+			if (stream_packer_is_open(tx->packer))
+				close_block(tx);
+			if (g->blocks > 0) {
+				g->sealed = 1;
+				continue;
+			}
 		}
 		return 0;
 	}

@@ -677,6 +677,47 @@ static void test_flush_short_block(void **state)
 	link_tx_free(tx);
 }
 
+/* A flush asked while a group is going out covers the record put before it, not the next one. */
+static void test_flush_during_emission(void **state)
+{
+	struct link_params p = {DG_SIZE_MIN, 4, 2, 2};
+	int err;
+	struct link_tx *tx = link_tx_new(&p, key_a, 5, &err);
+	struct dg_key *key = dg_key_new(key_a);
+	uint8_t a[2 * (4 * 204 - 20)], b[100], c[50], out[DG_SIZE_MIN];
+	struct dg_header h;
+	const uint8_t *pl;
+	unsigned n = 0, short_blocks = 0;
+	uint64_t last_block = 0;
+
+	(void)state;
+	memset(a, 1, sizeof(a));
+	memset(b, 2, sizeof(b));
+	memset(c, 3, sizeof(c));
+	/* A fills a whole group of two blocks exactly: it goes out without a flush. */
+	assert_int_equal(link_tx_put(tx, a, sizeof(a), NULL), TIP_OK);
+	assert_int_equal(link_tx_next(tx, out, 0), 1);
+	assert_false(link_tx_busy(tx));
+	assert_int_equal(link_tx_put(tx, b, sizeof(b), NULL), TIP_OK);
+	link_tx_flush(tx);
+	while (link_tx_next(tx, out, 0)) {
+		assert_int_equal(dg_open(key, out, sizeof(out), sizeof(out), &h, &pl), TIP_OK);
+		if (h.k < 4 && h.index == 0)
+			short_blocks++;
+		last_block = h.block;
+		n++;
+	}
+	/* The rest of group 1 (11 datagrams), then B alone: one data symbol and 2 * 2 repair. */
+	assert_int_equal(n, 11 + 1 + 4);
+	assert_int_equal(short_blocks, 1);
+	assert_true(last_block == 2);
+	/* The flush is spent: C waits for company. */
+	assert_int_equal(link_tx_put(tx, c, sizeof(c), NULL), TIP_OK);
+	assert_int_equal(link_tx_next(tx, out, 0), 0);
+	dg_key_free(key);
+	link_tx_free(tx);
+}
+
 /* ---- receiver details ---- */
 
 static size_t collect(struct link_tx *tx, uint8_t *buf, size_t cap, size_t d)
@@ -870,12 +911,19 @@ static void test_rx_options(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_params),           cmocka_unit_test(test_flush_short_block),
-	        cmocka_unit_test(test_session_change),   cmocka_unit_test(test_window),
-	        cmocka_unit_test(test_block_memory_cap), cmocka_unit_test(test_rx_options),
-	        cmocka_unit_test(test_sim_clean),        cmocka_unit_test(test_sim_1pct),
-	        cmocka_unit_test(test_sim_5pct_bursts),  cmocka_unit_test(test_sim_20pct),
-	        cmocka_unit_test(test_sim_small_blocks), cmocka_unit_test(test_sim_bursts_no_interleave),
+	        cmocka_unit_test(test_params),
+	        cmocka_unit_test(test_flush_short_block),
+	        cmocka_unit_test(test_flush_during_emission),
+	        cmocka_unit_test(test_session_change),
+	        cmocka_unit_test(test_window),
+	        cmocka_unit_test(test_block_memory_cap),
+	        cmocka_unit_test(test_rx_options),
+	        cmocka_unit_test(test_sim_clean),
+	        cmocka_unit_test(test_sim_1pct),
+	        cmocka_unit_test(test_sim_5pct_bursts),
+	        cmocka_unit_test(test_sim_20pct),
+	        cmocka_unit_test(test_sim_small_blocks),
+	        cmocka_unit_test(test_sim_bursts_no_interleave),
 	        cmocka_unit_test(test_sim_damage),
 	};
 
