@@ -415,26 +415,12 @@ void api_handle(struct http_req *req, void *arg)
 	}
 }
 
-void api_metrics(struct http_req *req, void *arg)
+void api_refresh_metrics(void *arg)
 {
 	struct intake *in = arg;
-	size_t need, len;
-	char *buf;
 
-	if (strcmp(http_req_head(req)->path, "/metrics") != 0) {
-		http_reply_error(req, 404, "not_found", NULL, "no such resource", NULL);
-		return;
-	}
 	metric_set(m.pending, (int64_t)outbox_pending(in->outbox));
 	metric_set(m.durable, (int64_t)outbox_durable(in->outbox));
-	need = metrics_render(NULL, 0) + 1;
-	if (!(buf = malloc(need))) {
-		http_reply_error(req, 503, "unavailable", NULL, "out of memory", NULL);
-		return;
-	}
-	len = metrics_render(buf, need);
-	http_reply(req, 200, "text/plain; version=0.0.4", buf, len, NULL);
-	free(buf);
 }
 
 void api_poll_status(struct intake *in)

@@ -40,8 +40,8 @@ void api_free(struct intake *in);
 
 /* The public listener's handler (arg: struct intake). */
 void api_handle(struct http_req *req, void *arg);
-/* The metrics listener's handler: GET /metrics. */
-void api_metrics(struct http_req *req, void *arg);
+/* Updates the gauges just before /metrics answers (arg: struct intake). */
+void api_refresh_metrics(void *arg);
 /* Reads new status bulletins; called by the daemon's timer. */
 void api_poll_status(struct intake *in);
 /*

@@ -81,12 +81,10 @@ static int is_loopback(const char *addr)
 	return inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
-int intake_conf_load(const char *path, struct intake_conf *c, char err[CFG_ERR_MAX])
+int intake_conf_check(void *conf, const char *path, char err[CFG_ERR_MAX])
 {
-	int rc = cfg_load(intake_conf_table, intake_conf_entries, c, path, err);
+	struct intake_conf *c = conf;
 
-	if (rc != TIP_OK)
-		return rc;
 	if (c->plain_http) {
 		if (!is_loopback(c->listen)) {
 			snprintf(err, CFG_ERR_MAX, "%s: plain_http needs a loopback listen address, not %s",

@@ -46,9 +46,9 @@ extern const struct cfg_entry intake_conf_table[];
 extern const size_t intake_conf_entries;
 
 /*
- * Loads path and checks what the table cannot: TLS unless plain HTTP on
- * loopback was asked for, a known AEAD. TIP_OK, or an error with err filled.
+ * Checks what the table cannot (conf is a struct intake_conf): TLS unless plain
+ * HTTP on loopback was asked for, a known AEAD. TIP_OK, or TIP_EINVAL with err filled.
  */
-int intake_conf_load(const char *path, struct intake_conf *c, char err[CFG_ERR_MAX]);
+int intake_conf_check(void *conf, const char *path, char err[CFG_ERR_MAX]);
 
 #endif

@@ -5,6 +5,7 @@
  * taxonomy unusable; 71 cannot listen or drop privileges; 74 the outbox spool
  * cannot be opened or a write/sync failed; 65 the outbox spool is corrupt.
  */
+#include "common/daemon.h"
 #include "common/err.h"
 #include "common/http_server.h"
 #include "common/log.h"
@@ -23,15 +24,6 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-static void usage(void)
-{
-	fprintf(stderr, "usage: intaked -c FILE [-n] | intaked -s\n"
-	                "  -c FILE  configuration file\n"
-	                "  -n       check the configuration, keys and taxonomy, then exit\n"
-	                "  -s       print the settings table (Markdown) and exit\n");
-	exit(EX_USAGE);
-}
-
 static SSL_CTX *tls_context(const struct intake_conf *c)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -49,27 +41,6 @@ static SSL_CTX *tls_context(const struct intake_conf *c)
 		return NULL;
 	}
 	return ctx;
-}
-
-static int drop_privileges(const char *user)
-{
-	struct passwd *pw;
-
-	if (getuid() != 0)
-		return 0;
-	if (!*user) {
-		log_warn("running as root: set 'user' to drop privileges after binding");
-		return 0;
-	}
-	if (!(pw = getpwnam(user))) {
-		log_err("user %s: no such user", user);
-		return -1;
-	}
-	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0 || setuid(0) == 0) {
-		log_err("cannot drop privileges to %s: %s", user, strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 struct keys {
@@ -135,29 +106,15 @@ int main(int argc, char **argv)
 	static struct intake_conf conf;
 	struct intake in = {0};
 	struct keys keys = {0};
-	const char *path = NULL;
-	char err[CFG_ERR_MAX];
-	int check = 0, opt, rc, port, exit_code = EX_CONFIG;
+	int check, rc, port, exit_code = EX_CONFIG;
 	SSL_CTX *tls = NULL;
 	struct event_base *base = NULL;
 	struct event *sigterm = NULL, *sigint = NULL, *status_timer = NULL;
 	struct taxonomy *tax = NULL;
 
-	while ((opt = getopt(argc, argv, "c:nsh")) != -1) {
-		switch (opt) {
-		case 'c': path = optarg; break;
-		case 'n': check = 1; break;
-		case 's': cfg_markdown(intake_conf_table, intake_conf_entries, stdout); return 0;
-		default: usage();
-		}
-	}
-	if (!path || optind != argc)
-		usage();
 	log_init("intaked", 0, LOG_INFO);
-	if (intake_conf_load(path, &conf, err) != TIP_OK) {
-		log_err("%s", err);
-		return EX_CONFIG;
-	}
+	check = daemon_settings(argc, argv, "intaked", intake_conf_table, intake_conf_entries, &conf,
+	                        intake_conf_check);
 	log_init("intaked", conf.syslog, conf.debug ? LOG_DEBUG : LOG_INFO);
 	if (load_keys(&conf, &keys) != 0)
 		goto out;
@@ -171,7 +128,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (check) {
-		printf("%s: configuration ok\n", path);
+		printf("configuration ok\n");
 		exit_code = 0;
 		goto out;
 	}
@@ -235,18 +192,10 @@ int main(int argc, char **argv)
 		log_err("cannot listen on %s port %lld: %s", conf.listen, conf.port, strerror(errno));
 		goto out;
 	}
-	if (conf.metrics_port) {
-		struct http_limits mlim = http_limits_default();
-
-		mlim.max_connections = 16;
-		if (!(metrics_srv = http_server_new(base, &mlim, headers, api_metrics, &in)) ||
-		    http_server_listen(metrics_srv, conf.metrics_listen, (int)conf.metrics_port, NULL,
-		                       NULL) != TIP_OK) {
-			log_err("cannot listen on %s port %lld: %s", conf.metrics_listen, conf.metrics_port,
-			        strerror(errno));
-			goto out;
-		}
-	}
+	if (conf.metrics_port &&
+	    !(metrics_srv = daemon_metrics_server(base, conf.metrics_listen, (int)conf.metrics_port,
+	                                          api_refresh_metrics, &in)))
+		goto out;
 
 	struct outbox_conf oc = {
 	        .spool_dir = conf.outbox,
@@ -283,7 +232,7 @@ int main(int argc, char **argv)
 		exit_code = EX_IOERR;
 		goto out;
 	}
-	if (drop_privileges(conf.user) != 0)
+	if (daemon_drop_privileges(conf.user) != 0)
 		goto out;
 
 	sigterm = evsignal_new(base, SIGTERM, on_signal, &in);

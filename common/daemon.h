@@ -1,0 +1,33 @@
+/* What every daemon does the same way: dropping root, serving its metrics, reading its settings. */
+#ifndef TIP_COMMON_DAEMON_H
+#define TIP_COMMON_DAEMON_H
+
+#include <event2/event.h>
+
+#include "common/config.h"
+#include "common/http_server.h"
+
+/*
+ * When running as root: become user (no supplementary groups) and make sure
+ * root cannot be regained. An empty user keeps root, with a warning. 0 or -1 (logged).
+ */
+int daemon_drop_privileges(const char *user);
+
+/*
+ * A plain-HTTP listener on addr:port answering GET /metrics with every
+ * registered metric; before each answer refresh(arg) may update gauges.
+ * NULL (logged) if it cannot listen.
+ */
+struct http_server *daemon_metrics_server(struct event_base *base, const char *addr, int port,
+                                          void (*refresh)(void *arg), void *arg);
+
+/*
+ * The common command line: -c FILE (settings), -n (check and exit), -s (print
+ * the settings table and exit). Loads the table; on a bad command line prints
+ * usage and exits 64; on a bad file logs and exits 78; for -s prints and exits 0.
+ * Returns 1 if -n was given.
+ */
+int daemon_settings(int argc, char **argv, const char *name, const struct cfg_entry *table, size_t n,
+                    void *conf, int (*check_conf)(void *conf, const char *path, char err[CFG_ERR_MAX]));
+
+#endif

@@ -1,0 +1,70 @@
+#include "diode/conf.h"
+
+#define PATH    DIODE_PATH_MAX
+#define HOUR_MS 3600000LL
+
+#define S(field) offsetof(struct diode_send_conf, field)
+const struct cfg_entry diode_send_table[] = {
+        {"link_key", CFG_STRING, S(link_key), 1, PATH, NULL, "the link's HMAC key (tipkey link)"},
+        {"destination", CFG_STRING, S(destination), 1, 64, NULL, "the receiver's address across the diode"},
+        {"port", CFG_INT, S(port), 1, 65535, "7700", "the receiver's UDP port"},
+        {"spools", CFG_STRING, S(spools), 1, DIODE_LIST_MAX, NULL,
+         "spools to send: origin=directory, space-separated"},
+        {"replay", CFG_STRING, S(replay), 0, 256, "10s 2m 30m",
+         "delays after which each record is sent again"},
+        {"rate_mbit", CFG_INT, S(rate_mbit), 1, 100000, "100", "link rate in megabits per second (paced)"},
+        {"datagram_size", CFG_SIZE, S(datagram_size), 256, 65507, "1452",
+         "bytes per datagram (all the same)"},
+        {"fec_k", CFG_INT, S(fec_k), 1, 254, "200", "data symbols per block"},
+        {"fec_m", CFG_INT, S(fec_m), 0, 254, "30", "repair symbols per block"},
+        {"depth", CFG_INT, S(depth), 1, 64, "8", "blocks interleaved"},
+        {"heartbeat", CFG_DURATION, S(heartbeat), 100, 60000, "1s", "heartbeat interval"},
+        {"idle_flush", CFG_DURATION, S(idle_flush), 1, 10000, "20ms",
+         "a partly filled group goes out after this"},
+        {"batch", CFG_INT, S(batch), 1, 1024, "64", "datagrams per sendmmsg"},
+        {"sndbuf", CFG_SIZE, S(sndbuf), 65536, 1LL << 30, "8M", "socket send buffer"},
+        {"max_record", CFG_SIZE, S(max_record), 1024, 1LL << 30, "32M", "largest record read from a spool"},
+        {"metrics_listen", CFG_STRING, S(metrics_listen), 1, 64, "127.0.0.1",
+         "address of the metrics listener"},
+        {"metrics_port", CFG_INT, S(metrics_port), 0, 65535, "9102", "metrics port; 0 turns metrics off"},
+        {"user", CFG_STRING, S(user), 0, 64, NULL, "user to run as after start (when started as root)"},
+        {"syslog", CFG_BOOL, S(syslog), 0, 1, "no", "log to syslog instead of stderr"},
+        {"debug", CFG_BOOL, S(debug), 0, 1, "no", "log debug messages"},
+};
+const size_t diode_send_entries = sizeof(diode_send_table) / sizeof(diode_send_table[0]);
+#undef S
+
+#define S(field) offsetof(struct diode_recv_conf, field)
+const struct cfg_entry diode_recv_table[] = {
+        {"link_key", CFG_STRING, S(link_key), 1, PATH, NULL, "the link's HMAC key (tipkey link)"},
+        {"listen", CFG_STRING, S(listen), 1, 64, NULL, "address the link arrives on"},
+        {"port", CFG_INT, S(port), 0, 65535, "7700", "UDP port"},
+        {"origin_keys", CFG_STRING, S(origin_keys), 1, PATH, NULL,
+         "directory of origins' verifier keys (*.pub)"},
+        {"inbox", CFG_STRING, S(inbox), 1, PATH, NULL, "directory of inbox spools, one per origin"},
+        {"quarantine", CFG_STRING, S(quarantine), 1, PATH, NULL, "spool of rejected records"},
+        {"datagram_size", CFG_SIZE, S(datagram_size), 256, 65507, "1452",
+         "bytes per datagram (as the sender)"},
+        {"rcvbuf", CFG_SIZE, S(rcvbuf), 65536, 1LL << 31, "64M", "socket receive buffer"},
+        {"max_record", CFG_SIZE, S(max_record), 1024, 1LL << 30, "32M", "largest record accepted"},
+        {"reassembly_bytes", CFG_SIZE, S(reassembly_bytes), 1 << 20, 1LL << 34, "256M",
+         "memory for records waiting for pieces"},
+        {"held_bytes", CFG_SIZE, S(held_bytes), 1 << 20, 1LL << 34, "256M",
+         "memory for records waiting for a gap"},
+        {"block_mem", CFG_SIZE, S(block_mem), 1 << 20, 1LL << 34, "128M",
+         "memory for blocks collecting symbols"},
+        {"window_blocks", CFG_INT, S(window_blocks), 1, 1000000, "512", "blocks open at once"},
+        {"block_age", CFG_DURATION, S(block_age), 10, HOUR_MS, "2s",
+         "a block still short of symbols is given up"},
+        {"sync_interval", CFG_DURATION, S(sync_interval), 0, 10000, "10ms", "delivered records made durable"},
+        {"gap_timeout", CFG_DURATION, S(gap_timeout), 100, 24 * HOUR_MS, "30s",
+         "a gap older than this alerts"},
+        {"batch", CFG_INT, S(batch), 1, 1024, "64", "datagrams per recvmmsg"},
+        {"metrics_listen", CFG_STRING, S(metrics_listen), 1, 64, "127.0.0.1",
+         "address of the metrics listener"},
+        {"metrics_port", CFG_INT, S(metrics_port), 0, 65535, "9103", "metrics port; 0 turns metrics off"},
+        {"user", CFG_STRING, S(user), 0, 64, NULL, "user to run as after start (when started as root)"},
+        {"syslog", CFG_BOOL, S(syslog), 0, 1, "no", "log to syslog instead of stderr"},
+        {"debug", CFG_BOOL, S(debug), 0, 1, "no", "log debug messages"},
+};
+const size_t diode_recv_entries = sizeof(diode_recv_table) / sizeof(diode_recv_table[0]);

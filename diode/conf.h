@@ -1,0 +1,50 @@
+/* diode-send and diode-recv settings: typed tables in diode/conf.c, documented in docs/operations.md. */
+#ifndef TIP_DIODE_CONF_H
+#define TIP_DIODE_CONF_H
+
+#include <stddef.h>
+
+#include "common/config.h"
+
+#define DIODE_PATH_MAX 256
+#define DIODE_LIST_MAX 2048
+
+struct diode_send_conf {
+	char link_key[DIODE_PATH_MAX];
+	char destination[64];
+	long long port;
+	char spools[DIODE_LIST_MAX]; /* "origin=dir origin=dir ..." */
+	char replay[256];            /* "5s 1m 10m": each record is sent again after these delays */
+	long long rate_mbit;
+	size_t datagram_size;
+	long long fec_k, fec_m, depth;
+	long long heartbeat, idle_flush, batch;
+	size_t sndbuf, max_record;
+	char metrics_listen[64];
+	long long metrics_port;
+	char user[64];
+	int syslog, debug;
+};
+
+struct diode_recv_conf {
+	char link_key[DIODE_PATH_MAX];
+	char listen[64];
+	long long port;
+	char origin_keys[DIODE_PATH_MAX]; /* a directory of verifier-key files; each key's name is its origin
+	                                   */
+	char inbox[DIODE_PATH_MAX];
+	char quarantine[DIODE_PATH_MAX];
+	size_t datagram_size, rcvbuf, max_record, reassembly_bytes, held_bytes, block_mem;
+	long long window_blocks, block_age, sync_interval, gap_timeout, batch;
+	char metrics_listen[64];
+	long long metrics_port;
+	char user[64];
+	int syslog, debug;
+};
+
+extern const struct cfg_entry diode_send_table[];
+extern const size_t diode_send_entries;
+extern const struct cfg_entry diode_recv_table[];
+extern const size_t diode_recv_entries;
+
+#endif

@@ -1,0 +1,502 @@
+/*
+ * diode-recv: the receiving end of a one-way link. Reads authenticated,
+ * erasure-coded datagrams, rebuilds records, and delivers each exactly once, in
+ * sequence order, to its origin's inbox spool. It never transmits on the link:
+ * the link socket is bound and read, never connected, sent on or written to.
+ *
+ * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration or keys
+ * unusable; 71 cannot bind or drop privileges; 74 an inbox spool cannot be
+ * opened or written.
+ */
+#include "common/daemon.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "diode/conf.h"
+#include "diode/deliver.h"
+#include "diode/link.h"
+#include "proto/keyfile.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ORIGINS  256
+#define GAP_CHECK_MS 1000
+
+struct gap {
+	int open, alerted;
+	uint64_t from, to;
+	uint64_t since_ms;
+};
+
+struct receiver {
+	struct diode_recv_conf conf;
+	struct event_base *base;
+	int fd;
+	struct link_rx *rx;
+	struct deliver *deliver;
+	struct key keys[MAX_ORIGINS];
+	struct ed25519_pub *pubs[MAX_ORIGINS];
+	struct deliver_origin origins[MAX_ORIGINS];
+	struct gap gaps[MAX_ORIGINS];
+	size_t n_origins;
+	int unsynced, exit_code, queue_alarm;
+	uint8_t *bufs;
+	struct mmsghdr *msgs;
+	struct iovec *iov;
+	struct {
+		struct metric *datagrams, *bad[7], *records, *duplicates, *held, *dropped,
+		        *rejected[REJECT_COUNT];
+		struct metric *blocks_recovered, *blocks_lost, *symbols_rebuilt, *incomplete, *gaps_open,
+		        *queue_pct;
+		struct metric *sessions, *bytes;
+	} m;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Every *.pub in the directory is an origin's verifier key; the key's name is the origin. */
+static int load_origin_keys(struct receiver *r)
+{
+	DIR *d = opendir(r->conf.origin_keys);
+	struct dirent *e;
+	char path[DIODE_PATH_MAX + 300];
+
+	if (!d) {
+		log_err("%s: %s", r->conf.origin_keys, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		struct key *k = &r->keys[r->n_origins];
+
+		if (n < 5 || strcmp(e->d_name + n - 4, ".pub") != 0)
+			continue;
+		if (r->n_origins == MAX_ORIGINS) {
+			log_err("%s: more than %d origins", r->conf.origin_keys, MAX_ORIGINS);
+			closedir(d);
+			return -1;
+		}
+		snprintf(path, sizeof(path), "%s/%s", r->conf.origin_keys, e->d_name);
+		if (key_read_public(path, k) != TIP_OK || k->type != KEY_ED25519 || !rec_origin_ok(k->name) ||
+		    !(r->pubs[r->n_origins] = ed25519_pub_new(k->pub))) {
+			log_err("%s: not a usable origin signing key", path);
+			closedir(d);
+			return -1;
+		}
+		r->origins[r->n_origins].name = k->name;
+		r->origins[r->n_origins].pub = r->pubs[r->n_origins];
+		memcpy(r->origins[r->n_origins].key_id, k->id, REC_KEY_ID_LEN);
+		r->n_origins++;
+	}
+	closedir(d);
+	if (!r->n_origins) {
+		log_err("%s: no origin keys (*.pub)", r->conf.origin_keys);
+		return -1;
+	}
+	return 0;
+}
+
+static void on_record(void *arg, uint64_t tid, const uint8_t *rec, size_t len)
+{
+	struct receiver *r = arg;
+	enum deliver_reason why;
+	int rc = deliver_record(r->deliver, rec, len, &why);
+	(void)tid;
+
+	if (rc < 0) {
+		log_err("inbox: %s; stopping", tip_strerror(rc));
+		r->exit_code = EX_IOERR;
+		event_base_loopbreak(r->base);
+		return;
+	}
+	if (rc == DELIVER_REJECTED)
+		log_warn("record rejected (%s), kept in quarantine", deliver_reason_name(why));
+	if (rc == DELIVER_NEXT)
+		r->unsynced = 1;
+}
+
+static void on_heartbeat(void *arg, uint32_t session, const struct stream_hb_origin *o, size_t n)
+{
+	struct receiver *r = arg;
+	(void)session;
+
+	for (size_t i = 0; i < n; i++)
+		if (o[i].has_seq)
+			deliver_note_highest(r->deliver, o[i].origin, o[i].highest_seq);
+}
+
+static int sync_inboxes(struct receiver *r)
+{
+	int rc;
+
+	if (!r->unsynced)
+		return 0;
+	if ((rc = deliver_sync(r->deliver)) != TIP_OK) {
+		log_err("inbox sync: %s; stopping", tip_strerror(rc));
+		r->exit_code = EX_IOERR;
+		event_base_loopbreak(r->base);
+		return -1;
+	}
+	r->unsynced = 0;
+	return 0;
+}
+
+/* Socket queue occupancy in percent, from the kernel's memory accounting of the socket. */
+static int queue_percent(int fd)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0 || !mem[SK_MEMINFO_RCVBUF])
+		return -1;
+	return (int)((uint64_t)mem[SK_MEMINFO_RMEM_ALLOC] * 100 / mem[SK_MEMINFO_RCVBUF]);
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct receiver *r = arg;
+	size_t batch = (size_t)r->conf.batch, size = r->conf.datagram_size;
+	(void)what;
+
+	/* A bounded number of batches per wake-up, so timers (sync, gaps) keep their turn. */
+	for (int round = 0; round < 16; round++) {
+		for (size_t i = 0; i < batch; i++) {
+			r->iov[i].iov_base = r->bufs + i * (size + 1);
+			r->iov[i].iov_len = size + 1; /* one byte more: a longer datagram shows as too long */
+			memset(&r->msgs[i].msg_hdr, 0, sizeof(r->msgs[i].msg_hdr));
+			r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
+			r->msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		int n = recvmmsg(fd, r->msgs, (unsigned)batch, MSG_DONTWAIT, NULL);
+
+		if (n <= 0)
+			break;
+		uint32_t now = (uint32_t)mono_ms();
+		for (int i = 0; i < n; i++) {
+			metric_add(r->m.bytes, r->msgs[i].msg_len);
+			link_rx_datagram(r->rx, r->iov[i].iov_base, r->msgs[i].msg_len, now);
+		}
+		if (r->exit_code)
+			return;
+		if ((size_t)n < batch)
+			break;
+	}
+	int pct = queue_percent(fd);
+
+	metric_set(r->m.queue_pct, pct);
+	if (pct >= 80 && !r->queue_alarm)
+		log_warn("socket receive queue %d%% full: datagrams will be dropped (raise rcvbuf)", pct);
+	r->queue_alarm = pct >= 80;
+	if (r->conf.sync_interval == 0)
+		sync_inboxes(r);
+}
+
+static void on_sync(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sync_inboxes(arg);
+}
+
+/* Gaps: records the heartbeats (or later records) say exist but that have not arrived. */
+static void on_gap_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct receiver *r = arg;
+	uint64_t now = mono_ms(), open = 0;
+	(void)fd;
+	(void)what;
+
+	link_rx_expire(r->rx, (uint32_t)now, (uint32_t)r->conf.block_age);
+	for (size_t i = 0; i < r->n_origins; i++) {
+		struct gap *g = &r->gaps[i];
+		uint64_t next, highest;
+		int known;
+
+		deliver_position(r->deliver, r->origins[i].name, &next, &highest, &known);
+		if (known && highest >= next) {
+			if (!g->open) {
+				g->open = 1;
+				g->alerted = 0;
+				g->from = next;
+				g->since_ms = now;
+			}
+			g->to = highest;
+			if (!g->alerted && now - g->since_ms >= (uint64_t)r->conf.gap_timeout) {
+				log_err("gap: origin %s records %llu..%llu missing for %llu s",
+				        r->origins[i].name, (unsigned long long)next,
+				        (unsigned long long)highest,
+				        (unsigned long long)((now - g->since_ms) / 1000));
+				g->alerted = 1;
+			}
+			open += g->alerted;
+		} else if (g->open) {
+			if (g->alerted)
+				log_info("gap closed: origin %s records %llu..%llu arrived",
+				         r->origins[i].name, (unsigned long long)g->from,
+				         (unsigned long long)g->to);
+			g->open = 0;
+		}
+	}
+	metric_set(r->m.gaps_open, (int64_t)open);
+}
+
+static void refresh_metrics(void *arg)
+{
+	struct receiver *r = arg;
+	struct link_rx_stats s;
+	const struct deliver_stats *d = deliver_stats(r->deliver);
+	uint64_t bad[7];
+
+	link_rx_stats(r->rx, &s);
+	bad[0] = s.bad_short;
+	bad[1] = s.bad_long;
+	bad[2] = s.bad_magic;
+	bad[3] = s.bad_version;
+	bad[4] = s.bad_crc;
+	bad[5] = s.bad_mac;
+	bad[6] = s.bad_header;
+	for (int i = 0; i < 7; i++)
+		metric_set(r->m.bad[i], (int64_t)bad[i]);
+	metric_set(r->m.datagrams, (int64_t)s.datagrams);
+	metric_set(r->m.sessions, (int64_t)s.sessions);
+	metric_set(r->m.blocks_recovered, (int64_t)s.blocks_recovered);
+	metric_set(r->m.blocks_lost, (int64_t)s.blocks_lost);
+	metric_set(r->m.symbols_rebuilt, (int64_t)s.symbols_rebuilt);
+	metric_set(r->m.incomplete, (int64_t)(s.stream.incomplete + s.stream.evicted));
+	metric_set(r->m.records, (int64_t)d->delivered);
+	metric_set(r->m.duplicates, (int64_t)d->duplicates);
+	metric_set(r->m.held, (int64_t)d->held_bytes);
+	metric_set(r->m.dropped, (int64_t)d->dropped);
+	for (int i = 0; i < REJECT_COUNT; i++)
+		metric_set(r->m.rejected[i], (int64_t)d->rejected[i]);
+}
+
+static struct metric *must(struct metric *m)
+{
+	if (!m)
+		abort(); /* a fixed set registered once at start */
+	return m;
+}
+
+static void register_metrics(struct receiver *r)
+{
+	static const char *const bad[7] = {"reason=\"short\"",   "reason=\"long\"", "reason=\"magic\"",
+	                                   "reason=\"version\"", "reason=\"crc\"",  "reason=\"mac\"",
+	                                   "reason=\"header\""};
+	static const char *const rej[REJECT_COUNT] = {"reason=\"decode\"", "reason=\"origin\"",
+	                                              "reason=\"key\"", "reason=\"signature\"",
+	                                              "reason=\"fork\""};
+
+	r->m.bytes = must(metric_counter("diode_recv_bytes_total", NULL, "Bytes of datagrams received."));
+	r->m.datagrams = must(metric_gauge("diode_recv_datagrams_total", NULL, "Authenticated datagrams."));
+	for (int i = 0; i < 7; i++)
+		r->m.bad[i] = must(
+		        metric_gauge("diode_recv_datagrams_refused_total", bad[i], "Datagrams refused."));
+	r->m.sessions = must(metric_gauge("diode_recv_sessions_total", NULL, "Sender sessions seen."));
+	r->m.blocks_recovered = must(metric_gauge("diode_recv_blocks_recovered_total", NULL,
+	                                          "Blocks rebuilt with repair symbols."));
+	r->m.blocks_lost =
+	        must(metric_gauge("diode_recv_blocks_lost_total", NULL, "Blocks that could not be rebuilt."));
+	r->m.symbols_rebuilt =
+	        must(metric_gauge("diode_recv_symbols_rebuilt_total", NULL, "Data symbols rebuilt."));
+	r->m.incomplete =
+	        must(metric_gauge("diode_recv_records_incomplete_total", NULL,
+	                          "Records dropped for lost blocks or memory (replay brings them)."));
+	r->m.records = must(metric_gauge("diode_recv_records_delivered_total", NULL, "Records delivered."));
+	r->m.duplicates =
+	        must(metric_gauge("diode_recv_records_duplicate_total", NULL, "Duplicate records dropped."));
+	r->m.held = must(metric_gauge("diode_recv_held_bytes", NULL, "Records waiting for a gap to fill."));
+	r->m.dropped = must(
+	        metric_gauge("diode_recv_records_unheld_total", NULL, "Records past the holding memory."));
+	for (int i = 0; i < REJECT_COUNT; i++)
+		r->m.rejected[i] = must(
+		        metric_gauge("diode_recv_records_rejected_total", rej[i], "Records quarantined."));
+	r->m.gaps_open = must(metric_gauge("diode_recv_gaps_open", NULL, "Origins with an alerted gap."));
+	r->m.queue_pct =
+	        must(metric_gauge("diode_recv_socket_queue_percent", NULL, "Socket receive queue use."));
+}
+
+/* Binds the link socket and sizes its receive buffer; warns when the kernel caps it. */
+static int open_socket(struct receiver *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int size = r->conf.rcvbuf > INT32_MAX / 2 ? INT32_MAX / 2 : (int)r->conf.rcvbuf, got = 0;
+	socklen_t glen = sizeof(got);
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, r->conf.listen, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)r->conf.port);
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, r->conf.listen, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)r->conf.port);
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		log_err("listen: %s is not a numeric address", r->conf.listen);
+		return -1;
+	}
+	r->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (r->fd < 0 || bind(r->fd, (struct sockaddr *)&ss, len) != 0) {
+		log_err("cannot bind %s port %lld: %s", r->conf.listen, r->conf.port, strerror(errno));
+		return -1;
+	}
+	/* As root the kernel's cap can be passed (SO_RCVBUFFORCE); otherwise net.core.rmem_max applies. */
+	if (setsockopt(r->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
+		setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	getsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &got, &glen);
+	if ((size_t)got / 2 < r->conf.rcvbuf)
+		log_warn("receive buffer is %d bytes, not the %zu asked for: raise the sysctl "
+		         "net.core.rmem_max",
+		         got / 2, r->conf.rcvbuf);
+	len = sizeof(ss);
+	getsockname(r->fd, (struct sockaddr *)&ss, &len);
+	log_info("listening on %s:%d (udp)", r->conf.listen,
+	         ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+	                                       : ((struct sockaddr_in6 *)&ss)->sin6_port));
+	return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct receiver *r = arg;
+	(void)what;
+
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(r->base);
+}
+
+int main(int argc, char **argv)
+{
+	static struct receiver r;
+	struct key link;
+	struct http_server *metrics = NULL;
+	struct event *ev_read = NULL, *ev_sync = NULL, *ev_gap = NULL, *ev_term = NULL, *ev_int = NULL;
+	int check, err, exit_code = EX_CONFIG;
+
+	log_init("diode-recv", 0, LOG_INFO);
+	check = daemon_settings(argc, argv, "diode-recv", diode_recv_table, diode_recv_entries, &r.conf,
+	                        NULL);
+	log_init("diode-recv", r.conf.syslog, r.conf.debug ? LOG_DEBUG : LOG_INFO);
+	r.fd = -1;
+	memset(&link, 0, sizeof(link));
+	if (key_read_private(r.conf.link_key, &link) != TIP_OK || link.type != KEY_LINK) {
+		log_err("%s: not a usable link key", r.conf.link_key);
+		goto out;
+	}
+	if (load_origin_keys(&r) != 0)
+		goto out;
+	if (check) {
+		printf("configuration ok: %zu origins\n", r.n_origins);
+		exit_code = 0;
+		goto out;
+	}
+	exit_code = EX_OSERR;
+	signal(SIGPIPE, SIG_IGN);
+	r.base = event_base_new();
+	if (!r.base || open_socket(&r) != 0)
+		goto out;
+
+	struct deliver_conf dc = {
+	        .inbox_dir = r.conf.inbox,
+	        .quarantine_dir = r.conf.quarantine,
+	        .spool = spool_opts_default(),
+	        .origins = r.origins,
+	        .n_origins = r.n_origins,
+	        .max_record = r.conf.max_record,
+	        .max_held_bytes = r.conf.held_bytes,
+	};
+	dc.spool.max_record = r.conf.max_record + 1;
+	if (!(r.deliver = deliver_new(&dc, &err))) {
+		log_err("inbox %s: %s", r.conf.inbox, tip_strerror(err));
+		exit_code = err == TIP_ECORRUPT ? EX_DATAERR : EX_IOERR;
+		goto out;
+	}
+	struct link_rx_opts lo = link_rx_opts_default();
+	struct link_rx_cb cb = {on_record, on_heartbeat, &r};
+	lo.datagram_size = r.conf.datagram_size;
+	lo.window_blocks = (size_t)r.conf.window_blocks;
+	lo.block_mem = r.conf.block_mem;
+	lo.stream.max_record = r.conf.max_record;
+	lo.stream.mem_cap = r.conf.reassembly_bytes;
+	if (!(r.rx = link_rx_new(&lo, link.secret, &cb, &err))) {
+		log_err("link: %s", tip_strerror(err));
+		exit_code = EX_CONFIG;
+		goto out;
+	}
+	key_wipe(&link);
+	size_t batch = (size_t)r.conf.batch;
+	r.bufs = malloc(batch * (r.conf.datagram_size + 1));
+	r.msgs = calloc(batch, sizeof(*r.msgs));
+	r.iov = calloc(batch, sizeof(*r.iov));
+	if (!r.bufs || !r.msgs || !r.iov)
+		goto out;
+	register_metrics(&r);
+	if (r.conf.metrics_port &&
+	    !(metrics = daemon_metrics_server(r.base, r.conf.metrics_listen, (int)r.conf.metrics_port,
+	                                      refresh_metrics, &r)))
+		goto out;
+	if (daemon_drop_privileges(r.conf.user) != 0)
+		goto out;
+	ev_read = event_new(r.base, r.fd, EV_READ | EV_PERSIST, on_readable, &r);
+	ev_sync = event_new(r.base, -1, EV_PERSIST, on_sync, &r);
+	ev_gap = event_new(r.base, -1, EV_PERSIST, on_gap_check, &r);
+	ev_term = evsignal_new(r.base, SIGTERM, on_signal, &r);
+	ev_int = evsignal_new(r.base, SIGINT, on_signal, &r);
+	struct timeval sync_tv = {(time_t)(r.conf.sync_interval / 1000),
+	                          (suseconds_t)(r.conf.sync_interval % 1000) * 1000};
+	struct timeval gap_tv = {GAP_CHECK_MS / 1000, 0};
+	if (!ev_read || !ev_sync || !ev_gap || !ev_term || !ev_int || event_add(ev_read, NULL) ||
+	    (r.conf.sync_interval && event_add(ev_sync, &sync_tv)) || event_add(ev_gap, &gap_tv) ||
+	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL))
+		goto out;
+	log_info("%zu origins; inbox %s", r.n_origins, r.conf.inbox);
+	event_base_dispatch(r.base);
+	exit_code = r.exit_code;
+	if (!exit_code && sync_inboxes(&r) != 0)
+		exit_code = EX_IOERR;
+out:
+	key_wipe(&link);
+	http_server_free(metrics);
+	if (ev_read)
+		event_free(ev_read);
+	if (ev_sync)
+		event_free(ev_sync);
+	if (ev_gap)
+		event_free(ev_gap);
+	if (ev_term)
+		event_free(ev_term);
+	if (ev_int)
+		event_free(ev_int);
+	link_rx_free(r.rx);
+	deliver_free(r.deliver);
+	for (size_t i = 0; i < r.n_origins; i++)
+		ed25519_pub_free(r.pubs[i]);
+	if (r.fd >= 0)
+		close(r.fd);
+	free(r.bufs);
+	free(r.msgs);
+	free(r.iov);
+	if (r.base)
+		event_base_free(r.base);
+	return exit_code;
+}
