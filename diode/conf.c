@@ -19,8 +19,6 @@ const struct cfg_entry diode_send_table[] = {
         {"fec_m", CFG_INT, S(fec_m), 0, 254, "30", "repair symbols per block"},
         {"depth", CFG_INT, S(depth), 1, 64, "8", "blocks interleaved"},
         {"heartbeat", CFG_DURATION, S(heartbeat), 100, 60000, "1s", "heartbeat interval"},
-        {"idle_flush", CFG_DURATION, S(idle_flush), 1, 10000, "20ms",
-         "a partly filled group goes out after this"},
         {"batch", CFG_INT, S(batch), 1, 1024, "64", "datagrams per sendmmsg"},
         {"sndbuf", CFG_SIZE, S(sndbuf), 65536, 1LL << 30, "8M", "socket send buffer"},
         {"max_record", CFG_SIZE, S(max_record), 1024, 1LL << 30, "32M", "largest record read from a spool"},

@@ -18,7 +18,7 @@ struct diode_send_conf {
 	long long rate_mbit;
 	size_t datagram_size;
 	long long fec_k, fec_m, depth;
-	long long heartbeat, idle_flush, batch;
+	long long heartbeat, batch;
 	size_t sndbuf, max_record;
 	char metrics_listen[64];
 	long long metrics_port;

@@ -74,6 +74,11 @@ int tdaemon_start(struct tdaemon *d, const char *program, const char *conf, cons
 				fclose(f);
 				return 0;
 			}
+			/* A daemon that listens on nothing says it has started. */
+			if (strstr(line, " started")) {
+				fclose(f);
+				return 0;
+			}
 		}
 		if (f)
 			fclose(f);

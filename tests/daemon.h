@@ -12,8 +12,9 @@ struct tdaemon {
 
 /*
  * Runs $TIP_BINARY_DIR/<program> -c conf with stdout and stderr to log, and
- * waits (up to 20 s) for its "listening on ADDR:PORT" line. 0, or -1 if it
- * exited or never said so (its log is printed then).
+ * waits (up to 20 s) for its "listening on ADDR:PORT" line (port kept in
+ * d->port) or, for a daemon without a listener, a line with " started". 0, or
+ * -1 if it exited or never said so (its log is printed then).
  */
 int tdaemon_start(struct tdaemon *d, const char *program, const char *conf, const char *log);
 /* Sends sig and waits; returns the exit status (128+signal if killed), or -1. */

@@ -1,0 +1,538 @@
+/*
+ * diode-send: the sending end of a one-way link. Reads one spool per origin,
+ * turns records into authenticated, erasure-coded, interleaved datagrams of
+ * one size, and sends them paced to the link rate. No acknowledgement can come
+ * back, so every record is sent again after each delay of the replay schedule
+ * (a carousel), and heartbeats say every second how far each origin goes.
+ *
+ * A spool's durable cursor ("diode-send") moves past a record only once its
+ * last replay has gone out: after a restart, everything not yet replayed in full
+ * is sent again (the receiver drops duplicates).
+ *
+ * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration or keys
+ * unusable; 71 cannot open the socket or drop privileges; 74 a spool cannot be read.
+ */
+#include "common/daemon.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "diode/conf.h"
+#include "diode/link.h"
+#include "diode/pacer.h"
+#include "diode/spool.h"
+#include "proto/keyfile.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SOURCES 64
+#define MAX_REPLAY  8
+#define CHUNK_MS    100 /* records first sent within this window share one replay entry */
+
+/* Records [from, to] of a spool, first sent at sent_ms. */
+struct chunk {
+	uint64_t from, to, sent_ms;
+};
+
+struct source {
+	char origin[REC_ORIGIN_MAX + 1];
+	char dir[DIODE_PATH_MAX];
+	struct spool_reader *live, *replay[MAX_REPLAY];
+	struct chunk *chunks;
+	size_t n_chunks, cap_chunks;
+	size_t pass_chunk[MAX_REPLAY];  /* the next chunk each replay pass will send */
+	uint64_t pass_next[MAX_REPLAY]; /* the next index inside it */
+};
+
+struct sender {
+	struct diode_send_conf conf;
+	struct event_base *base;
+	int fd;
+	struct link_tx *tx;
+	struct pacer pacer;
+	struct source sources[MAX_SOURCES];
+	size_t n_sources, rr;
+	uint64_t replay_ms[MAX_REPLAY];
+	size_t n_replay;
+	uint8_t *out; /* batch datagrams ready to send */
+	size_t n_out, sent_out;
+	uint8_t *record; /* the record being packed (the link reads it lazily) */
+	size_t record_cap;
+	struct event *pump, *beat;
+	int exit_code;
+	struct {
+		struct metric *datagrams, *bytes, *records, *replays, *errors, *heartbeats;
+	} m;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static int parse_replay(struct sender *s)
+{
+	char copy[256], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", s->conf.replay);
+	for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+		struct cfg_entry e = {"replay", CFG_DURATION, 0, 1, 24 * 3600000LL, NULL, ""};
+		long long ms;
+		char err[CFG_ERR_MAX];
+
+		if (s->n_replay == MAX_REPLAY || cfg_parse_value(&e, t, &ms, err) != TIP_OK ||
+		    (s->n_replay && (uint64_t)ms <= s->replay_ms[s->n_replay - 1])) {
+			log_err("replay: expected up to %d increasing durations, got \"%s\"", MAX_REPLAY,
+			        s->conf.replay);
+			return -1;
+		}
+		s->replay_ms[s->n_replay++] = (uint64_t)ms;
+	}
+	return 0;
+}
+
+static int open_sources(struct sender *s)
+{
+	char copy[DIODE_LIST_MAX], *save = NULL, name[40];
+	struct spool_fault fault;
+	struct spool_opts o = spool_opts_default();
+	int err;
+
+	o.max_record = s->conf.max_record;
+	snprintf(copy, sizeof(copy), "%s", s->conf.spools);
+	for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+		struct source *src = &s->sources[s->n_sources];
+		char *eq = strchr(t, '=');
+
+		if (s->n_sources == MAX_SOURCES || !eq || (size_t)(eq - t) > REC_ORIGIN_MAX) {
+			log_err("spools: expected origin=directory pairs, got \"%s\"", t);
+			return -1;
+		}
+		*eq = 0;
+		snprintf(src->origin, sizeof(src->origin), "%s", t);
+		snprintf(src->dir, sizeof(src->dir), "%s", eq + 1);
+		if (!rec_origin_ok(src->origin)) {
+			log_err("spools: %s is not an origin name", src->origin);
+			return -1;
+		}
+		if (!(src->live = spool_reader_open(src->dir, "diode-send", &o, &fault, &err))) {
+			log_err("spool %s: %s", src->dir, tip_strerror(err));
+			return -1;
+		}
+		for (size_t p = 0; p < s->n_replay; p++) {
+			snprintf(name, sizeof(name), "diode-send-r%zu", p);
+			if (!(src->replay[p] = spool_reader_open(src->dir, name, &o, &fault, &err))) {
+				log_err("spool %s: %s", src->dir, tip_strerror(err));
+				return -1;
+			}
+		}
+		s->n_sources++;
+	}
+	return s->n_sources ? 0 : -1;
+}
+
+static void note_sent(struct source *src, uint64_t index, uint64_t now_ms)
+{
+	struct chunk *last = src->n_chunks ? &src->chunks[src->n_chunks - 1] : NULL;
+
+	if (last && last->to + 1 == index && now_ms - last->sent_ms < CHUNK_MS) {
+		last->to = index;
+		return;
+	}
+	if (src->n_chunks == src->cap_chunks) {
+		size_t cap = src->cap_chunks ? src->cap_chunks * 2 : 64;
+		struct chunk *c = realloc(src->chunks, cap * sizeof(*c));
+
+		if (!c)
+			return; /* no replay entry: the record still went out once, and the cursor will not
+			           pass it */
+		src->chunks = c;
+		src->cap_chunks = cap;
+	}
+	src->chunks[src->n_chunks++] = (struct chunk){index, index, now_ms};
+}
+
+/* After the last pass is done with the oldest chunks, the cursor may pass them and they are forgotten. */
+static void retire_chunks(struct sender *s, struct source *src)
+{
+	size_t done = s->n_replay ? src->pass_chunk[s->n_replay - 1] : src->n_chunks;
+
+	for (size_t p = 0; p < s->n_replay; p++)
+		if (src->pass_chunk[p] < done)
+			done = src->pass_chunk[p];
+	if (!done)
+		return;
+	spool_reader_commit(src->live, src->chunks[done - 1].to + 1);
+	memmove(src->chunks, src->chunks + done, (src->n_chunks - done) * sizeof(*src->chunks));
+	src->n_chunks -= done;
+	for (size_t p = 0; p < s->n_replay; p++)
+		src->pass_chunk[p] -= done;
+}
+
+/* The next record to send: a replay that is due, else a new record, round-robin over the spools. */
+static int next_record(struct sender *s, const uint8_t **rec, size_t *len, uint64_t now_ms)
+{
+	struct spool_fault fault;
+	uint64_t index;
+	int rc;
+
+	for (size_t i = 0; i < s->n_sources; i++) {
+		struct source *src = &s->sources[i];
+
+		for (size_t p = 0; p < s->n_replay; p++) {
+			struct chunk *c;
+
+			if (src->pass_chunk[p] >= src->n_chunks)
+				continue;
+			c = &src->chunks[src->pass_chunk[p]];
+			if (now_ms < c->sent_ms + s->replay_ms[p])
+				continue;
+			if (src->pass_next[p] < c->from)
+				src->pass_next[p] = c->from;
+			if (spool_reader_position(src->replay[p]) != src->pass_next[p])
+				spool_reader_seek(src->replay[p], src->pass_next[p]);
+			rc = spool_reader_next(src->replay[p], rec, len, &index, &fault);
+			if (rc == 1) {
+				if (++src->pass_next[p] > c->to) {
+					src->pass_chunk[p]++;
+					retire_chunks(s, src);
+				}
+				metric_inc(s->m.replays);
+				return 1;
+			}
+		}
+	}
+	for (size_t n = 0; n < s->n_sources; n++) {
+		struct source *src = &s->sources[s->rr];
+
+		s->rr = (s->rr + 1) % s->n_sources;
+		rc = spool_reader_next(src->live, rec, len, &index, &fault);
+		if (rc == 1) {
+			if (s->n_replay)
+				note_sent(src, index, now_ms);
+			else
+				spool_reader_commit(src->live, index + 1);
+			metric_inc(s->m.records);
+			return 1;
+		}
+		if (rc < 0) {
+			log_err("spool %s: %s at %s offset %llu", src->dir, tip_strerror(rc), fault.file,
+			        (unsigned long long)fault.offset);
+			s->exit_code = EX_IOERR;
+			event_base_loopbreak(s->base);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* Fills the output batch with up to n datagrams. */
+static void produce(struct sender *s, size_t n, uint64_t now_ms)
+{
+	size_t d = s->conf.datagram_size;
+
+	while (s->n_out < n) {
+		const uint8_t *rec;
+		size_t len;
+
+		if (link_tx_next(s->tx, s->out + s->n_out * d, (uint32_t)now_ms) == 1) {
+			s->n_out++;
+			continue;
+		}
+		if (!link_tx_busy(s->tx) && next_record(s, &rec, &len, now_ms)) {
+			if (len > s->record_cap) {
+				uint8_t *b = realloc(s->record, len);
+
+				if (!b)
+					break;
+				s->record = b;
+				s->record_cap = len;
+			}
+			memcpy(s->record, rec, len);
+			link_tx_put(s->tx, s->record, len, NULL);
+			continue;
+		}
+		/* Nothing more to pack now: let the partly filled group go rather than wait. */
+		link_tx_flush(s->tx);
+		if (link_tx_next(s->tx, s->out + s->n_out * d, (uint32_t)now_ms) != 1)
+			break;
+		s->n_out++;
+	}
+}
+
+/* Sends what the batch holds; a failure is logged and the rest is tried again later, never dropped. */
+static void transmit(struct sender *s)
+{
+	size_t d = s->conf.datagram_size, n = s->n_out - s->sent_out;
+	struct mmsghdr msgs[1024];
+	struct iovec iov[1024];
+	int rc;
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		iov[i].iov_base = s->out + (s->sent_out + i) * d;
+		iov[i].iov_len = d;
+		memset(&msgs[i], 0, sizeof(msgs[i]));
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	rc = sendmmsg(s->fd, msgs, (unsigned)n, 0);
+	if (rc < 0) {
+		if (errno != EAGAIN && errno != ENOBUFS && errno != EINTR) {
+			static uint64_t last_log;
+			uint64_t now = mono_ns();
+
+			metric_inc(s->m.errors);
+			if (now - last_log > 1000000000ULL) {
+				log_warn("send: %s; retrying", strerror(errno));
+				last_log = now;
+			}
+		}
+		return;
+	}
+	metric_add(s->m.datagrams, (uint64_t)rc);
+	metric_add(s->m.bytes, (uint64_t)rc * d);
+	s->sent_out += (size_t)rc;
+	if (s->sent_out == s->n_out)
+		s->n_out = s->sent_out = 0;
+}
+
+static void schedule(struct sender *s, uint64_t ns)
+{
+	struct timeval tv = {(time_t)(ns / 1000000000), (suseconds_t)(ns % 1000000000 / 1000)};
+
+	evtimer_add(s->pump, &tv);
+}
+
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+	struct sender *s = arg;
+	uint64_t now = mono_ns();
+	size_t batch = (size_t)s->conf.batch, d = s->conf.datagram_size;
+	(void)fd;
+	(void)what;
+
+	for (int round = 0; round < 64; round++) {
+		if (s->n_out == 0) {
+			size_t allowed = pacer_take(&s->pacer, d, batch, now);
+
+			if (!allowed)
+				break;
+			produce(s, allowed, now / 1000000);
+			if (s->n_out < allowed)
+				pacer_refund(&s->pacer, (allowed - s->n_out) * d);
+			if (s->n_out == 0) {
+				schedule(s, 5000000); /* idle: look at the spools again in 5 ms */
+				return;
+			}
+		}
+		transmit(s);
+		if (s->n_out) {
+			schedule(s, 200000); /* the socket is full or failing: try again shortly */
+			return;
+		}
+		now = mono_ns();
+	}
+	uint64_t wait = pacer_wait_ns(&s->pacer, d);
+
+	schedule(s, wait ? wait : 1);
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	struct sender *s = arg;
+	struct stream_hb_origin hb[MAX_SOURCES];
+	uint8_t buf[65536];
+	size_t done = 0;
+	(void)fd;
+	(void)what;
+
+	memset(hb, 0, sizeof(hb));
+	for (size_t i = 0; i < s->n_sources; i++) {
+		uint64_t head = 0;
+		struct spool_fault fault;
+
+		snprintf(hb[i].origin, sizeof(hb[i].origin), "%s", s->sources[i].origin);
+		if (spool_reader_head(s->sources[i].live, &head, &fault) == TIP_OK && head > 0) {
+			hb[i].has_seq = 1;
+			hb[i].highest_seq = head - 1;
+		}
+	}
+	while (done < s->n_sources) {
+		size_t taken = 0;
+
+		if (link_tx_heartbeat(s->tx, hb + done, s->n_sources - done, buf,
+		                      (uint32_t)(mono_ns() / 1000000), &taken) != TIP_OK ||
+		    !taken)
+			break;
+		if (send(s->fd, buf, s->conf.datagram_size, 0) > 0)
+			metric_inc(s->m.heartbeats);
+		done += taken;
+	}
+}
+
+static int open_socket(struct sender *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int size = s->conf.sndbuf > INT32_MAX / 2 ? INT32_MAX / 2 : (int)s->conf.sndbuf;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, s->conf.destination, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)s->conf.port);
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, s->conf.destination, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)s->conf.port);
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		log_err("destination: %s is not a numeric address", s->conf.destination);
+		return -1;
+	}
+	s->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0 || connect(s->fd, (struct sockaddr *)&ss, len) != 0) {
+		log_err("socket to %s port %lld: %s", s->conf.destination, s->conf.port, strerror(errno));
+		return -1;
+	}
+	if (setsockopt(s->fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) != 0)
+		setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct sender *s = arg;
+	(void)what;
+
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(s->base);
+}
+
+static struct metric *must(struct metric *m)
+{
+	if (!m)
+		abort(); /* a fixed set registered once at start */
+	return m;
+}
+
+int main(int argc, char **argv)
+{
+	static struct sender s;
+	struct key link;
+	struct http_server *metrics = NULL;
+	struct event *ev_term = NULL, *ev_int = NULL;
+	uint32_t session;
+	int check, err, exit_code = EX_CONFIG;
+
+	log_init("diode-send", 0, LOG_INFO);
+	check = daemon_settings(argc, argv, "diode-send", diode_send_table, diode_send_entries, &s.conf,
+	                        NULL);
+	log_init("diode-send", s.conf.syslog, s.conf.debug ? LOG_DEBUG : LOG_INFO);
+	s.fd = -1;
+	memset(&link, 0, sizeof(link));
+	struct link_params lp = link_params_default();
+	lp.datagram_size = s.conf.datagram_size;
+	lp.k = (unsigned)s.conf.fec_k;
+	lp.m = (unsigned)s.conf.fec_m;
+	lp.depth = (unsigned)s.conf.depth;
+	if (link_params_check(&lp) != TIP_OK) {
+		log_err("fec_k + fec_m must not pass 255, and depth at most %d", LINK_DEPTH_MAX);
+		goto out;
+	}
+	if (key_read_private(s.conf.link_key, &link) != TIP_OK || link.type != KEY_LINK) {
+		log_err("%s: not a usable link key", s.conf.link_key);
+		goto out;
+	}
+	if (parse_replay(&s) != 0)
+		goto out;
+	if (check) {
+		printf("configuration ok\n");
+		exit_code = 0;
+		goto out;
+	}
+	exit_code = EX_IOERR;
+	if (open_sources(&s) != 0)
+		goto out;
+	exit_code = EX_OSERR;
+	signal(SIGPIPE, SIG_IGN);
+	if (RAND_bytes((uint8_t *)&session, sizeof(session)) != 1 || !(s.base = event_base_new()) ||
+	    open_socket(&s))
+		goto out;
+	if (!(s.tx = link_tx_new(&lp, link.secret, session, &err))) {
+		log_err("link: %s", tip_strerror(err));
+		goto out;
+	}
+	key_wipe(&link);
+	if (!(s.out = malloc((size_t)s.conf.batch * s.conf.datagram_size)))
+		goto out;
+	s.m.datagrams = must(metric_counter("diode_send_datagrams_total", NULL, "Datagrams sent."));
+	s.m.bytes = must(metric_counter("diode_send_bytes_total", NULL, "Bytes of datagrams sent."));
+	s.m.records =
+	        must(metric_counter("diode_send_records_total", NULL, "Records sent for the first time."));
+	s.m.replays =
+	        must(metric_counter("diode_send_replays_total", NULL, "Records sent again (carousel)."));
+	s.m.errors = must(metric_counter("diode_send_errors_total", NULL, "Failed sends (retried)."));
+	s.m.heartbeats =
+	        must(metric_counter("diode_send_heartbeats_total", NULL, "Heartbeat datagrams sent."));
+	if (s.conf.metrics_port && !(metrics = daemon_metrics_server(s.base, s.conf.metrics_listen,
+	                                                             (int)s.conf.metrics_port, NULL, NULL)))
+		goto out;
+	if (daemon_drop_privileges(s.conf.user) != 0)
+		goto out;
+	pacer_init(&s.pacer, (double)s.conf.rate_mbit * 1e6 / 8,
+	           (double)(s.conf.batch * (long long)s.conf.datagram_size), mono_ns());
+	s.pump = evtimer_new(s.base, on_pump, &s);
+	s.beat = event_new(s.base, -1, EV_PERSIST, on_heartbeat, &s);
+	ev_term = evsignal_new(s.base, SIGTERM, on_signal, &s);
+	ev_int = evsignal_new(s.base, SIGINT, on_signal, &s);
+	struct timeval beat_tv = {(time_t)(s.conf.heartbeat / 1000),
+	                          (suseconds_t)(s.conf.heartbeat % 1000) * 1000};
+	if (!s.pump || !s.beat || !ev_term || !ev_int || event_add(s.beat, &beat_tv) ||
+	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL))
+		goto out;
+	schedule(&s, 1);
+	log_info("sender started: %zu spools to %s port %lld at %lld Mbit/s (session %08x)", s.n_sources,
+	         s.conf.destination, s.conf.port, s.conf.rate_mbit, session);
+	event_base_dispatch(s.base);
+	exit_code = s.exit_code;
+out:
+	key_wipe(&link);
+	http_server_free(metrics);
+	if (s.pump)
+		event_free(s.pump);
+	if (s.beat)
+		event_free(s.beat);
+	if (ev_term)
+		event_free(ev_term);
+	if (ev_int)
+		event_free(ev_int);
+	link_tx_free(s.tx);
+	for (size_t i = 0; i < s.n_sources; i++) {
+		spool_reader_close(s.sources[i].live);
+		for (size_t p = 0; p < s.n_replay; p++)
+			spool_reader_close(s.sources[i].replay[p]);
+		free(s.sources[i].chunks);
+	}
+	if (s.fd >= 0)
+		close(s.fd);
+	free(s.out);
+	free(s.record);
+	if (s.base)
+		event_base_free(s.base);
+	return exit_code;
+}
