@@ -33,6 +33,12 @@ static void print_log(const char *log)
 
 int tdaemon_start(struct tdaemon *d, const char *program, const char *conf, const char *log)
 {
+	return tdaemon_start_in(d, NULL, program, conf, log);
+}
+
+int tdaemon_start_in(struct tdaemon *d, const char *netns, const char *program, const char *conf,
+                     const char *log)
+{
 	char path[512];
 
 	memset(d, 0, sizeof(*d));
@@ -50,7 +56,10 @@ int tdaemon_start(struct tdaemon *d, const char *program, const char *conf, cons
 	if (d->pid == 0) {
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(path, program, "-c", conf, (char *)NULL);
+		if (netns)
+			execlp("ip", "ip", "netns", "exec", netns, path, "-c", conf, (char *)NULL);
+		else
+			execl(path, program, "-c", conf, (char *)NULL);
 		_exit(127);
 	}
 	close(fd);

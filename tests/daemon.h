@@ -17,6 +17,9 @@ struct tdaemon {
  * -1 if it exited or never said so (its log is printed then).
  */
 int tdaemon_start(struct tdaemon *d, const char *program, const char *conf, const char *log);
+/* The same inside network namespace netns (ip netns exec). */
+int tdaemon_start_in(struct tdaemon *d, const char *netns, const char *program, const char *conf,
+                     const char *log);
 /* Sends sig and waits; returns the exit status (128+signal if killed), or -1. */
 int tdaemon_stop(struct tdaemon *d, int sig);
 /* Runs $TIP_BINARY_DIR/<program> with the given arguments (NULL-terminated) and returns its exit status. */

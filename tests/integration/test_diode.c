@@ -17,6 +17,7 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -31,6 +32,7 @@
 static char *dir;
 static struct key origin_key[2], stranger, link_key;
 static const char *const origins[2] = {"intake-a", "intake-b"};
+static size_t max_payload = 50000;
 
 static void write_key(const struct key *k, const char *file, int pub)
 {
@@ -52,7 +54,7 @@ static void produce(int i, struct rec_chain *chain, int n, const struct key *sig
 	sp = spool_open(path, NULL, NULL, NULL, &err);
 	assert_non_null(sp);
 	for (int r = 0; r < n; r++) {
-		size_t len = 100 + (chain->next_seq * 7919) % 50000;
+		size_t len = 100 + (chain->next_seq * 7919) % max_payload;
 		uint8_t *payload = malloc(len), *rec, hash[REC_HASH_LEN];
 		size_t rlen;
 
@@ -255,10 +257,142 @@ static void test_diode_end_to_end(void **state)
 	free(dir);
 }
 
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/*
+ * Two network namespaces joined by a veth pair, set up as a real diode is: no IPv6 and no ARP on the
+ * high side's link interface, a static neighbour entry on the low side, and an nftables rule in the
+ * high namespace that drops (and counts) every packet leaving on the link. 5% loss comes from the
+ * relay on the low side. 10,000 records arrive exactly once; the counter shows the high side sent nothing.
+ */
+static void test_diode_namespaces(void **state)
+{
+	(void)state;
+	char low[32], high[32], conf_send[600], conf_recv[600], log[600], path[600], mac[64] = "";
+	struct tdaemon recv_d, send_d;
+	struct rec_chain chain[2];
+	int relay_port = tfree_port(), net = 1 + (int)(getpid() % 250);
+	FILE *f;
+
+	if (geteuid() != 0 || sh("command -v ip >/dev/null && command -v nft >/dev/null") != 0) {
+		skip();
+		return;
+	}
+	snprintf(low, sizeof(low), "tiplow%d", (int)getpid());
+	snprintf(high, sizeof(high), "tiphigh%d", (int)getpid());
+	if (sh("ip netns add %s && ip netns add %s", low, high) != 0) {
+		skip(); /* no network namespaces in this sandbox */
+		return;
+	}
+	assert_int_equal(
+	        sh("ip link add dl%d netns %s type veth peer name dh%d netns %s", net, low, net, high), 0);
+	assert_int_equal(sh("ip -n %s addr add 10.254.%d.1/30 dev dl%d && ip -n %s link set dl%d up && "
+	                    "ip -n %s link set lo up",
+	                    low, net, net, low, net, low),
+	                 0);
+	assert_int_equal(sh("ip netns exec %s sysctl -qw net.ipv6.conf.dh%d.disable_ipv6=1 && "
+	                    "ip -n %s link set dh%d arp off && ip -n %s addr add 10.254.%d.2/30 dev dh%d && "
+	                    "ip -n %s link set dh%d up",
+	                    high, net, high, net, high, net, net, high, net),
+	                 0);
+	/* The low side cannot ask for the high side's address (no ARP answers): a static entry. */
+	snprintf(path, sizeof(path),
+	         "ip -n %s -o link show dh%d | sed -E 's/.*link\\/ether ([0-9a-f:]+).*/\\1/'", high, net);
+	f = popen(path, "r");
+	assert_non_null(fgets(mac, sizeof(mac), f));
+	pclose(f);
+	mac[strcspn(mac, "\n")] = 0;
+	assert_int_equal(
+	        sh("ip -n %s neigh add 10.254.%d.2 lladdr %s dev dl%d nud permanent", low, net, mac, net), 0);
+	assert_int_equal(
+	        sh("ip netns exec %s nft add table inet diode && ip netns exec %s nft add chain inet diode "
+	           "out '{ type filter hook output priority 0; policy accept; }' && ip netns exec %s nft add "
+	           "rule "
+	           "inet diode out oifname dh%d counter drop",
+	           high, high, high, net),
+	        0);
+
+	dir = tu_mkdtemp();
+	snprintf(path, sizeof(path), "%s/keys", dir);
+	mkdir(path, 0700);
+	max_payload = 2000;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(key_generate(KEY_ED25519, origins[i], &origin_key[i]), TIP_OK);
+		snprintf(path, sizeof(path), "keys/%s.pub", origins[i]);
+		write_key(&origin_key[i], path, 1);
+		rec_chain_init(&chain[i], origins[i]);
+	}
+	assert_int_equal(key_generate(KEY_LINK, "link", &link_key), TIP_OK);
+	write_key(&link_key, "link.key", 0);
+	produce(0, &chain[0], 6000, &origin_key[0]);
+	produce(1, &chain[1], 4000, &origin_key[1]);
+	snprintf(conf_recv, sizeof(conf_recv), "%s/recv.conf", dir);
+	f = fopen(conf_recv, "w");
+	fprintf(f,
+	        "link_key %s/link.key\nlisten 10.254.%d.2\nport 7700\norigin_keys %s/keys\ninbox %s/inbox\n"
+	        "quarantine %s/quarantine\nmetrics_port 0\nblock_age 500ms\n",
+	        dir, net, dir, dir, dir);
+	fclose(f);
+	snprintf(conf_send, sizeof(conf_send), "%s/send.conf", dir);
+	f = fopen(conf_send, "w");
+	fprintf(f,
+	        "link_key %s/link.key\ndestination 127.0.0.1\nport %d\nspools intake-a=%s/outbox-intake-a "
+	        "intake-b=%s/outbox-intake-b\nreplay 1s 3s\nrate_mbit 200\nmetrics_port 0\n",
+	        dir, relay_port, dir, dir);
+	fclose(f);
+	snprintf(log, sizeof(log), "%s/recv.log", dir);
+	assert_int_equal(tdaemon_start_in(&recv_d, high, "diode-recv", conf_recv, log), 0);
+	/* The relay runs in the low namespace and forwards across the veth to the high side. */
+	char bin[600], cmd[1600];
+	snprintf(bin, sizeof(bin), "%s/tests/lossy-relay", getenv("TIP_BINARY_DIR"));
+	snprintf(cmd, sizeof(cmd),
+	         "exec ip netns exec %s %s -l 127.0.0.1:%d -f 10.254.%d.2:7700 -p 0.05 -s 5 > %s/relay.log "
+	         "2>&1",
+	         low, bin, relay_port, net, dir);
+	relay_pid = fork();
+	if (relay_pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	usleep(300000);
+	snprintf(log, sizeof(log), "%s/send.log", dir);
+	assert_int_equal(tdaemon_start_in(&send_d, low, "diode-send", conf_send, log), 0);
+	assert_int_equal(wait_for(6000, 4000, 120), 0);
+	assert_int_equal(tdaemon_stop(&send_d, SIGTERM), 0);
+	stop_relay();
+	usleep(200000);
+	assert_int_equal(tdaemon_stop(&recv_d, SIGTERM), 0);
+
+	/* Nothing left the high side on the link. */
+	snprintf(path, sizeof(path), "ip netns exec %s nft list chain inet diode out", high);
+	f = popen(path, "r");
+	char rules[4096];
+	size_t n = fread(rules, 1, sizeof(rules) - 1, f);
+	rules[n] = 0;
+	pclose(f);
+	if (!strstr(rules, "counter packets 0 bytes 0 drop"))
+		fail_msg("the high side sent packets on the link:\n%s", rules);
+	assert_int_equal(sh("cat %s/relay.log", dir), 0);
+	sh("ip netns del %s; ip netns del %s", low, high);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_diode_end_to_end),
+	        cmocka_unit_test(test_diode_namespaces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
