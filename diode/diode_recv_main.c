@@ -416,6 +416,10 @@ int main(int argc, char **argv)
 	if (!r.base || open_socket(&r) != 0)
 		goto out;
 
+	/* Spools are opened as the user the daemon runs as, so every file in them belongs to it. */
+	if (daemon_drop_privileges(r.conf.user) != 0)
+		goto out;
+
 	struct deliver_conf dc = {
 	        .inbox_dir = r.conf.inbox,
 	        .quarantine_dir = r.conf.quarantine,
@@ -454,8 +458,6 @@ int main(int argc, char **argv)
 	if (r.conf.metrics_port &&
 	    !(metrics = daemon_metrics_server(r.base, r.conf.metrics_listen, (int)r.conf.metrics_port,
 	                                      refresh_metrics, &r)))
-		goto out;
-	if (daemon_drop_privileges(r.conf.user) != 0)
 		goto out;
 	ev_read = event_new(r.base, r.fd, EV_READ | EV_PERSIST, on_readable, &r);
 	ev_sync = event_new(r.base, -1, EV_PERSIST, on_sync, &r);

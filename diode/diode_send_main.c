@@ -465,9 +465,6 @@ int main(int argc, char **argv)
 		exit_code = 0;
 		goto out;
 	}
-	exit_code = EX_IOERR;
-	if (open_sources(&s) != 0)
-		goto out;
 	exit_code = EX_OSERR;
 	signal(SIGPIPE, SIG_IGN);
 	if (RAND_bytes((uint8_t *)&session, sizeof(session)) != 1 || !(s.base = event_base_new()) ||
@@ -492,8 +489,13 @@ int main(int argc, char **argv)
 	if (s.conf.metrics_port && !(metrics = daemon_metrics_server(s.base, s.conf.metrics_listen,
 	                                                             (int)s.conf.metrics_port, NULL, NULL)))
 		goto out;
+	/* Spools are opened as the user the daemon runs as, so every file it creates belongs to it. */
 	if (daemon_drop_privileges(s.conf.user) != 0)
 		goto out;
+	exit_code = EX_IOERR;
+	if (open_sources(&s) != 0)
+		goto out;
+	exit_code = EX_OSERR;
 	pacer_init(&s.pacer, (double)s.conf.rate_mbit * 1e6 / 8,
 	           (double)(s.conf.batch * (long long)s.conf.datagram_size), mono_ns());
 	s.pump = evtimer_new(s.base, on_pump, &s);

@@ -197,6 +197,10 @@ int main(int argc, char **argv)
 	                                          api_refresh_metrics, &in)))
 		goto out;
 
+	/* Spools are opened as the user the daemon runs as, so every file in them belongs to it. */
+	if (daemon_drop_privileges(conf.user) != 0)
+		goto out;
+
 	struct outbox_conf oc = {
 	        .spool_dir = conf.outbox,
 	        .spool = spool_opts_default(),
@@ -232,8 +236,6 @@ int main(int argc, char **argv)
 		exit_code = EX_IOERR;
 		goto out;
 	}
-	if (daemon_drop_privileges(conf.user) != 0)
-		goto out;
 
 	sigterm = evsignal_new(base, SIGTERM, on_signal, &in);
 	sigint = evsignal_new(base, SIGINT, on_signal, &in);
