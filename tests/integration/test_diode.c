@@ -388,11 +388,34 @@ static void test_diode_namespaces(void **state)
 	free(dir);
 }
 
+/* The settings tables in docs/operations.md are the ones the programs print. */
+static void test_settings_documented(void **state)
+{
+	(void)state;
+	static const char *const programs[] = {"diode-send", "diode-recv"};
+	char cmd[700], table[16384], *docs;
+
+	snprintf(cmd, sizeof(cmd), "%s/docs/operations.md", getenv("TIP_SOURCE_DIR"));
+	assert_non_null(docs = tu_read_file(cmd, NULL));
+	for (int i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "%s/%s -s", getenv("TIP_BINARY_DIR"), programs[i]);
+		FILE *p = popen(cmd, "r");
+		size_t n = fread(table, 1, sizeof(table) - 1, p);
+
+		table[n] = 0;
+		assert_int_equal(pclose(p), 0);
+		if (n < 500 || !strstr(docs, table))
+			fail_msg("docs/operations.md does not hold the table `%s -s` prints", programs[i]);
+	}
+	free(docs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_diode_end_to_end),
 	        cmocka_unit_test(test_diode_namespaces),
+	        cmocka_unit_test(test_settings_documented),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
