@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <signal.h>
@@ -70,6 +71,10 @@ struct sender {
 	size_t record_cap;
 	struct event *pump, *beat;
 	int exit_code;
+	/* "resend": one range of one origin's spool, sent once, then exit. */
+	struct spool_reader *range;
+	uint64_t range_to;
+	int range_done;
 	struct {
 		struct metric *datagrams, *bytes, *records, *replays, *errors, *heartbeats;
 	} m;
@@ -144,6 +149,29 @@ static int open_sources(struct sender *s)
 	return s->n_sources ? 0 : -1;
 }
 
+static int open_range(struct sender *s, const char *origin, uint64_t from, uint64_t to)
+{
+	struct spool_opts o = spool_opts_default();
+	struct spool_fault fault;
+	int err;
+
+	o.max_record = s->conf.max_record;
+	for (size_t i = 0; i < s->n_sources; i++) {
+		if (strcmp(s->sources[i].origin, origin) != 0)
+			continue;
+		if (!(s->range = spool_reader_open(s->sources[i].dir, "diode-resend", &o, &fault, &err)) ||
+		    (err = spool_reader_seek(s->range, from)) != TIP_OK) {
+			log_err("resend %s from %llu: %s", origin, (unsigned long long)from,
+			        tip_strerror(err));
+			return -1;
+		}
+		s->range_to = to;
+		return 0;
+	}
+	log_err("resend: no spool for origin %s", origin);
+	return -1;
+}
+
 static void note_sent(struct source *src, uint64_t index, uint64_t now_ms)
 {
 	struct chunk *last = src->n_chunks ? &src->chunks[src->n_chunks - 1] : NULL;
@@ -189,6 +217,15 @@ static int next_record(struct sender *s, const uint8_t **rec, size_t *len, uint6
 	uint64_t index;
 	int rc;
 
+	if (s->range) {
+		if (!s->range_done && spool_reader_next(s->range, rec, len, &index, &fault) == 1 &&
+		    index <= s->range_to) {
+			metric_inc(s->m.records);
+			return 1;
+		}
+		s->range_done = 1;
+		return 0;
+	}
 	for (size_t i = 0; i < s->n_sources; i++) {
 		struct source *src = &s->sources[i];
 
@@ -336,6 +373,10 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
 			if (s->n_out < allowed)
 				pacer_refund(&s->pacer, (allowed - s->n_out) * d);
 			if (s->n_out == 0) {
+				if (s->range_done) {
+					event_base_loopbreak(s->base); /* a resend is complete */
+					return;
+				}
 				schedule(s, 5000000); /* idle: look at the spools again in 5 ms */
 				return;
 			}
@@ -430,9 +471,63 @@ static struct metric *must(struct metric *m)
 	return m;
 }
 
+/*
+ * diode-send resend --origin O --from A --to B -c FILE: sends records A..B (spool indexes, which are the
+ * origin's sequence numbers) of O's spool once more, in a session of its own, then exits. For an
+ * operator who saw a gap alert on the other side that the carousel did not close.
+ */
+static int parse_resend(int argc, char **argv, char **origin, uint64_t *from, uint64_t *to)
+{
+	static const struct option opts[] = {{"origin", required_argument, NULL, 'o'},
+	                                     {"from", required_argument, NULL, 'f'},
+	                                     {"to", required_argument, NULL, 't'},
+	                                     {NULL, 0, NULL, 0}};
+	int opt, have = 0;
+	char *end;
+
+	while ((opt = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'o':
+			*origin = optarg;
+			have |= 1;
+			break;
+		case 'f':
+			*from = strtoull(optarg, &end, 10);
+			have |= *end ? 0 : 2;
+			break;
+		case 't':
+			*to = strtoull(optarg, &end, 10);
+			have |= *end ? 0 : 4;
+			break;
+		case 'c': break;
+		default: return -1;
+		}
+	}
+	return have == 7 && *from <= *to ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	static struct sender s;
+	char *resend_origin = NULL;
+	uint64_t resend_from = 0, resend_to = 0;
+
+	if (argc > 1 && strcmp(argv[1], "resend") == 0) {
+		/* The settings file comes from -c as usual; the range from the long options. */
+		char *conf_args[4] = {argv[0], NULL, NULL, NULL};
+
+		if (parse_resend(argc - 1, argv + 1, &resend_origin, &resend_from, &resend_to) != 0) {
+			fprintf(stderr,
+			        "usage: diode-send resend --origin ORIGIN --from SEQ --to SEQ -c FILE\n");
+			return EX_USAGE;
+		}
+		for (int i = 1; i < argc - 1; i++)
+			if (strcmp(argv[i], "-c") == 0)
+				conf_args[1] = argv[i], conf_args[2] = argv[i + 1];
+		argc = conf_args[1] ? 3 : 1;
+		argv = conf_args;
+		optind = 1;
+	}
 	struct key link;
 	struct http_server *metrics = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL;
@@ -493,7 +588,8 @@ int main(int argc, char **argv)
 	if (daemon_drop_privileges(s.conf.user) != 0)
 		goto out;
 	exit_code = EX_IOERR;
-	if (open_sources(&s) != 0)
+	if (open_sources(&s) != 0 ||
+	    (resend_origin && open_range(&s, resend_origin, resend_from, resend_to) != 0))
 		goto out;
 	exit_code = EX_OSERR;
 	pacer_init(&s.pacer, (double)s.conf.rate_mbit * 1e6 / 8,
@@ -504,7 +600,7 @@ int main(int argc, char **argv)
 	ev_int = evsignal_new(s.base, SIGINT, on_signal, &s);
 	struct timeval beat_tv = {(time_t)(s.conf.heartbeat / 1000),
 	                          (suseconds_t)(s.conf.heartbeat % 1000) * 1000};
-	if (!s.pump || !s.beat || !ev_term || !ev_int || event_add(s.beat, &beat_tv) ||
+	if (!s.pump || !s.beat || !ev_term || !ev_int || (!s.range && event_add(s.beat, &beat_tv)) ||
 	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL))
 		goto out;
 	schedule(&s, 1);

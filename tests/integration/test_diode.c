@@ -388,6 +388,78 @@ static void test_diode_namespaces(void **state)
 	free(dir);
 }
 
+/* All lost, then sent again by hand: the operator's resend, range by range, out of order. */
+static void test_resend(void **state)
+{
+	(void)state;
+	char path[600], conf_send[600], conf_recv[600], log[600];
+	struct tdaemon recv_d, send_d;
+	struct rec_chain chain[2];
+	int recv_port = tfree_port(), relay_port = tfree_port();
+	FILE *f;
+
+	dir = tu_mkdtemp();
+	snprintf(path, sizeof(path), "%s/keys", dir);
+	mkdir(path, 0700);
+	max_payload = 3000;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(key_generate(KEY_ED25519, origins[i], &origin_key[i]), TIP_OK);
+		snprintf(path, sizeof(path), "keys/%s.pub", origins[i]);
+		write_key(&origin_key[i], path, 1);
+		rec_chain_init(&chain[i], origins[i]);
+	}
+	assert_int_equal(key_generate(KEY_LINK, "link", &link_key), TIP_OK);
+	write_key(&link_key, "link.key", 0);
+	produce(0, &chain[0], 10, &origin_key[0]);
+	snprintf(conf_recv, sizeof(conf_recv), "%s/recv.conf", dir);
+	f = fopen(conf_recv, "w");
+	fprintf(f,
+	        "link_key %s/link.key\nlisten 127.0.0.1\nport %d\norigin_keys %s/keys\ninbox %s/inbox\n"
+	        "quarantine %s/quarantine\nmetrics_port 0\n",
+	        dir, recv_port, dir, dir, dir);
+	fclose(f);
+	snprintf(conf_send, sizeof(conf_send), "%s/send.conf", dir);
+	f = fopen(conf_send, "w");
+	fprintf(f,
+	        "link_key %s/link.key\ndestination 127.0.0.1\nport %d\nspools intake-a=%s/outbox-intake-a\n"
+	        "replay\nrate_mbit 100\nmetrics_port 0\n",
+	        dir, relay_port, dir);
+	fclose(f);
+	snprintf(log, sizeof(log), "%s/recv.log", dir);
+	assert_int_equal(tdaemon_start(&recv_d, "diode-recv", conf_recv, log), 0);
+	start_relay(relay_port, recv_port, "-p 1"); /* the link is down: everything is lost */
+	snprintf(log, sizeof(log), "%s/send.log", dir);
+	assert_int_equal(tdaemon_start(&send_d, "diode-send", conf_send, log), 0);
+	usleep(500000);
+	assert_int_equal(tdaemon_stop(&send_d, SIGTERM), 0);
+	stop_relay();
+	assert_int_equal(inbox_count(0), 0);
+
+	start_relay(relay_port, recv_port, "");
+	const char *middle[] = {"resend", "--origin", "intake-a", "--from",  "3",
+	                        "--to",   "7",        "-c",       conf_send, NULL};
+	assert_int_equal(trun("diode-send", middle), 0);
+	usleep(300000);
+	assert_int_equal(inbox_count(0), 0); /* 3..7 wait for 0..2 */
+	const char *first[] = {"resend", "--origin", "intake-a", "--from",  "0",
+	                       "--to",   "2",        "-c",       conf_send, NULL};
+	assert_int_equal(trun("diode-send", first), 0);
+	assert_int_equal(wait_for(8, 0, 10), 0);
+	const char *last[] = {"resend", "--origin", "intake-a", "--from",  "8",
+	                      "--to",   "9",        "-c",       conf_send, NULL};
+	assert_int_equal(trun("diode-send", last), 0);
+	assert_int_equal(wait_for(10, 0, 10), 0);
+	const char *bad[] = {"resend", "--origin", "intake-z", "--from",  "0",
+	                     "--to",   "1",        "-c",       conf_send, NULL};
+	assert_int_equal(trun("diode-send", bad), 74);
+	const char *usage[] = {"resend", "--from", "0", NULL};
+	assert_int_equal(trun("diode-send", usage), 64);
+	stop_relay();
+	assert_int_equal(tdaemon_stop(&recv_d, SIGTERM), 0);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 /* The settings tables in docs/operations.md are the ones the programs print. */
 static void test_settings_documented(void **state)
 {
@@ -415,6 +487,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_diode_end_to_end),
 	        cmocka_unit_test(test_diode_namespaces),
+	        cmocka_unit_test(test_resend),
 	        cmocka_unit_test(test_settings_documented),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
