@@ -562,8 +562,13 @@ int main(int argc, char **argv)
 	}
 	exit_code = EX_OSERR;
 	signal(SIGPIPE, SIG_IGN);
-	if (RAND_bytes((uint8_t *)&session, sizeof(session)) != 1 || !(s.base = event_base_new()) ||
-	    open_socket(&s))
+	struct event_config *ecfg = event_config_new();
+	if (ecfg) {
+		event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+		s.base = event_base_new_with_config(ecfg);
+		event_config_free(ecfg);
+	}
+	if (RAND_bytes((uint8_t *)&session, sizeof(session)) != 1 || !s.base || open_socket(&s))
 		goto out;
 	if (!(s.tx = link_tx_new(&lp, link.secret, session, &err))) {
 		log_err("link: %s", tip_strerror(err));
@@ -592,8 +597,12 @@ int main(int argc, char **argv)
 	    (resend_origin && open_range(&s, resend_origin, resend_from, resend_to) != 0))
 		goto out;
 	exit_code = EX_OSERR;
-	pacer_init(&s.pacer, (double)s.conf.rate_mbit * 1e6 / 8,
-	           (double)(s.conf.batch * (long long)s.conf.datagram_size), mono_ns());
+	/* The bucket holds 2 ms of the link rate (at least one batch): event-loop timers are not finer than
+	 * that. */
+	double rate = (double)s.conf.rate_mbit * 1e6 / 8, burst = rate * 0.002;
+	if (burst < (double)(s.conf.batch * (long long)s.conf.datagram_size))
+		burst = (double)(s.conf.batch * (long long)s.conf.datagram_size);
+	pacer_init(&s.pacer, rate, burst, mono_ns());
 	s.pump = evtimer_new(s.base, on_pump, &s);
 	s.beat = event_new(s.base, -1, EV_PERSIST, on_heartbeat, &s);
 	ev_term = evsignal_new(s.base, SIGTERM, on_signal, &s);

@@ -3,6 +3,10 @@
 #include "common/encoding.h"
 #include "common/file.h"
 #include "proto/taxonomy.h"
+#include "common/err.h"
+#include "diode/spool.h"
+#include "proto/keyfile.h"
+#include "proto/record.h"
 
 #include <openssl/sha.h>
 
@@ -170,4 +174,38 @@ void tu_report_init(struct tu_report *s)
 	s->umbrella.officials = s->officials;
 	s->umbrella.n_officials = 1;
 	s->r.umbrella = &s->umbrella;
+}
+
+uint64_t tu_fill_spool(const char *spool_dir, const struct key *signer, struct rec_chain *chain, int n,
+                       size_t spread)
+{
+	struct ed25519_key *k = ed25519_key_new(signer->secret);
+	struct spool *sp;
+	uint64_t total = 0;
+	int err;
+
+	if (!k || !(sp = spool_open(spool_dir, NULL, NULL, NULL, &err)))
+		abort();
+	for (int r = 0; r < n; r++) {
+		size_t len = 100 + (chain->next_seq * 7919) % (spread ? spread : 1);
+		uint8_t *payload = malloc(len), *rec, hash[REC_HASH_LEN];
+		size_t rlen;
+
+		if (!payload)
+			abort();
+		for (size_t b = 0; b < len; b++)
+			payload[b] = (uint8_t)(b * 31 + chain->next_seq);
+		if (rec_sign(chain, k, signer->id, REC_REPORT, 1, payload, len, 1 << 20, &rec, &rlen, hash) !=
+		            TIP_OK ||
+		    spool_append(sp, rec, rlen, NULL) != TIP_OK)
+			abort();
+		rec_chain_advance(chain, hash);
+		total += len;
+		free(payload);
+		free(rec);
+	}
+	if (spool_close(sp) != TIP_OK)
+		abort();
+	ed25519_key_free(k);
+	return total;
 }

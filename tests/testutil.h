@@ -13,6 +13,15 @@ char *tu_vector_path(const char *relative);
 uint8_t *tu_hex(const char *hex, size_t *len);
 /* The project's taxonomy (from TIP_SOURCE_DIR, else the source tree built from); aborts if it cannot load. */
 struct taxonomy *tu_taxonomy(void);
+/*
+ * Appends n signed records to the spool at spool_dir, continuing chain, with the
+ * signer's key; payload lengths vary from 100 to 100 + spread bytes. Returns the
+ * payload bytes written; aborts on any failure.
+ */
+struct key;
+struct rec_chain;
+uint64_t tu_fill_spool(const char *spool_dir, const struct key *signer, struct rec_chain *chain, int n,
+                       size_t spread);
 /* A fresh private directory under TMPDIR (heap string) and its recursive removal. */
 char *tu_mkdtemp(void);
 void tu_rmtree(const char *path);

@@ -46,30 +46,9 @@ static void write_key(const struct key *k, const char *file, int pub)
 static void produce(int i, struct rec_chain *chain, int n, const struct key *signer)
 {
 	char path[600];
-	struct ed25519_key *k = ed25519_key_new(signer->secret);
-	struct spool *sp;
-	int err;
 
 	snprintf(path, sizeof(path), "%s/outbox-%s", dir, origins[i]);
-	sp = spool_open(path, NULL, NULL, NULL, &err);
-	assert_non_null(sp);
-	for (int r = 0; r < n; r++) {
-		size_t len = 100 + (chain->next_seq * 7919) % max_payload;
-		uint8_t *payload = malloc(len), *rec, hash[REC_HASH_LEN];
-		size_t rlen;
-
-		for (size_t b = 0; b < len; b++)
-			payload[b] = (uint8_t)(b * 31 + chain->next_seq);
-		assert_int_equal(rec_sign(chain, k, signer->id, REC_REPORT, 1, payload, len, 1 << 20, &rec,
-		                          &rlen, hash),
-		                 TIP_OK);
-		rec_chain_advance(chain, hash);
-		assert_int_equal(spool_append(sp, rec, rlen, NULL), TIP_OK);
-		free(payload);
-		free(rec);
-	}
-	assert_int_equal(spool_close(sp), TIP_OK);
-	ed25519_key_free(k);
+	tu_fill_spool(path, signer, chain, n, max_payload);
 }
 
 /* Records in origin i's inbox, checked: consecutive seqs from 0, each verifying. -1 on a broken chain. */
