@@ -1,6 +1,7 @@
 #include "common/http_server.h"
 
 #include "common/err.h"
+#include "common/net.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -441,20 +442,10 @@ int http_server_listen(struct http_server *s, const char *addr, int port, SSL_CT
 	socklen_t len;
 	struct evconnlistener *l;
 
-	memset(&ss, 0, sizeof(ss));
-	if (s->n_listeners == MAX_LISTENERS || port < 0 || port > 65535)
+	if (s->n_listeners == MAX_LISTENERS)
 		return TIP_EINVAL;
-	if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-		len = sizeof(struct sockaddr_in);
-	} else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-		len = sizeof(struct sockaddr_in6);
-	} else {
+	if (net_addr(addr, port, &ss, &len) != TIP_OK)
 		return TIP_EINVAL;
-	}
 	l = evconnlistener_new_bind(s->base, on_accept, s,
 	                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE |
 	                                    (s->paused ? LEV_OPT_DISABLED : 0),
@@ -464,8 +455,7 @@ int http_server_listen(struct http_server *s, const char *addr, int port, SSL_CT
 	if (bound_port) {
 		len = sizeof(ss);
 		getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &len);
-		*bound_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-		                                            : ((struct sockaddr_in6 *)&ss)->sin6_port);
+		*bound_port = net_port(&ss);
 	}
 	s->listeners[s->n_listeners] = l;
 	s->tls[s->n_listeners] = tls;

@@ -10,6 +10,8 @@
 
 #include "diode/datagram.h"
 
+#include "common/bytes.h"
+
 #include "common/err.h"
 #include "diode/crc32c.h"
 
@@ -87,41 +89,6 @@ static void hmac(const struct dg_key *key, const uint8_t *msg, size_t len, uint8
 int dg_size_ok(size_t size)
 {
 	return size >= DG_SIZE_MIN && size <= DG_SIZE_MAX;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
 }
 
 /* The header rules of datagram.h, shared by both directions. */

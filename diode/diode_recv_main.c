@@ -10,6 +10,7 @@
  */
 #include "common/daemon.h"
 #include "common/err.h"
+#include "common/net.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "diode/conf.h"
@@ -342,16 +343,7 @@ static int open_socket(struct receiver *r)
 	int size = r->conf.rcvbuf > INT32_MAX / 2 ? INT32_MAX / 2 : (int)r->conf.rcvbuf, got = 0;
 	socklen_t glen = sizeof(got);
 
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, r->conf.listen, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)r->conf.port);
-		len = sizeof(struct sockaddr_in);
-	} else if (inet_pton(AF_INET6, r->conf.listen, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)r->conf.port);
-		len = sizeof(struct sockaddr_in6);
-	} else {
+	if (net_addr(r->conf.listen, (int)r->conf.port, &ss, &len) != TIP_OK) {
 		log_err("listen: %s is not a numeric address", r->conf.listen);
 		return -1;
 	}
@@ -370,9 +362,7 @@ static int open_socket(struct receiver *r)
 		         got / 2, r->conf.rcvbuf);
 	len = sizeof(ss);
 	getsockname(r->fd, (struct sockaddr *)&ss, &len);
-	log_info("listening on %s:%d (udp)", r->conf.listen,
-	         ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-	                                       : ((struct sockaddr_in6 *)&ss)->sin6_port));
+	log_info("listening on %s:%d (udp)", r->conf.listen, net_port(&ss));
 	return 0;
 }
 

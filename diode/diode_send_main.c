@@ -14,6 +14,7 @@
  */
 #include "common/daemon.h"
 #include "common/err.h"
+#include "common/net.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "diode/conf.h"
@@ -432,16 +433,7 @@ static int open_socket(struct sender *s)
 	socklen_t len;
 	int size = s->conf.sndbuf > INT32_MAX / 2 ? INT32_MAX / 2 : (int)s->conf.sndbuf;
 
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, s->conf.destination, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)s->conf.port);
-		len = sizeof(struct sockaddr_in);
-	} else if (inet_pton(AF_INET6, s->conf.destination, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)s->conf.port);
-		len = sizeof(struct sockaddr_in6);
-	} else {
+	if (net_addr(s->conf.destination, (int)s->conf.port, &ss, &len) != TIP_OK) {
 		log_err("destination: %s is not a numeric address", s->conf.destination);
 		return -1;
 	}

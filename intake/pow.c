@@ -1,5 +1,6 @@
 #include "intake/pow.h"
 
+#include "common/bytes.h"
 #include "common/encoding.h"
 #include "common/err.h"
 
@@ -40,23 +41,6 @@ struct pow {
 	/* No held id expires before this; until then a full set cannot be swept free. */
 	uint64_t oldest;
 };
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 /* POW_RAW_LEN is a multiple of 3, so the encoding has no partial group and no padding question. */
 /* A challenge is its 42 raw bytes in unpadded URL-safe base64: exactly 56 characters. */
@@ -113,7 +97,7 @@ static int sha256(EVP_MD_CTX *md, const EVP_MD *alg, const void *msg, size_t len
 /* The id is random and MAC-protected, so its first bytes are already a good hash. */
 static size_t slot_of(const struct pow *p, const uint8_t id[POW_ID_LEN])
 {
-	return (size_t)get_u64(id) & p->mask;
+	return (size_t)get64(id) & p->mask;
 }
 
 /* Backward-shift deletion: later members of the probe run move up so no lookup ever stops early. */
@@ -265,7 +249,7 @@ int pow_issue(struct pow *p, time_t now, char *out, size_t cap, time_t *expires)
 	expiry = p->now + p->ttl;
 	raw[OFF_VERSION] = POW_VERSION;
 	raw[OFF_BITS] = (uint8_t)p->bits;
-	put_u64(raw + OFF_EXPIRY, expiry);
+	put64(raw + OFF_EXPIRY, expiry);
 	if (RAND_bytes(raw + OFF_ID, POW_ID_LEN) != 1)
 		return TIP_ECRYPTO;
 	if ((rc = challenge_mac(p, raw, mac)) != TIP_OK)
@@ -294,7 +278,7 @@ int pow_redeem(struct pow *p, const char *header, size_t len, time_t now)
 		return rc;
 	if (CRYPTO_memcmp(mac, raw + OFF_MAC, POW_MAC_LEN) != 0)
 		return TIP_EVERIFY;
-	expiry = get_u64(raw + OFF_EXPIRY);
+	expiry = get64(raw + OFF_EXPIRY);
 	if (p->now >= expiry)
 		return TIP_ERANGE;
 	if ((rc = sha256(p->md, p->sha256, header, len, h)) != TIP_OK)
