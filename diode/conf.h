@@ -34,8 +34,8 @@ struct diode_recv_conf {
 	                                   */
 	char inbox[DIODE_PATH_MAX];
 	char quarantine[DIODE_PATH_MAX];
-	size_t datagram_size, rcvbuf, max_record, reassembly_bytes, held_bytes, block_mem;
-	long long window_blocks, block_age, sync_interval, gap_timeout, batch;
+	size_t datagram_size, rcvbuf, max_record, reassembly_bytes, held_bytes, block_mem, verify_bytes;
+	long long window_blocks, block_age, sync_interval, gap_timeout, batch, verify_threads;
 	char metrics_listen[64];
 	long long metrics_port;
 	char user[64];

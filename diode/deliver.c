@@ -4,6 +4,7 @@
 #include "diode/chain_resume.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ struct origin_state {
 	char dir[PATH_MAX];
 	struct spool *spool;
 	struct rec_chain chain;
+	_Atomic uint64_t next_seq; /* chain.next_seq, for checks on other threads */
 	struct held *held;
 	uint64_t highest;
 	int known, dirty;
@@ -137,6 +139,7 @@ static int append(struct deliver *d, struct origin_state *o, const uint8_t *buf,
 	if (rc != TIP_OK)
 		return rc;
 	rec_chain_advance(&o->chain, hash);
+	atomic_store(&o->next_seq, o->chain.next_seq);
 	o->dirty = 1;
 	d->stats.delivered++;
 	return TIP_OK;
@@ -164,7 +167,7 @@ static int drain(struct deliver *d, struct origin_state *o)
 	return rc < 0 ? rc : TIP_OK;
 }
 
-static int hold(struct deliver *d, struct origin_state *o, const struct rec *r, const uint8_t *buf,
+static int hold(struct deliver *d, struct origin_state *o, const struct deliver_check *r, const uint8_t *buf,
                 size_t len)
 {
 	struct held **at = &o->held, *h = NULL;
@@ -194,47 +197,70 @@ static int hold(struct deliver *d, struct origin_state *o, const struct rec *r, 
 	return DELIVER_HELD;
 }
 
-int deliver_record(struct deliver *d, const uint8_t *buf, size_t len, enum deliver_reason *why)
+void deliver_check(const struct deliver *d, const uint8_t *buf, size_t len, struct deliver_check *c)
 {
-	struct origin_state *o;
+	const struct origin_state *o;
 	struct rec r;
-	int rc;
 
-	if (rec_decode(buf, len, d->conf.max_record, &r) != TIP_OK)
-		return quarantine(d, *why = REJECT_DECODE, buf, len);
+	memset(c, 0, sizeof(*c));
+	c->verdict = DELIVER_REJECTED;
+	if (rec_decode(buf, len, d->conf.max_record, &r) != TIP_OK) {
+		c->why = REJECT_DECODE;
+		return;
+	}
 	if (!(o = find(d, r.origin)))
-		rc = quarantine(d, *why = REJECT_ORIGIN, buf, len);
-	else if (r.seq < o->chain.next_seq) {
+		c->why = REJECT_ORIGIN;
+	else if (r.seq < atomic_load(&o->next_seq))
 		/* Every replay of a delivered record lands here: dropped before the costly signature check,
 		 * which could only make it a rejected record instead of a dropped one. */
-		d->stats.duplicates++;
-		rc = DELIVER_DUPLICATE;
-	} else if (memcmp(r.key_id, o->conf->key_id, REC_KEY_ID_LEN) != 0)
-		rc = quarantine(d, *why = REJECT_KEY, buf, len);
+		c->verdict = DELIVER_DUPLICATE;
+	else if (memcmp(r.key_id, o->conf->key_id, REC_KEY_ID_LEN) != 0)
+		c->why = REJECT_KEY;
 	else if (rec_verify(&r, o->conf->pub) != TIP_OK)
-		rc = quarantine(d, *why = REJECT_SIGNATURE, buf, len);
-	else {
-		if (!o->known || r.seq > o->highest)
-			o->highest = r.seq;
-		o->known = 1;
-		switch (rec_chain_check(&o->chain, &r)) {
-		case REC_CHAIN_NEXT:
-			rc = append(d, o, buf, len, r.hash);
-			if (rc == TIP_OK)
-				rc = drain(d, o);
-			if (rc == TIP_OK)
-				rc = DELIVER_NEXT;
-			break;
-		case REC_CHAIN_GAP: rc = hold(d, o, &r, buf, len); break;
-		case REC_CHAIN_FORK: rc = quarantine(d, *why = REJECT_FORK, buf, len); break;
-		default:
-			d->stats.duplicates++;
-			rc = DELIVER_DUPLICATE;
-			break;
-		}
+		c->why = REJECT_SIGNATURE;
+	else
+		c->verdict = TIP_OK;
+	if (o) {
+		c->origin = (size_t)(o - d->origins);
+		c->seq = r.seq;
+		memcpy(c->prev_hash, r.prev_hash, REC_HASH_LEN);
+		memcpy(c->hash, r.hash, REC_HASH_LEN);
 	}
 	rec_release(&r);
-	return rc;
+}
+
+int deliver_checked(struct deliver *d, const uint8_t *buf, size_t len, const struct deliver_check *c,
+                    enum deliver_reason *why)
+{
+	struct origin_state *o;
+	int rc;
+
+	if (c->verdict == DELIVER_REJECTED)
+		return quarantine(d, *why = c->why, buf, len);
+	o = &d->origins[c->origin];
+	if (c->verdict == DELIVER_DUPLICATE || c->seq < o->chain.next_seq) {
+		d->stats.duplicates++;
+		return DELIVER_DUPLICATE;
+	}
+	if (!o->known || c->seq > o->highest)
+		o->highest = c->seq;
+	o->known = 1;
+	if (c->seq > o->chain.next_seq)
+		return hold(d, o, c, buf, len);
+	if (memcmp(c->prev_hash, o->chain.prev_hash, REC_HASH_LEN) != 0)
+		return quarantine(d, *why = REJECT_FORK, buf, len);
+	rc = append(d, o, buf, len, c->hash);
+	if (rc == TIP_OK)
+		rc = drain(d, o);
+	return rc == TIP_OK ? DELIVER_NEXT : rc;
+}
+
+int deliver_record(struct deliver *d, const uint8_t *buf, size_t len, enum deliver_reason *why)
+{
+	struct deliver_check c;
+
+	deliver_check(d, buf, len, &c);
+	return deliver_checked(d, buf, len, &c, why);
 }
 
 int deliver_sync(struct deliver *d)

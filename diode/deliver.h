@@ -10,7 +10,8 @@
  * its inbox spool at start (chain_resume), so whatever the sender replays is
  * recognised as a duplicate or accepted as next.
  *
- * Not thread-safe: one thread delivers; deliver_sync may run on the same thread.
+ * One thread delivers (deliver_record, deliver_checked, deliver_sync); deliver_check
+ * may run on any number of other threads at the same time.
  */
 #ifndef TIP_DIODE_DELIVER_H
 #define TIP_DIODE_DELIVER_H
@@ -73,6 +74,23 @@ void deliver_free(struct deliver *d);
  * DELIVER_REJECTED.
  */
 int deliver_record(struct deliver *d, const uint8_t *buf, size_t len, enum deliver_reason *why);
+
+/*
+ * The same in two steps, so that signature checks can run on other threads:
+ * deliver_check decodes and verifies (safe on any thread, concurrently with
+ * everything here), deliver_checked then delivers on the delivering thread, in
+ * any order.
+ */
+struct deliver_check {
+	int verdict;             /* TIP_OK (signed by its origin), DELIVER_DUPLICATE or DELIVER_REJECTED */
+	enum deliver_reason why; /* for DELIVER_REJECTED */
+	size_t origin;
+	uint64_t seq;
+	uint8_t prev_hash[REC_HASH_LEN], hash[REC_HASH_LEN];
+};
+void deliver_check(const struct deliver *d, const uint8_t *buf, size_t len, struct deliver_check *c);
+int deliver_checked(struct deliver *d, const uint8_t *buf, size_t len, const struct deliver_check *c,
+                    enum deliver_reason *why);
 
 /* Makes everything delivered so far durable (one fdatasync per spool written). */
 int deliver_sync(struct deliver *d);

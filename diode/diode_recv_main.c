@@ -21,6 +21,8 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -41,6 +43,18 @@ struct gap {
 	uint64_t since_ms;
 };
 
+/* A record waiting for (or back from) a signature check on a verifier thread. */
+struct vjob {
+	struct deliver_check check;
+	size_t len;
+	struct vjob *next;
+	uint8_t buf[];
+};
+
+struct vqueue {
+	struct vjob *head, *tail;
+};
+
 struct receiver {
 	struct diode_recv_conf conf;
 	struct event_base *base;
@@ -53,6 +67,14 @@ struct receiver {
 	struct gap gaps[MAX_ORIGINS];
 	size_t n_origins;
 	int unsynced, exit_code, queue_alarm;
+	/* Signature checks run on verifier threads; records come back to the loop through an eventfd. */
+	pthread_mutex_t vmu;
+	pthread_cond_t vcv;
+	struct vqueue vin, vout;
+	size_t vbytes, n_verifiers;
+	pthread_t *verifiers;
+	int vstop, vfd;
+	uint64_t vdropped;
 	uint8_t *bufs;
 	struct mmsghdr *msgs;
 	struct iovec *iov;
@@ -115,12 +137,51 @@ static int load_origin_keys(struct receiver *r)
 	return 0;
 }
 
-static void on_record(void *arg, uint64_t tid, const uint8_t *rec, size_t len)
+static int sync_inboxes(struct receiver *r);
+
+static void vpush(struct vqueue *q, struct vjob *j)
+{
+	j->next = NULL;
+	if (q->tail)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+}
+
+static void *verifier_main(void *arg)
 {
 	struct receiver *r = arg;
+	uint64_t one = 1;
+
+	pthread_setname_np(pthread_self(), "verify");
+	pthread_mutex_lock(&r->vmu);
+	for (;;) {
+		struct vjob *j;
+
+		while (!r->vin.head && !r->vstop)
+			pthread_cond_wait(&r->vcv, &r->vmu);
+		if (!(j = r->vin.head))
+			break;
+		r->vin.head = j->next;
+		if (!r->vin.head)
+			r->vin.tail = NULL;
+		pthread_mutex_unlock(&r->vmu);
+		deliver_check(r->deliver, j->buf, j->len, &j->check);
+		pthread_mutex_lock(&r->vmu);
+		vpush(&r->vout, j);
+		if (write(r->vfd, &one, sizeof(one)) < 0) {
+			/* The counter cannot overflow in practice; the next wake-up drains this job too. */
+		}
+	}
+	pthread_mutex_unlock(&r->vmu);
+	return NULL;
+}
+
+static void deliver_one(struct receiver *r, const uint8_t *rec, size_t len, const struct deliver_check *c)
+{
 	enum deliver_reason why;
-	int rc = deliver_record(r->deliver, rec, len, &why);
-	(void)tid;
+	int rc = deliver_checked(r->deliver, rec, len, c, &why);
 
 	if (rc < 0) {
 		log_err("inbox: %s; stopping", tip_strerror(rc));
@@ -132,6 +193,59 @@ static void on_record(void *arg, uint64_t tid, const uint8_t *rec, size_t len)
 		log_warn("record rejected (%s), kept in quarantine", deliver_reason_name(why));
 	if (rc == DELIVER_NEXT)
 		r->unsynced = 1;
+}
+
+/* Records that came back from the verifiers, delivered on the loop thread. */
+static void on_verified(evutil_socket_t fd, short what, void *arg)
+{
+	struct receiver *r = arg;
+	struct vjob *j;
+	uint64_t n;
+	(void)what;
+
+	if (read(fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: drained by an earlier wake-up. */
+	}
+	pthread_mutex_lock(&r->vmu);
+	j = r->vout.head;
+	r->vout.head = r->vout.tail = NULL;
+	pthread_mutex_unlock(&r->vmu);
+	while (j) {
+		struct vjob *next = j->next;
+
+		pthread_mutex_lock(&r->vmu);
+		r->vbytes -= j->len;
+		pthread_mutex_unlock(&r->vmu);
+		if (!r->exit_code)
+			deliver_one(r, j->buf, j->len, &j->check);
+		free(j);
+		j = next;
+	}
+	if (r->conf.sync_interval == 0)
+		sync_inboxes(r);
+}
+
+/* A record from the link: to a verifier thread, or dropped (a replay brings it) when too many wait. */
+static void on_record(void *arg, uint64_t tid, const uint8_t *rec, size_t len)
+{
+	struct receiver *r = arg;
+	struct vjob *j;
+	(void)tid;
+
+	pthread_mutex_lock(&r->vmu);
+	if (r->vbytes + len > r->conf.verify_bytes || !(j = malloc(sizeof(*j) + len))) {
+		r->vdropped++;
+		pthread_mutex_unlock(&r->vmu);
+		return;
+	}
+	r->vbytes += len;
+	pthread_mutex_unlock(&r->vmu);
+	memcpy(j->buf, rec, len);
+	j->len = len;
+	pthread_mutex_lock(&r->vmu);
+	vpush(&r->vin, j);
+	pthread_cond_signal(&r->vcv);
+	pthread_mutex_unlock(&r->vmu);
 }
 
 static void on_heartbeat(void *arg, uint32_t session, const struct stream_hb_origin *o, size_t n)
@@ -377,10 +491,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int main(int argc, char **argv)
 {
-	static struct receiver r;
+	static struct receiver r = {
+	        .vmu = PTHREAD_MUTEX_INITIALIZER, .vcv = PTHREAD_COND_INITIALIZER, .vfd = -1};
 	struct key link;
 	struct http_server *metrics = NULL;
-	struct event *ev_read = NULL, *ev_sync = NULL, *ev_gap = NULL, *ev_term = NULL, *ev_int = NULL;
+	struct event *ev_verified = NULL, *ev_read = NULL, *ev_sync = NULL, *ev_gap = NULL, *ev_term = NULL,
+	             *ev_int = NULL;
 	int check, err, exit_code = EX_CONFIG;
 
 	log_init("diode-recv", 0, LOG_INFO);
@@ -444,11 +560,22 @@ int main(int argc, char **argv)
 	r.iov = calloc(batch, sizeof(*r.iov));
 	if (!r.bufs || !r.msgs || !r.iov)
 		goto out;
+	r.n_verifiers =
+	        r.conf.verify_threads ? (size_t)r.conf.verify_threads : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+	if ((r.vfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+	    !(r.verifiers = calloc(r.n_verifiers, sizeof(*r.verifiers))))
+		goto out;
+	for (size_t i = 0; i < r.n_verifiers; i++)
+		if (pthread_create(&r.verifiers[i], NULL, verifier_main, &r) != 0) {
+			r.n_verifiers = i;
+			goto out;
+		}
 	register_metrics(&r);
 	if (r.conf.metrics_port &&
 	    !(metrics = daemon_metrics_server(r.base, r.conf.metrics_listen, (int)r.conf.metrics_port,
 	                                      refresh_metrics, &r)))
 		goto out;
+	ev_verified = event_new(r.base, r.vfd, EV_READ | EV_PERSIST, on_verified, &r);
 	ev_read = event_new(r.base, r.fd, EV_READ | EV_PERSIST, on_readable, &r);
 	ev_sync = event_new(r.base, -1, EV_PERSIST, on_sync, &r);
 	ev_gap = event_new(r.base, -1, EV_PERSIST, on_gap_check, &r);
@@ -457,7 +584,8 @@ int main(int argc, char **argv)
 	struct timeval sync_tv = {(time_t)(r.conf.sync_interval / 1000),
 	                          (suseconds_t)(r.conf.sync_interval % 1000) * 1000};
 	struct timeval gap_tv = {GAP_CHECK_MS / 1000, 0};
-	if (!ev_read || !ev_sync || !ev_gap || !ev_term || !ev_int || event_add(ev_read, NULL) ||
+	if (!ev_verified || !ev_read || !ev_sync || !ev_gap || !ev_term || !ev_int ||
+	    event_add(ev_verified, NULL) || event_add(ev_read, NULL) ||
 	    (r.conf.sync_interval && event_add(ev_sync, &sync_tv)) || event_add(ev_gap, &gap_tv) ||
 	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL))
 		goto out;
@@ -467,6 +595,23 @@ int main(int argc, char **argv)
 	if (!exit_code && sync_inboxes(&r) != 0)
 		exit_code = EX_IOERR;
 out:
+	/* Verifiers stop after the queue; what they checked last is delivered before the inboxes close. */
+	pthread_mutex_lock(&r.vmu);
+	r.vstop = 1;
+	pthread_cond_broadcast(&r.vcv);
+	pthread_mutex_unlock(&r.vmu);
+	for (size_t i = 0; i < r.n_verifiers; i++)
+		pthread_join(r.verifiers[i], NULL);
+	if (r.deliver && r.vfd >= 0) {
+		on_verified(r.vfd, EV_READ, &r);
+		if (!exit_code && sync_inboxes(&r) != 0)
+			exit_code = EX_IOERR;
+	}
+	free(r.verifiers);
+	if (r.vfd >= 0)
+		close(r.vfd);
+	if (ev_verified)
+		event_free(ev_verified);
 	key_wipe(&link);
 	http_server_free(metrics);
 	if (ev_read)
