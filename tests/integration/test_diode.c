@@ -42,6 +42,24 @@ static void write_key(const struct key *k, const char *file, int pub)
 	assert_int_equal(pub ? key_write_public(path, k) : key_write_private(path, k), TIP_OK);
 }
 
+/* A fresh directory with both origins' keys (verifier keys in keys/), the link key, and empty chains. */
+static void make_world(struct rec_chain chain[2])
+{
+	char path[600];
+
+	dir = tu_mkdtemp();
+	snprintf(path, sizeof(path), "%s/keys", dir);
+	mkdir(path, 0700);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(key_generate(KEY_ED25519, origins[i], &origin_key[i]), TIP_OK);
+		snprintf(path, sizeof(path), "keys/%s.pub", origins[i]);
+		write_key(&origin_key[i], path, 1);
+		rec_chain_init(&chain[i], origins[i]);
+	}
+	assert_int_equal(key_generate(KEY_LINK, "link", &link_key), TIP_OK);
+	write_key(&link_key, "link.key", 0);
+}
+
 /* Appends n records of origin i (continuing its chain) to its outbox spool; sizes vary up to ~50 KiB. */
 static void produce(int i, struct rec_chain *chain, int n, const struct key *signer)
 {
@@ -138,18 +156,8 @@ static void test_diode_end_to_end(void **state)
 	int recv_port = tfree_port(), relay_port = tfree_port();
 	FILE *f;
 
-	dir = tu_mkdtemp();
-	snprintf(path, sizeof(path), "%s/keys", dir);
-	mkdir(path, 0700);
-	for (int i = 0; i < 2; i++) {
-		assert_int_equal(key_generate(KEY_ED25519, origins[i], &origin_key[i]), TIP_OK);
-		snprintf(path, sizeof(path), "keys/%s.pub", origins[i]);
-		write_key(&origin_key[i], path, 1);
-		rec_chain_init(&chain[i], origins[i]);
-	}
+	make_world(chain);
 	assert_int_equal(key_generate(KEY_ED25519, "intake-a", &stranger), TIP_OK);
-	assert_int_equal(key_generate(KEY_LINK, "link", &link_key), TIP_OK);
-	write_key(&link_key, "link.key", 0);
 	produce(0, &chain[0], 300, &origin_key[0]);
 	produce(1, &chain[1], 200, &origin_key[1]);
 
@@ -301,18 +309,8 @@ static void test_diode_namespaces(void **state)
 	           high, high, high, net),
 	        0);
 
-	dir = tu_mkdtemp();
-	snprintf(path, sizeof(path), "%s/keys", dir);
-	mkdir(path, 0700);
 	max_payload = 2000;
-	for (int i = 0; i < 2; i++) {
-		assert_int_equal(key_generate(KEY_ED25519, origins[i], &origin_key[i]), TIP_OK);
-		snprintf(path, sizeof(path), "keys/%s.pub", origins[i]);
-		write_key(&origin_key[i], path, 1);
-		rec_chain_init(&chain[i], origins[i]);
-	}
-	assert_int_equal(key_generate(KEY_LINK, "link", &link_key), TIP_OK);
-	write_key(&link_key, "link.key", 0);
+	make_world(chain);
 	produce(0, &chain[0], 6000, &origin_key[0]);
 	produce(1, &chain[1], 4000, &origin_key[1]);
 	snprintf(conf_recv, sizeof(conf_recv), "%s/recv.conf", dir);
@@ -371,24 +369,14 @@ static void test_diode_namespaces(void **state)
 static void test_resend(void **state)
 {
 	(void)state;
-	char path[600], conf_send[600], conf_recv[600], log[600];
+	char conf_send[600], conf_recv[600], log[600];
 	struct tdaemon recv_d, send_d;
 	struct rec_chain chain[2];
 	int recv_port = tfree_port(), relay_port = tfree_port();
 	FILE *f;
 
-	dir = tu_mkdtemp();
-	snprintf(path, sizeof(path), "%s/keys", dir);
-	mkdir(path, 0700);
 	max_payload = 3000;
-	for (int i = 0; i < 2; i++) {
-		assert_int_equal(key_generate(KEY_ED25519, origins[i], &origin_key[i]), TIP_OK);
-		snprintf(path, sizeof(path), "keys/%s.pub", origins[i]);
-		write_key(&origin_key[i], path, 1);
-		rec_chain_init(&chain[i], origins[i]);
-	}
-	assert_int_equal(key_generate(KEY_LINK, "link", &link_key), TIP_OK);
-	write_key(&link_key, "link.key", 0);
+	make_world(chain);
 	produce(0, &chain[0], 10, &origin_key[0]);
 	snprintf(conf_recv, sizeof(conf_recv), "%s/recv.conf", dir);
 	f = fopen(conf_recv, "w");
