@@ -211,7 +211,48 @@ static void retire_chunks(struct sender *s, struct source *src)
 		src->pass_chunk[p] -= done;
 }
 
-/* The next record to send: a replay that is due, else a new record, round-robin over the spools. */
+/*
+ * A replay of some spool whose chunk is due: now >= first sent + delay * slack. Returns 1 with the
+ * record, 0 if none is due.
+ */
+static int next_replay(struct sender *s, const uint8_t **rec, size_t *len, uint64_t now_ms, uint64_t slack)
+{
+	struct spool_fault fault;
+	uint64_t index;
+
+	for (size_t i = 0; i < s->n_sources; i++) {
+		struct source *src = &s->sources[i];
+
+		for (size_t p = 0; p < s->n_replay; p++) {
+			struct chunk *c;
+
+			if (src->pass_chunk[p] >= src->n_chunks)
+				continue;
+			c = &src->chunks[src->pass_chunk[p]];
+			if (now_ms < c->sent_ms + s->replay_ms[p] * slack)
+				continue;
+			if (src->pass_next[p] < c->from)
+				src->pass_next[p] = c->from;
+			if (spool_reader_position(src->replay[p]) != src->pass_next[p])
+				spool_reader_seek(src->replay[p], src->pass_next[p]);
+			if (spool_reader_next(src->replay[p], rec, len, &index, &fault) == 1) {
+				if (++src->pass_next[p] > c->to) {
+					src->pass_chunk[p]++;
+					retire_chunks(s, src);
+				}
+				metric_inc(s->m.replays);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * The next record to send. New records go first, so a burst gets across at the link rate; a
+ * replay goes when the link has room, or before new records once it is twice as late as its
+ * delay, so a saturated link still repeats everything in time.
+ */
 static int next_record(struct sender *s, const uint8_t **rec, size_t *len, uint64_t now_ms)
 {
 	struct spool_fault fault;
@@ -227,32 +268,8 @@ static int next_record(struct sender *s, const uint8_t **rec, size_t *len, uint6
 		s->range_done = 1;
 		return 0;
 	}
-	for (size_t i = 0; i < s->n_sources; i++) {
-		struct source *src = &s->sources[i];
-
-		for (size_t p = 0; p < s->n_replay; p++) {
-			struct chunk *c;
-
-			if (src->pass_chunk[p] >= src->n_chunks)
-				continue;
-			c = &src->chunks[src->pass_chunk[p]];
-			if (now_ms < c->sent_ms + s->replay_ms[p])
-				continue;
-			if (src->pass_next[p] < c->from)
-				src->pass_next[p] = c->from;
-			if (spool_reader_position(src->replay[p]) != src->pass_next[p])
-				spool_reader_seek(src->replay[p], src->pass_next[p]);
-			rc = spool_reader_next(src->replay[p], rec, len, &index, &fault);
-			if (rc == 1) {
-				if (++src->pass_next[p] > c->to) {
-					src->pass_chunk[p]++;
-					retire_chunks(s, src);
-				}
-				metric_inc(s->m.replays);
-				return 1;
-			}
-		}
-	}
+	if (next_replay(s, rec, len, now_ms, 2))
+		return 1;
 	for (size_t n = 0; n < s->n_sources; n++) {
 		struct source *src = &s->sources[s->rr];
 
@@ -274,7 +291,7 @@ static int next_record(struct sender *s, const uint8_t **rec, size_t *len, uint6
 			return 0;
 		}
 	}
-	return 0;
+	return next_replay(s, rec, len, now_ms, 1);
 }
 
 /* Fills the output batch with up to n datagrams. */
