@@ -83,7 +83,7 @@ struct receiver {
 		        *rejected[REJECT_COUNT];
 		struct metric *blocks_recovered, *blocks_lost, *symbols_rebuilt, *incomplete, *gaps_open,
 		        *queue_pct;
-		struct metric *sessions, *bytes;
+		struct metric *sessions, *bytes, *unchecked;
 	} m;
 };
 
@@ -397,6 +397,9 @@ static void refresh_metrics(void *arg)
 	metric_set(r->m.symbols_rebuilt, (int64_t)s.symbols_rebuilt);
 	metric_set(r->m.incomplete, (int64_t)(s.stream.incomplete + s.stream.evicted));
 	metric_set(r->m.records, (int64_t)d->delivered);
+	pthread_mutex_lock(&r->vmu);
+	metric_set(r->m.unchecked, (int64_t)r->vdropped);
+	pthread_mutex_unlock(&r->vmu);
 	metric_set(r->m.duplicates, (int64_t)d->duplicates);
 	metric_set(r->m.held, (int64_t)d->held_bytes);
 	metric_set(r->m.dropped, (int64_t)d->dropped);
@@ -444,6 +447,9 @@ static void register_metrics(struct receiver *r)
 	for (int i = 0; i < REJECT_COUNT; i++)
 		r->m.rejected[i] = must(
 		        metric_gauge("diode_recv_records_rejected_total", rej[i], "Records quarantined."));
+	r->m.unchecked = must(metric_gauge(
+	        "diode_recv_records_unchecked_total", NULL,
+	        "Records dropped while too many waited for a signature check (replay brings them)."));
 	r->m.gaps_open = must(metric_gauge("diode_recv_gaps_open", NULL, "Origins with an alerted gap."));
 	r->m.queue_pct =
 	        must(metric_gauge("diode_recv_socket_queue_percent", NULL, "Socket receive queue use."));
