@@ -11,6 +11,7 @@
 #include <openssl/sha.h>
 
 #include <ftw.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,4 +209,34 @@ uint64_t tu_fill_spool(const char *spool_dir, const struct key *signer, struct r
 		abort();
 	ed25519_key_free(k);
 	return total;
+}
+
+void tu_write_text(const char *path, const char *fmt, ...)
+{
+	FILE *f = fopen(path, "w");
+	va_list ap;
+
+	if (!f)
+		abort();
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	if (fclose(f) != 0)
+		abort();
+}
+
+void tu_corpus_keys(struct key *keys, struct key *pubs)
+{
+	static const char *const lines[2] = {
+	        "PRIVATE+KEY+fuzz.example/log+83eae23f+AbEYl9FgZTVEUeHyvZP1skCBTTkkm2G3Xk+3AYANeOHD",
+	        "PRIVATE+KEY+fuzz.example/witness+2f3adcac+BLdAydkCZCBVGkeaSSdoTI2qqPtcSui5wNPVbac2029e",
+	};
+
+	for (int i = 0; i < 2; i++) {
+		if (key_parse_private(lines[i], strlen(lines[i]), &keys[i]) != TIP_OK)
+			abort();
+		pubs[i] = keys[i];
+		memset(pubs[i].secret, 0, sizeof(pubs[i].secret));
+		pubs[i].has_secret = 0;
+	}
 }

@@ -22,6 +22,13 @@ struct key;
 struct rec_chain;
 uint64_t tu_fill_spool(const char *spool_dir, const struct key *signer, struct rec_chain *chain, int n,
                        size_t spread);
+/* Writes printf-formatted text to path (created or truncated); aborts on failure. */
+void tu_write_text(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * The two keys the fuzz corpora of notes and checkpoints are signed with ("fuzz.example/log" and
+ * "fuzz.example/witness"): private in keys, public halves in pubs.
+ */
+void tu_corpus_keys(struct key *keys, struct key *pubs);
 /* A fresh private directory under TMPDIR (heap string) and its recursive removal. */
 char *tu_mkdtemp(void);
 void tu_rmtree(const char *path);

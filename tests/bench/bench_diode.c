@@ -85,7 +85,6 @@ static void run(const struct mix *mx, double loss, double *goodput_mbit, double 
 	struct tdaemon recv_d, send_d;
 	int recv_port = tfree_port(), relay_port = tfree_port();
 	pid_t relay_pid = 0;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/keys", dir);
 	mkdir(path, 0700);
@@ -100,19 +99,16 @@ static void run(const struct mix *mx, double loss, double *goodput_mbit, double 
 	uint64_t payload = tu_fill_spool(path, &origin, &chain, mx->records, mx->spread);
 
 	snprintf(conf_recv, sizeof(conf_recv), "%s/recv.conf", dir);
-	f = fopen(conf_recv, "w");
-	fprintf(f,
-	        "link_key %s/link.key\nlisten 127.0.0.1\nport %d\norigin_keys %s/keys\ninbox %s/inbox\n"
-	        "quarantine %s/quarantine\nmetrics_port 0\nrcvbuf 256M\n",
-	        dir, recv_port, dir, dir, dir);
-	fclose(f);
+	tu_write_text(conf_recv,
+	              "link_key %s/link.key\nlisten 127.0.0.1\nport %d\norigin_keys %s/keys\ninbox %s/inbox\n"
+	              "quarantine %s/quarantine\nmetrics_port 0\nrcvbuf 256M\n",
+	              dir, recv_port, dir, dir, dir);
 	snprintf(conf_send, sizeof(conf_send), "%s/send.conf", dir);
-	f = fopen(conf_send, "w");
-	fprintf(f,
+	tu_write_text(
+	        conf_send,
 	        "link_key %s/link.key\ndestination 127.0.0.1\nport %d\nspools bench=%s/outbox\nreplay 2s 6s\n"
 	        "rate_mbit 1000\nmetrics_port 0\n",
 	        dir, loss > 0 ? relay_port : recv_port, dir);
-	fclose(f);
 	snprintf(log, sizeof(log), "%s/recv.log", dir);
 	assert_int_equal(tdaemon_start(&recv_d, "diode-recv", conf_recv, log), 0);
 	if (loss > 0) {

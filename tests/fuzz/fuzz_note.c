@@ -4,6 +4,7 @@
  * with the signer's key.
  */
 #include "fuzz.h"
+#include "testutil.h"
 
 #include "common/err.h"
 #include "proto/keyfile.h"
@@ -12,23 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Keys made for the corpus: the seeds in corpus/fuzz_note are signed with them. */
-static const char *const key_lines[2] = {
-        "PRIVATE+KEY+fuzz.example/log+83eae23f+AbEYl9FgZTVEUeHyvZP1skCBTTkkm2G3Xk+3AYANeOHD",
-        "PRIVATE+KEY+fuzz.example/witness+2f3adcac+BLdAydkCZCBVGkeaSSdoTI2qqPtcSui5wNPVbac2029e",
-};
-
+/* The seeds in corpus/fuzz_note are signed with the corpus keys. */
 static struct key keys[2], pubs[2];
 
 static void load_keys(void)
 {
-	for (int i = 0; i < 2; i++) {
-		if (key_parse_private(key_lines[i], strlen(key_lines[i]), &keys[i]) != TIP_OK)
-			abort();
-		pubs[i] = keys[i];
-		memset(pubs[i].secret, 0, sizeof(pubs[i].secret));
-		pubs[i].has_secret = 0;
-	}
+	tu_corpus_keys(keys, pubs);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

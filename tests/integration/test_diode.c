@@ -154,7 +154,6 @@ static void test_diode_end_to_end(void **state)
 	struct tdaemon recv_d, send_d;
 	struct rec_chain chain[2];
 	int recv_port = tfree_port(), relay_port = tfree_port();
-	FILE *f;
 
 	make_world(chain);
 	assert_int_equal(key_generate(KEY_ED25519, "intake-a", &stranger), TIP_OK);
@@ -162,19 +161,16 @@ static void test_diode_end_to_end(void **state)
 	produce(1, &chain[1], 200, &origin_key[1]);
 
 	snprintf(conf_recv, sizeof(conf_recv), "%s/recv.conf", dir);
-	f = fopen(conf_recv, "w");
-	fprintf(f,
-	        "link_key %s/link.key\nlisten 127.0.0.1\nport %d\norigin_keys %s/keys\ninbox %s/inbox\n"
-	        "quarantine %s/quarantine\nmetrics_port 0\nblock_age 500ms\ngap_timeout 1s\n",
-	        dir, recv_port, dir, dir, dir);
-	fclose(f);
+	tu_write_text(conf_recv,
+	              "link_key %s/link.key\nlisten 127.0.0.1\nport %d\norigin_keys %s/keys\ninbox %s/inbox\n"
+	              "quarantine %s/quarantine\nmetrics_port 0\nblock_age 500ms\ngap_timeout 1s\n",
+	              dir, recv_port, dir, dir, dir);
 	snprintf(conf_send, sizeof(conf_send), "%s/send.conf", dir);
-	f = fopen(conf_send, "w");
-	fprintf(f,
+	tu_write_text(
+	        conf_send,
 	        "link_key %s/link.key\ndestination 127.0.0.1\nport %d\nspools intake-a=%s/outbox-intake-a "
 	        "intake-b=%s/outbox-intake-b\nreplay 1s 3s\nrate_mbit 200\nmetrics_port 0\nheartbeat 200ms\n",
 	        dir, relay_port, dir, dir);
-	fclose(f);
 
 	/* 5% random loss, a burst of 30 every 2000, 1% duplicated, 1% reordered, 0.5% flipped, 0.5%
 	 * truncated. */
@@ -314,19 +310,17 @@ static void test_diode_namespaces(void **state)
 	produce(0, &chain[0], 6000, &origin_key[0]);
 	produce(1, &chain[1], 4000, &origin_key[1]);
 	snprintf(conf_recv, sizeof(conf_recv), "%s/recv.conf", dir);
-	f = fopen(conf_recv, "w");
-	fprintf(f,
+	tu_write_text(
+	        conf_recv,
 	        "link_key %s/link.key\nlisten 10.254.%d.2\nport 7700\norigin_keys %s/keys\ninbox %s/inbox\n"
 	        "quarantine %s/quarantine\nmetrics_port 0\nblock_age 500ms\n",
 	        dir, net, dir, dir, dir);
-	fclose(f);
 	snprintf(conf_send, sizeof(conf_send), "%s/send.conf", dir);
-	f = fopen(conf_send, "w");
-	fprintf(f,
+	tu_write_text(
+	        conf_send,
 	        "link_key %s/link.key\ndestination 127.0.0.1\nport %d\nspools intake-a=%s/outbox-intake-a "
 	        "intake-b=%s/outbox-intake-b\nreplay 1s 3s\nrate_mbit 200\nmetrics_port 0\n",
 	        dir, relay_port, dir, dir);
-	fclose(f);
 	snprintf(log, sizeof(log), "%s/recv.log", dir);
 	assert_int_equal(tdaemon_start_in(&recv_d, high, "diode-recv", conf_recv, log), 0);
 	/* The relay runs in the low namespace and forwards across the veth to the high side. */
@@ -373,25 +367,21 @@ static void test_resend(void **state)
 	struct tdaemon recv_d, send_d;
 	struct rec_chain chain[2];
 	int recv_port = tfree_port(), relay_port = tfree_port();
-	FILE *f;
 
 	max_payload = 3000;
 	make_world(chain);
 	produce(0, &chain[0], 10, &origin_key[0]);
 	snprintf(conf_recv, sizeof(conf_recv), "%s/recv.conf", dir);
-	f = fopen(conf_recv, "w");
-	fprintf(f,
-	        "link_key %s/link.key\nlisten 127.0.0.1\nport %d\norigin_keys %s/keys\ninbox %s/inbox\n"
-	        "quarantine %s/quarantine\nmetrics_port 0\n",
-	        dir, recv_port, dir, dir, dir);
-	fclose(f);
+	tu_write_text(conf_recv,
+	              "link_key %s/link.key\nlisten 127.0.0.1\nport %d\norigin_keys %s/keys\ninbox %s/inbox\n"
+	              "quarantine %s/quarantine\nmetrics_port 0\n",
+	              dir, recv_port, dir, dir, dir);
 	snprintf(conf_send, sizeof(conf_send), "%s/send.conf", dir);
-	f = fopen(conf_send, "w");
-	fprintf(f,
+	tu_write_text(
+	        conf_send,
 	        "link_key %s/link.key\ndestination 127.0.0.1\nport %d\nspools intake-a=%s/outbox-intake-a\n"
 	        "replay\nrate_mbit 100\nmetrics_port 0\n",
 	        dir, relay_port, dir);
-	fclose(f);
 	snprintf(log, sizeof(log), "%s/recv.log", dir);
 	assert_int_equal(tdaemon_start(&recv_d, "diode-recv", conf_recv, log), 0);
 	start_relay(relay_port, recv_port, "-p 1"); /* the link is down: everything is lost */
