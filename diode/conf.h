@@ -15,6 +15,9 @@ struct diode_send_conf {
 	long long port;
 	char spools[DIODE_LIST_MAX]; /* "origin=dir origin=dir ..." */
 	char replay[256];            /* "5s 1m 10m": each record is sent again after these delays */
+	char log_dir[DIODE_PATH_MAX];
+	char log_key[DIODE_PATH_MAX];
+	long long checkpoint_records, checkpoint_interval;
 	long long rate_mbit;
 	size_t datagram_size;
 	long long fec_k, fec_m, depth;
@@ -34,6 +37,9 @@ struct diode_recv_conf {
 	                                   */
 	char inbox[DIODE_PATH_MAX];
 	char quarantine[DIODE_PATH_MAX];
+	char log_dir[DIODE_PATH_MAX];
+	char cosign_key[DIODE_PATH_MAX], event_key[DIODE_PATH_MAX];
+	long long checkpoint_records, checkpoint_interval;
 	size_t datagram_size, rcvbuf, max_record, reassembly_bytes, held_bytes, block_mem, verify_bytes;
 	long long window_blocks, block_age, sync_interval, gap_timeout, batch, verify_threads;
 	char metrics_listen[64];

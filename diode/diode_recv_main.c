@@ -9,6 +9,7 @@
  * opened or written.
  */
 #include "common/daemon.h"
+#include "common/encoding.h"
 #include "common/err.h"
 #include "common/net.h"
 #include "common/log.h"
@@ -16,6 +17,7 @@
 #include "diode/conf.h"
 #include "diode/deliver.h"
 #include "diode/link.h"
+#include "diode/rxlog.h"
 #include "proto/keyfile.h"
 
 #include <arpa/inet.h>
@@ -61,6 +63,8 @@ struct receiver {
 	int fd;
 	struct link_rx *rx;
 	struct deliver *deliver;
+	struct rxlog *log;
+	uint64_t duplicates_logged;
 	struct key keys[MAX_ORIGINS];
 	struct ed25519_pub *pubs[MAX_ORIGINS];
 	struct deliver_origin origins[MAX_ORIGINS];
@@ -189,8 +193,17 @@ static void deliver_one(struct receiver *r, const uint8_t *rec, size_t len, cons
 		event_base_loopbreak(r->base);
 		return;
 	}
-	if (rc == DELIVER_REJECTED)
+	if (rc == DELIVER_REJECTED) {
+		/* The origin and seq are known once the record decoded and named a configured origin. */
+		int named = why != REJECT_DECODE && why != REJECT_ORIGIN;
+		char hash[2 * REC_HASH_LEN + 1], seq[24];
+
+		hex_encode(c->hash, REC_HASH_LEN, hash, sizeof(hash));
+		snprintf(seq, sizeof(seq), "%llu", (unsigned long long)c->seq);
 		log_warn("record rejected (%s), kept in quarantine", deliver_reason_name(why));
+		rxlog_event(r->log, "reject %s %s %s %s", named ? r->origins[c->origin].name : "-",
+		            named ? seq : "-", deliver_reason_name(why), why == REJECT_DECODE ? "-" : hash);
+	}
 	if (rc == DELIVER_NEXT)
 		r->unsynced = 1;
 }
@@ -359,18 +372,32 @@ static void on_gap_check(evutil_socket_t fd, short what, void *arg)
 				        r->origins[i].name, (unsigned long long)next,
 				        (unsigned long long)highest,
 				        (unsigned long long)((now - g->since_ms) / 1000));
+				rxlog_event(r->log, "gap-open %s %llu %llu", r->origins[i].name,
+				            (unsigned long long)next, (unsigned long long)highest);
 				g->alerted = 1;
 			}
 			open += g->alerted;
 		} else if (g->open) {
-			if (g->alerted)
+			if (g->alerted) {
 				log_info("gap closed: origin %s records %llu..%llu arrived",
 				         r->origins[i].name, (unsigned long long)g->from,
 				         (unsigned long long)g->to);
+				rxlog_event(r->log, "gap-close %s %llu %llu", r->origins[i].name,
+				            (unsigned long long)g->from, (unsigned long long)g->to);
+			}
 			g->open = 0;
 		}
 	}
 	metric_set(r->m.gaps_open, (int64_t)open);
+	uint64_t dup = deliver_stats(r->deliver)->duplicates;
+	if (dup > r->duplicates_logged) {
+		rxlog_event(r->log, "duplicates %llu", (unsigned long long)(dup - r->duplicates_logged));
+		r->duplicates_logged = dup;
+	}
+	if (rxlog_status(r->log) != TIP_OK) {
+		r->exit_code = EX_IOERR; /* the log's thread said why */
+		event_base_loopbreak(r->base);
+	}
 }
 
 static void refresh_metrics(void *arg)
@@ -499,7 +526,7 @@ int main(int argc, char **argv)
 {
 	static struct receiver r = {
 	        .vmu = PTHREAD_MUTEX_INITIALIZER, .vcv = PTHREAD_COND_INITIALIZER, .vfd = -1};
-	struct key link;
+	struct key link, cosign_key, event_key;
 	struct http_server *metrics = NULL;
 	struct event *ev_verified = NULL, *ev_read = NULL, *ev_sync = NULL, *ev_gap = NULL, *ev_term = NULL,
 	             *ev_int = NULL;
@@ -511,8 +538,18 @@ int main(int argc, char **argv)
 	log_init("diode-recv", r.conf.syslog, r.conf.debug ? LOG_DEBUG : LOG_INFO);
 	r.fd = -1;
 	memset(&link, 0, sizeof(link));
+	memset(&cosign_key, 0, sizeof(cosign_key));
+	memset(&event_key, 0, sizeof(event_key));
 	if (key_read_private(r.conf.link_key, &link) != TIP_OK || link.type != KEY_LINK) {
 		log_err("%s: not a usable link key", r.conf.link_key);
+		goto out;
+	}
+	if (key_read_private(r.conf.cosign_key, &cosign_key) != TIP_OK || cosign_key.type != KEY_COSIGN) {
+		log_err("%s: not a usable cosignature key (tipkey cosign)", r.conf.cosign_key);
+		goto out;
+	}
+	if (key_read_private(r.conf.event_key, &event_key) != TIP_OK || event_key.type != KEY_ED25519) {
+		log_err("%s: not a usable event-log key (tipkey sign)", r.conf.event_key);
 		goto out;
 	}
 	if (load_origin_keys(&r) != 0)
@@ -547,6 +584,22 @@ int main(int argc, char **argv)
 		exit_code = err == TIP_ECORRUPT ? EX_DATAERR : EX_IOERR;
 		goto out;
 	}
+	struct rxlog_conf lc = {r.conf.log_dir,
+	                        r.conf.inbox,
+	                        &cosign_key,
+	                        &event_key,
+	                        r.keys,
+	                        r.n_origins,
+	                        (uint64_t)r.conf.checkpoint_records,
+	                        (uint64_t)r.conf.checkpoint_interval,
+	                        dc.spool};
+	if (!(r.log = rxlog_open(&lc, &err)) || (err = rxlog_start(r.log)) != TIP_OK) {
+		log_err("transfer log %s: %s", r.conf.log_dir, tip_strerror(err));
+		exit_code = err == TIP_ECORRUPT ? EX_DATAERR : EX_IOERR;
+		goto out;
+	}
+	key_wipe(&cosign_key);
+	key_wipe(&event_key);
 	struct link_rx_opts lo = link_rx_opts_default();
 	struct link_rx_cb cb = {on_record, on_heartbeat, &r};
 	lo.datagram_size = r.conf.datagram_size;
@@ -619,6 +672,8 @@ out:
 	if (ev_verified)
 		event_free(ev_verified);
 	key_wipe(&link);
+	key_wipe(&cosign_key);
+	key_wipe(&event_key);
 	http_server_free(metrics);
 	if (ev_read)
 		event_free(ev_read);
@@ -631,6 +686,7 @@ out:
 	if (ev_int)
 		event_free(ev_int);
 	link_rx_free(r.rx);
+	rxlog_free(r.log); /* after the last delivery and sync: it reads the inbox up to its end */
 	deliver_free(r.deliver);
 	for (size_t i = 0; i < r.n_origins; i++)
 		ed25519_pub_free(r.pubs[i]);

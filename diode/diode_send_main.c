@@ -21,6 +21,8 @@
 #include "diode/link.h"
 #include "diode/pacer.h"
 #include "diode/spool.h"
+#include "diode/tlog.h"
+#include "diode/txlog.h"
 #include "proto/keyfile.h"
 
 #include <arpa/inet.h>
@@ -64,6 +66,8 @@ struct sender {
 	struct pacer pacer;
 	struct source sources[MAX_SOURCES];
 	size_t n_sources, rr;
+	struct txlog *log; /* the transfer log of sources[0..n_logged); the next source is its checkpoints */
+	size_t n_logged;
 	uint64_t replay_ms[MAX_REPLAY];
 	size_t n_replay;
 	uint8_t *out; /* batch datagrams ready to send */
@@ -110,44 +114,73 @@ static int parse_replay(struct sender *s)
 	return 0;
 }
 
-static int open_sources(struct sender *s)
+static int add_source(struct sender *s, const char *origin, const char *dir)
 {
-	char copy[DIODE_LIST_MAX], *save = NULL, name[40];
-	struct spool_fault fault;
+	struct source *src = &s->sources[s->n_sources];
 	struct spool_opts o = spool_opts_default();
+	struct spool_fault fault;
+	char name[40];
 	int err;
 
 	o.max_record = s->conf.max_record;
+	if (s->n_sources == MAX_SOURCES || strlen(origin) > REC_ORIGIN_MAX || !rec_origin_ok(origin)) {
+		log_err("spools: %s is not an origin name, or there are more than %d", origin, MAX_SOURCES);
+		return -1;
+	}
+	snprintf(src->origin, sizeof(src->origin), "%s", origin);
+	snprintf(src->dir, sizeof(src->dir), "%s", dir);
+	if (!(src->live = spool_reader_open(src->dir, "diode-send", &o, &fault, &err))) {
+		log_err("spool %s: %s", src->dir, tip_strerror(err));
+		return -1;
+	}
+	s->n_sources++;
+	for (size_t p = 0; p < s->n_replay; p++) {
+		snprintf(name, sizeof(name), "diode-send-r%zu", p);
+		if (!(src->replay[p] = spool_reader_open(src->dir, name, &o, &fault, &err))) {
+			log_err("spool %s: %s", src->dir, tip_strerror(err));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The configured spools, then (after the transfer log has created it) the log's checkpoint spool. */
+static int open_sources(struct sender *s, const struct key *log_key, int with_log)
+{
+	char copy[DIODE_LIST_MAX], *save = NULL, cp_dir[TLOG_PATH_MAX];
+	struct txlog_source ls[MAX_SOURCES];
+	int err;
+
 	snprintf(copy, sizeof(copy), "%s", s->conf.spools);
 	for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-		struct source *src = &s->sources[s->n_sources];
 		char *eq = strchr(t, '=');
 
-		if (s->n_sources == MAX_SOURCES || !eq || (size_t)(eq - t) > REC_ORIGIN_MAX) {
+		if (!eq) {
 			log_err("spools: expected origin=directory pairs, got \"%s\"", t);
 			return -1;
 		}
 		*eq = 0;
-		snprintf(src->origin, sizeof(src->origin), "%s", t);
-		snprintf(src->dir, sizeof(src->dir), "%s", eq + 1);
-		if (!rec_origin_ok(src->origin)) {
-			log_err("spools: %s is not an origin name", src->origin);
+		if (add_source(s, t, eq + 1) != 0)
 			return -1;
-		}
-		if (!(src->live = spool_reader_open(src->dir, "diode-send", &o, &fault, &err))) {
-			log_err("spool %s: %s", src->dir, tip_strerror(err));
-			return -1;
-		}
-		for (size_t p = 0; p < s->n_replay; p++) {
-			snprintf(name, sizeof(name), "diode-send-r%zu", p);
-			if (!(src->replay[p] = spool_reader_open(src->dir, name, &o, &fault, &err))) {
-				log_err("spool %s: %s", src->dir, tip_strerror(err));
-				return -1;
-			}
-		}
-		s->n_sources++;
+		ls[s->n_sources - 1] = (struct txlog_source){s->sources[s->n_sources - 1].origin,
+		                                             s->sources[s->n_sources - 1].dir};
 	}
-	return s->n_sources ? 0 : -1;
+	if (!s->n_sources)
+		return -1;
+	s->n_logged = s->n_sources;
+	if (with_log) {
+		struct txlog_conf lc = {s->conf.log_dir, log_key, (uint64_t)s->conf.checkpoint_records,
+		                        (uint64_t)s->conf.checkpoint_interval, spool_opts_default()};
+
+		lc.spool.max_record = s->conf.max_record;
+		if (!(s->log = txlog_open(&lc, ls, s->n_logged, &err))) {
+			log_err("transfer log %s: %s", s->conf.log_dir, tip_strerror(err));
+			return -1;
+		}
+	}
+	return tlog_path(cp_dir, s->conf.log_dir, TLOG_CHECKPOINTS, NULL) == TIP_OK
+	               ? add_source(s, log_key->name, cp_dir)
+	               : -1;
 }
 
 static int open_range(struct sender *s, const char *origin, uint64_t from, uint64_t to)
@@ -420,12 +453,19 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 
+	if (s->log && txlog_status(s->log) != TIP_OK) {
+		s->exit_code = EX_IOERR; /* the log's thread said why */
+		event_base_loopbreak(s->base);
+		return;
+	}
 	memset(hb, 0, sizeof(hb));
 	for (size_t i = 0; i < s->n_sources; i++) {
 		uint64_t head = 0;
 		struct spool_fault fault;
 
 		snprintf(hb[i].origin, sizeof(hb[i].origin), "%s", s->sources[i].origin);
+		if (s->log && i < s->n_logged)
+			txlog_latest(s->log, i, &hb[i].checkpoint_size, hb[i].checkpoint_hash);
 		if (spool_reader_head(s->sources[i].live, &head, &fault) == TIP_OK && head > 0) {
 			hb[i].has_seq = 1;
 			hb[i].highest_seq = head - 1;
@@ -537,7 +577,7 @@ int main(int argc, char **argv)
 		argv = conf_args;
 		optind = 1;
 	}
-	struct key link;
+	struct key link, log_key;
 	struct http_server *metrics = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL;
 	uint32_t session;
@@ -549,6 +589,7 @@ int main(int argc, char **argv)
 	log_init("diode-send", s.conf.syslog, s.conf.debug ? LOG_DEBUG : LOG_INFO);
 	s.fd = -1;
 	memset(&link, 0, sizeof(link));
+	memset(&log_key, 0, sizeof(log_key));
 	struct link_params lp = link_params_default();
 	lp.datagram_size = s.conf.datagram_size;
 	lp.k = (unsigned)s.conf.fec_k;
@@ -560,6 +601,11 @@ int main(int argc, char **argv)
 	}
 	if (key_read_private(s.conf.link_key, &link) != TIP_OK || link.type != KEY_LINK) {
 		log_err("%s: not a usable link key", s.conf.link_key);
+		goto out;
+	}
+	if (key_read_private(s.conf.log_key, &log_key) != TIP_OK || log_key.type != KEY_ED25519 ||
+	    !rec_origin_ok(log_key.name)) {
+		log_err("%s: not a usable log key (tipkey sign, named like an origin)", s.conf.log_key);
 		goto out;
 	}
 	if (parse_replay(&s) != 0)
@@ -602,7 +648,7 @@ int main(int argc, char **argv)
 	if (daemon_drop_privileges(s.conf.user) != 0)
 		goto out;
 	exit_code = EX_IOERR;
-	if (open_sources(&s) != 0 ||
+	if (open_sources(&s, &log_key, !resend_origin) != 0 || (s.log && txlog_start(s.log) != TIP_OK) ||
 	    (resend_origin && open_range(&s, resend_origin, resend_from, resend_to) != 0))
 		goto out;
 	exit_code = EX_OSERR;
@@ -628,6 +674,8 @@ int main(int argc, char **argv)
 	exit_code = s.exit_code;
 out:
 	key_wipe(&link);
+	key_wipe(&log_key);
+	txlog_free(s.log);
 	http_server_free(metrics);
 	if (s.pump)
 		event_free(s.pump);

@@ -225,6 +225,48 @@ void tu_write_text(const char *path, const char *fmt, ...)
 		abort();
 }
 
+void tu_transfer_log_keys(const char *dir)
+{
+	static const struct {
+		enum key_type type;
+		const char *name, *file;
+	} keys[] = {{KEY_ED25519, "diode-log", "log.key"},
+	            {KEY_COSIGN, "diode-recv", "cosign.key"},
+	            {KEY_ED25519, "diode-recv-events", "event.key"}};
+	char path[600];
+	struct key k;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (key_generate(keys[i].type, keys[i].name, &k) != TIP_OK)
+			abort();
+		snprintf(path, sizeof(path), "%s/%s", dir, keys[i].file);
+		if (key_write_private(path, &k) != TIP_OK)
+			abort();
+		snprintf(path, sizeof(path), "%s/keys/%s.pub", dir, keys[i].name);
+		if (i == 0 && key_write_public(path, &k) != TIP_OK)
+			abort();
+	}
+}
+
+void tu_diode_recv_conf(char *conf, const char *dir, const char *listen, int port, const char *extra)
+{
+	snprintf(conf, 600, "%s/recv.conf", dir);
+	tu_write_text(conf,
+	              "link_key %s/link.key\nlisten %s\nport %d\norigin_keys %s/keys\ninbox %s/inbox\n"
+	              "quarantine %s/quarantine\nlog_dir %s/recv-log\ncosign_key %s/cosign.key\n"
+	              "event_key %s/event.key\nmetrics_port 0\n%s",
+	              dir, listen, port, dir, dir, dir, dir, dir, dir, extra);
+}
+
+void tu_diode_send_conf(char *conf, const char *dir, int port, const char *spools, const char *extra)
+{
+	snprintf(conf, 600, "%s/send.conf", dir);
+	tu_write_text(conf,
+	              "link_key %s/link.key\ndestination 127.0.0.1\nport %d\nspools %s\nlog_dir %s/send-log\n"
+	              "log_key %s/log.key\nmetrics_port 0\n%s",
+	              dir, port, spools, dir, dir, extra);
+}
+
 void tu_corpus_keys(struct key *keys, struct key *pubs)
 {
 	static const char *const lines[2] = {

@@ -25,6 +25,19 @@ uint64_t tu_fill_spool(const char *spool_dir, const struct key *signer, struct r
 /* Writes printf-formatted text to path (created or truncated); aborts on failure. */
 void tu_write_text(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*
+ * The transfer logs' keys in dir: log.key (the sender's, named "diode-log"; its verifier key also
+ * in dir/keys/, where the receiver finds its origins), cosign.key and event.key.
+ */
+void tu_transfer_log_keys(const char *dir);
+/*
+ * Settings files for a diode pair working in dir, path into conf (600 bytes): dir/recv.conf, a
+ * diode-recv on listen:port with dir/link.key, origins in dir/keys, dir/inbox, dir/quarantine and its
+ * log in dir/recv-log; dir/send.conf, a diode-send to 127.0.0.1:port of spools ("origin=dir ...") with
+ * its log in dir/send-log. Metrics off; extra (lines, may be "") is appended.
+ */
+void tu_diode_recv_conf(char *conf, const char *dir, const char *listen, int port, const char *extra);
+void tu_diode_send_conf(char *conf, const char *dir, int port, const char *spools, const char *extra);
+/*
  * The two keys the fuzz corpora of notes and checkpoints are signed with ("fuzz.example/log" and
  * "fuzz.example/witness"): private in keys, public halves in pubs.
  */

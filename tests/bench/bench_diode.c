@@ -79,7 +79,8 @@ static uint64_t inbox_head(const char *dir)
 
 static void run(const struct mix *mx, double loss, double *goodput_mbit, double *cpu_per_gbit)
 {
-	char *dir = tu_mkdtemp(), path[600], conf_send[600], conf_recv[600], log[600], relay[800];
+	char *dir = tu_mkdtemp(), path[600], conf_send[600], conf_recv[600], log[600], relay[800],
+	     spools[700];
 	struct key origin, link;
 	struct rec_chain chain;
 	struct tdaemon recv_d, send_d;
@@ -94,21 +95,15 @@ static void run(const struct mix *mx, double loss, double *goodput_mbit, double 
 	assert_int_equal(key_write_public(path, &origin), TIP_OK);
 	snprintf(path, sizeof(path), "%s/link.key", dir);
 	assert_int_equal(key_write_private(path, &link), TIP_OK);
+	tu_transfer_log_keys(dir);
 	rec_chain_init(&chain, "bench");
 	snprintf(path, sizeof(path), "%s/outbox", dir);
 	uint64_t payload = tu_fill_spool(path, &origin, &chain, mx->records, mx->spread);
 
-	snprintf(conf_recv, sizeof(conf_recv), "%s/recv.conf", dir);
-	tu_write_text(conf_recv,
-	              "link_key %s/link.key\nlisten 127.0.0.1\nport %d\norigin_keys %s/keys\ninbox %s/inbox\n"
-	              "quarantine %s/quarantine\nmetrics_port 0\nrcvbuf 256M\n",
-	              dir, recv_port, dir, dir, dir);
-	snprintf(conf_send, sizeof(conf_send), "%s/send.conf", dir);
-	tu_write_text(
-	        conf_send,
-	        "link_key %s/link.key\ndestination 127.0.0.1\nport %d\nspools bench=%s/outbox\nreplay 2s 6s\n"
-	        "rate_mbit 1000\nmetrics_port 0\n",
-	        dir, loss > 0 ? relay_port : recv_port, dir);
+	tu_diode_recv_conf(conf_recv, dir, "127.0.0.1", recv_port, "rcvbuf 256M\n");
+	snprintf(spools, sizeof(spools), "bench=%s/outbox", dir);
+	tu_diode_send_conf(conf_send, dir, loss > 0 ? relay_port : recv_port, spools,
+	                   "replay 2s 6s\nrate_mbit 1000\n");
 	snprintf(log, sizeof(log), "%s/recv.log", dir);
 	assert_int_equal(tdaemon_start(&recv_d, "diode-recv", conf_recv, log), 0);
 	if (loss > 0) {

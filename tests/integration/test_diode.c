@@ -58,6 +58,7 @@ static void make_world(struct rec_chain chain[2])
 	}
 	assert_int_equal(key_generate(KEY_LINK, "link", &link_key), TIP_OK);
 	write_key(&link_key, "link.key", 0);
+	tu_transfer_log_keys(dir);
 }
 
 /* Appends n records of origin i (continuing its chain) to its outbox spool; sizes vary up to ~50 KiB. */
@@ -150,7 +151,7 @@ static void stop_relay(void)
 static void test_diode_end_to_end(void **state)
 {
 	(void)state;
-	char path[600], conf_send[600], conf_recv[600], log[600];
+	char path[600], conf_send[600], conf_recv[600], log[600], spools[700];
 	struct tdaemon recv_d, send_d;
 	struct rec_chain chain[2];
 	int recv_port = tfree_port(), relay_port = tfree_port();
@@ -160,17 +161,10 @@ static void test_diode_end_to_end(void **state)
 	produce(0, &chain[0], 300, &origin_key[0]);
 	produce(1, &chain[1], 200, &origin_key[1]);
 
-	snprintf(conf_recv, sizeof(conf_recv), "%s/recv.conf", dir);
-	tu_write_text(conf_recv,
-	              "link_key %s/link.key\nlisten 127.0.0.1\nport %d\norigin_keys %s/keys\ninbox %s/inbox\n"
-	              "quarantine %s/quarantine\nmetrics_port 0\nblock_age 500ms\ngap_timeout 1s\n",
-	              dir, recv_port, dir, dir, dir);
-	snprintf(conf_send, sizeof(conf_send), "%s/send.conf", dir);
-	tu_write_text(
-	        conf_send,
-	        "link_key %s/link.key\ndestination 127.0.0.1\nport %d\nspools intake-a=%s/outbox-intake-a "
-	        "intake-b=%s/outbox-intake-b\nreplay 1s 3s\nrate_mbit 200\nmetrics_port 0\nheartbeat 200ms\n",
-	        dir, relay_port, dir, dir);
+	tu_diode_recv_conf(conf_recv, dir, "127.0.0.1", recv_port, "block_age 500ms\ngap_timeout 1s\n");
+	snprintf(spools, sizeof(spools), "intake-a=%s/outbox-intake-a intake-b=%s/outbox-intake-b", dir, dir);
+	tu_diode_send_conf(conf_send, dir, relay_port, spools,
+	                   "replay 1s 3s\nrate_mbit 200\nheartbeat 200ms\n");
 
 	/* 5% random loss, a burst of 30 every 2000, 1% duplicated, 1% reordered, 0.5% flipped, 0.5%
 	 * truncated. */
@@ -261,7 +255,8 @@ static int sh(const char *fmt, ...)
 static void test_diode_namespaces(void **state)
 {
 	(void)state;
-	char low[32], high[32], conf_send[600], conf_recv[600], log[600], path[600], mac[64] = "";
+	char low[32], high[32], conf_send[600], conf_recv[600], log[600], path[600], mac[64] = "",
+	                                                                             spools[700], listen[32];
 	struct tdaemon recv_d, send_d;
 	struct rec_chain chain[2];
 	int relay_port = tfree_port(), net = 1 + (int)(getpid() % 250);
@@ -309,18 +304,10 @@ static void test_diode_namespaces(void **state)
 	make_world(chain);
 	produce(0, &chain[0], 6000, &origin_key[0]);
 	produce(1, &chain[1], 4000, &origin_key[1]);
-	snprintf(conf_recv, sizeof(conf_recv), "%s/recv.conf", dir);
-	tu_write_text(
-	        conf_recv,
-	        "link_key %s/link.key\nlisten 10.254.%d.2\nport 7700\norigin_keys %s/keys\ninbox %s/inbox\n"
-	        "quarantine %s/quarantine\nmetrics_port 0\nblock_age 500ms\n",
-	        dir, net, dir, dir, dir);
-	snprintf(conf_send, sizeof(conf_send), "%s/send.conf", dir);
-	tu_write_text(
-	        conf_send,
-	        "link_key %s/link.key\ndestination 127.0.0.1\nport %d\nspools intake-a=%s/outbox-intake-a "
-	        "intake-b=%s/outbox-intake-b\nreplay 1s 3s\nrate_mbit 200\nmetrics_port 0\n",
-	        dir, relay_port, dir, dir);
+	snprintf(listen, sizeof(listen), "10.254.%d.2", net);
+	tu_diode_recv_conf(conf_recv, dir, listen, 7700, "block_age 500ms\n");
+	snprintf(spools, sizeof(spools), "intake-a=%s/outbox-intake-a intake-b=%s/outbox-intake-b", dir, dir);
+	tu_diode_send_conf(conf_send, dir, relay_port, spools, "replay 1s 3s\nrate_mbit 200\n");
 	snprintf(log, sizeof(log), "%s/recv.log", dir);
 	assert_int_equal(tdaemon_start_in(&recv_d, high, "diode-recv", conf_recv, log), 0);
 	/* The relay runs in the low namespace and forwards across the veth to the high side. */
@@ -363,7 +350,7 @@ static void test_diode_namespaces(void **state)
 static void test_resend(void **state)
 {
 	(void)state;
-	char conf_send[600], conf_recv[600], log[600];
+	char conf_send[600], conf_recv[600], log[600], spools[700];
 	struct tdaemon recv_d, send_d;
 	struct rec_chain chain[2];
 	int recv_port = tfree_port(), relay_port = tfree_port();
@@ -371,17 +358,9 @@ static void test_resend(void **state)
 	max_payload = 3000;
 	make_world(chain);
 	produce(0, &chain[0], 10, &origin_key[0]);
-	snprintf(conf_recv, sizeof(conf_recv), "%s/recv.conf", dir);
-	tu_write_text(conf_recv,
-	              "link_key %s/link.key\nlisten 127.0.0.1\nport %d\norigin_keys %s/keys\ninbox %s/inbox\n"
-	              "quarantine %s/quarantine\nmetrics_port 0\n",
-	              dir, recv_port, dir, dir, dir);
-	snprintf(conf_send, sizeof(conf_send), "%s/send.conf", dir);
-	tu_write_text(
-	        conf_send,
-	        "link_key %s/link.key\ndestination 127.0.0.1\nport %d\nspools intake-a=%s/outbox-intake-a\n"
-	        "replay\nrate_mbit 100\nmetrics_port 0\n",
-	        dir, relay_port, dir);
+	tu_diode_recv_conf(conf_recv, dir, "127.0.0.1", recv_port, "");
+	snprintf(spools, sizeof(spools), "intake-a=%s/outbox-intake-a", dir);
+	tu_diode_send_conf(conf_send, dir, relay_port, spools, "replay\nrate_mbit 100\n");
 	snprintf(log, sizeof(log), "%s/recv.log", dir);
 	assert_int_equal(tdaemon_start(&recv_d, "diode-recv", conf_recv, log), 0);
 	start_relay(relay_port, recv_port, "-p 1"); /* the link is down: everything is lost */
