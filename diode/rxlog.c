@@ -94,7 +94,7 @@ void rxlog_event(struct rxlog *l, const char *fmt, ...)
 static int find_origin(const struct rxlog *l, const char *name)
 {
 	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->o[i].key->name, name) == 0)
+		if (strcmp(l->conf.origin_keys[i].name, name) == 0)
 			return (int)i;
 	return -1;
 }
@@ -107,12 +107,12 @@ static void take_checkpoint(struct rxlog *l, size_t by, const char *note, size_t
 	struct rxorigin *x;
 	int i;
 
-	if (ckpt_open(note, len, CKPT_NOTE_MAX, l->o[by].key, 1, &c, NULL) != TIP_OK) {
-		rxlog_event(l, "checkpoint-invalid %s", l->o[by].key->name);
+	if (ckpt_open(note, len, CKPT_NOTE_MAX, &l->conf.origin_keys[by], 1, &c, NULL) != TIP_OK) {
+		rxlog_event(l, "checkpoint-invalid %s", l->conf.origin_keys[by].name);
 		return;
 	}
 	if ((i = find_origin(l, c.origin)) < 0) {
-		rxlog_event(l, "checkpoint-unknown %s %s", l->o[by].key->name, c.origin);
+		rxlog_event(l, "checkpoint-unknown %s %s", l->conf.origin_keys[by].name, c.origin);
 		return;
 	}
 	x = &l->o[i];
@@ -151,8 +151,9 @@ static void try_cosign(struct rxlog *l, struct rxorigin *x)
 
 	if (!x->pending || merkle_size(x->log.tree) < x->pending_size)
 		return;
-	rc = ckpt_signer_cosign(x->log.signer, x->pending, x->pending_len, l->o[x->pending_by].key,
-	                        wall_ms() / 1000, x->log.tree, NULL, 0, l->note, sizeof(l->note), &len);
+	rc = ckpt_signer_cosign(x->log.signer, x->pending, x->pending_len,
+	                        &l->conf.origin_keys[x->pending_by], wall_ms() / 1000, x->log.tree, NULL, 0,
+	                        l->note, sizeof(l->note), &len);
 	if (rc == TIP_OK) {
 		x->log.has_signed = 1;
 		x->log.signed_size = x->pending_size;

@@ -60,9 +60,18 @@ int tlog_tree_due(const struct tlog_tree *t, uint64_t every_records, uint64_t ev
 {
 	uint64_t size = merkle_size(t->tree);
 
+	if (!t->confirmed)
+		return size >= t->signed_size;
 	if (size <= t->signed_size)
 		return 0;
 	return size - t->signed_size >= every_records || now_ms - t->signed_ms >= every_ms;
+}
+
+uint64_t tlog_tree_room(const struct tlog_tree *t, uint64_t every_records)
+{
+	uint64_t size = merkle_size(t->tree), next = t->signed_size + (t->confirmed ? every_records : 0);
+
+	return next > size ? next - size : 1;
 }
 
 int tlog_tree_sign(struct tlog_tree *t, uint64_t now_ms, char *out, size_t cap, size_t *len)
@@ -80,6 +89,7 @@ int tlog_tree_sign(struct tlog_tree *t, uint64_t now_ms, char *out, size_t cap, 
 	t->signed_size = c.size;
 	memcpy(t->signed_root, c.root, sizeof(c.root));
 	t->has_signed = 1;
+	t->confirmed = 1;
 	t->signed_ms = now_ms;
 	return TIP_OK;
 }

@@ -45,6 +45,7 @@ struct tlog_tree {
 	uint8_t signed_root[MERKLE_HASH_LEN];
 	int has_signed;
 	uint64_t signed_ms; /* when it was signed, on the caller's clock */
+	int confirmed;      /* signed since it was opened: the signer has seen this tree agree */
 };
 
 /*
@@ -56,9 +57,15 @@ struct tlog_tree {
 int tlog_tree_open(struct tlog_tree *t, const char *tree_dir, const char *state_path, const char *origin,
                    const struct key *key, uint64_t now_ms);
 
-/* 1 if a log signer should sign now: every_records leaves since the last checkpoint, or every_ms
- * passed and there is at least one. */
+/*
+ * 1 if a log signer should sign now: every_records leaves since the last checkpoint, or every_ms
+ * passed and there is at least one; and, once after opening, as soon as the tree has as many leaves
+ * as the last checkpoint signed (a tree rebuilt differently is refused then, not later).
+ */
 int tlog_tree_due(const struct tlog_tree *t, uint64_t every_records, uint64_t every_ms, uint64_t now_ms);
+
+/* How many leaves may be added before the next checkpoint is due (at least 1). */
+uint64_t tlog_tree_room(const struct tlog_tree *t, uint64_t every_records);
 
 /* Commits the tree and signs a checkpoint of its size; out gets the note, NUL-terminated. */
 int tlog_tree_sign(struct tlog_tree *t, uint64_t now_ms, char *out, size_t cap, size_t *len);

@@ -90,8 +90,7 @@ static int follow(struct txlog *l, struct txsrc *s)
 {
 	struct spool_fault fault;
 	/* No further than the next checkpoint, so that there is one every every_records leaves. */
-	uint64_t unsigned_leaves = merkle_size(s->log.tree) - s->log.signed_size,
-	         room = unsigned_leaves < l->conf.every_records ? l->conf.every_records - unsigned_leaves : 1;
+	uint64_t room = tlog_tree_room(&s->log, l->conf.every_records);
 	int n = tlog_follow(s->log.tree, s->reader, room < READ_BATCH ? (size_t)room : READ_BATCH, NULL, NULL,
 	                    &fault);
 
@@ -110,13 +109,12 @@ static void *run(void *arg)
 		int work = 0, rc = TIP_OK;
 
 		for (size_t i = 0; i < l->n && rc == TIP_OK; i++) {
-			int got = follow(l, &l->src[i]);
+			int got = 0;
 
-			if (got < 0)
-				rc = got;
-			else if (tlog_tree_due(&l->src[i].log, l->conf.every_records, l->conf.every_ms,
-			                       wall_ms()))
+			if (tlog_tree_due(&l->src[i].log, l->conf.every_records, l->conf.every_ms, wall_ms()))
 				rc = sign_source(l, i, wall_ms());
+			if (rc == TIP_OK && (got = follow(l, &l->src[i])) < 0)
+				rc = got;
 			work |= got > 0;
 		}
 		if (rc != TIP_OK) {

@@ -347,6 +347,51 @@ static void test_undelivered_explained(void **state)
 	free(dir);
 }
 
+/*
+ * The sender's signer after a restart. Its tree deleted: it is rebuilt from the spool, and agrees
+ * with what was signed. Its tree deleted and the spool replaced by other records: the rebuilt tree
+ * disagrees with the checkpoint signed before, which the signer refuses (the sender stops, exit 74).
+ * Its state deleted beside a tree that has leaves: the sender does not start.
+ */
+static void test_signer_refuses_after_restart(void **state)
+{
+	char cmd[800], log[700], conf[700], *text;
+	struct tdaemon send_d;
+	struct rec_chain chain;
+	size_t len;
+	int status = -1;
+	(void)state;
+
+	run_pair(-1, 0, "cosigned size 600");
+	snprintf(conf, sizeof(conf), "%s/send.conf", dir);
+	snprintf(log, sizeof(log), "%s/send-again.log", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/send-log/trees/intake-a", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tdaemon_start(&send_d, "diode-send", conf, log), 0);
+	usleep(1500000);
+	assert_int_equal(tdaemon_stop(&send_d, SIGTERM), 0);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/send-log/trees/intake-a %s/outbox", dir, dir);
+	assert_int_equal(system(cmd), 0);
+	rec_chain_init(&chain, "intake-a");
+	snprintf(cmd, sizeof(cmd), "%s/outbox", dir);
+	tu_fill_spool(cmd, &origin, &chain, RECORDS, 2000);
+	assert_int_equal(tdaemon_start(&send_d, "diode-send", conf, log), 0);
+	for (int t = 0; t < 100 && waitpid(send_d.pid, &status, WNOHANG) == 0; t++)
+		usleep(100000);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 74);
+	assert_int_equal(file_read(log, 1 << 20, &text, &len), TIP_OK);
+	assert_non_null(strstr(text, "transfer log intake-a: checkpoint:"));
+	free(text);
+
+	snprintf(cmd, sizeof(cmd), "rm -f %s/send-log/signers/intake-a", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tdaemon_start(&send_d, "diode-send", conf, log), -1);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 static void test_transfer_log(void **state)
 {
 	char path[700], out[65536];
@@ -480,7 +525,8 @@ static void test_transfer_log(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_transfer_log),
-	                                   cmocka_unit_test(test_undelivered_explained)};
+	                                   cmocka_unit_test(test_undelivered_explained),
+	                                   cmocka_unit_test(test_signer_refuses_after_restart)};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
