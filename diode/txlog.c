@@ -176,9 +176,12 @@ struct txlog *txlog_open(const struct txlog_conf *conf, const struct txlog_sourc
 			log_err("transfer log %s: %s", sources[i].origin, tip_strerror(rc));
 			goto fail;
 		}
-		/* The last checkpoint is signed (again: the same bytes) and sent once more, so one signed
-		 * just before a crash, but never wrapped in a record, still crosses. */
-		if (merkle_size(l->src[i].log.tree) > 0 && (rc = sign_source(l, i, wall_ms())) != TIP_OK)
+		/* The tree's checkpoint is signed (again: for a tree that had one, the same bytes) and sent,
+		 * so one signed just before a crash, but never wrapped in a record, still crosses, and
+		 * even an empty log has a chain the receiver and an auditor can see. (A tree shorter than
+		 * its last checkpoint is being rebuilt: it is signed when it gets there.) */
+		if (merkle_size(l->src[i].log.tree) >= l->src[i].log.signed_size &&
+		    (rc = sign_source(l, i, wall_ms())) != TIP_OK)
 			goto fail;
 	}
 	*err = TIP_OK;
