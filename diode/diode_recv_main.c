@@ -5,8 +5,8 @@
  * the link socket is bound and read, never connected, sent on or written to.
  *
  * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration or keys
- * unusable; 71 cannot bind or drop privileges; 74 an inbox spool cannot be
- * opened or written.
+ * unusable; 71 cannot bind or drop privileges; 74 an inbox spool or the
+ * transfer log cannot be opened or written; 65 either is corrupt.
  */
 #include "common/daemon.h"
 #include "common/encoding.h"

@@ -10,7 +10,8 @@
  * is sent again (the receiver drops duplicates).
  *
  * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration or keys
- * unusable; 71 cannot open the socket or drop privileges; 74 a spool cannot be read.
+ * unusable; 71 cannot open the socket or drop privileges; 74 a spool cannot be read, or the
+ * transfer log cannot be written or its signer refuses a checkpoint.
  */
 #include "common/daemon.h"
 #include "common/err.h"
