@@ -5,8 +5,10 @@
 #include "common/metrics.h"
 #include "intake/json_report.h"
 #include "intake/multipart.h"
+#include "intake/qr.h"
 #include "intake/querycode.h"
 #include "intake/sniff.h"
+#include "intake/web.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -385,6 +387,7 @@ void api_handle(struct http_req *req, void *arg)
 	struct intake *in = arg;
 	const struct http_head *h = http_req_head(req);
 	int get = h->method == HTTP_GET || h->method == HTTP_HEAD, post = h->method == HTTP_POST;
+	const struct web_asset *asset;
 
 	if (strcmp(h->path, "/api/v1/reports") == 0) {
 		if (post)
@@ -406,6 +409,14 @@ void api_handle(struct http_req *req, void *arg)
 			http_reply(req, 200, "application/json", in->form_json, in->form_len, NULL);
 		else
 			http_reply_error(req, 405, "method_not_allowed", NULL, "use GET", allow_get);
+	} else if (strcmp(h->path, "/qr.svg") == 0 && get) {
+		if (in->qr_svg)
+			http_reply(req, 200, "image/svg+xml", in->qr_svg, in->qr_len, NULL);
+		else
+			http_reply_error(req, 404, "not_found", NULL, "no public address is configured",
+			                 NULL);
+	} else if (get && (asset = web_find(h->path))) {
+		http_reply(req, 200, asset->type, asset->data, asset->len, NULL);
 	} else if (strcmp(h->path, "/healthz") == 0 && get) {
 		int ok = !outbox_broken(in->outbox);
 
@@ -512,6 +523,8 @@ int api_init(struct intake *in)
 	if (!in->form_json)
 		return TIP_ENOMEM;
 	in->form_len = strlen(in->form_json);
+	if (in->conf->public_url[0] && qr_svg(in->conf->public_url, &in->qr_svg, &in->qr_len) != TIP_OK)
+		return TIP_ENOMEM; /* the address was checked with the configuration */
 
 	m.accepted = counter("intake_reports_accepted_total", NULL, "Reports made durable and acknowledged.");
 	m.invalid =
@@ -552,6 +565,8 @@ void api_free(struct intake *in)
 {
 	free(in->form_json);
 	in->form_json = NULL;
+	free(in->qr_svg);
+	in->qr_svg = NULL;
 	if (in->stop_timer)
 		event_free(in->stop_timer);
 	in->stop_timer = NULL;

@@ -28,13 +28,15 @@ struct intake {
 	struct rl *rl_reports, *rl_status, *rl_challenge;
 	char *form_json; /* GET /api/v1/form, built once */
 	size_t form_len;
+	char *qr_svg; /* GET /qr.svg, built once from public_url; NULL without one */
+	size_t qr_len;
 	struct http_server *public_srv;
 	struct event *stop_timer;
 	int stop_ticks;
 	int exit_code; /* what the daemon exits with once the loop ends */
 };
 
-/* Builds the cached form document and registers the metrics. TIP_OK or TIP_ENOMEM. */
+/* Builds the cached form document and QR code and registers the metrics. TIP_OK or TIP_ENOMEM. */
 int api_init(struct intake *in);
 void api_free(struct intake *in);
 

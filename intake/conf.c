@@ -29,6 +29,8 @@ const struct cfg_entry intake_conf_table[] = {
         {"outbox", CFG_STRING, S(outbox), 1, PATH, NULL, "outbox spool directory"},
         {"status_spool", CFG_STRING, S(status_spool), 1, PATH, NULL, "status spool directory"},
         {"taxonomy", CFG_STRING, S(taxonomy), 1, PATH, NULL, "directory of taxonomy.json and regions.json"},
+        {"public_url", CFG_STRING, S(public_url), 0, QR_URL_MAX + 1, NULL,
+         "public address of the report form, encoded in /qr.svg"},
         {"user", CFG_STRING, S(user), 0, 64, NULL, "user to run as after binding (when started as root)"},
         {"max_head", CFG_SIZE, S(max_head), 1024, 1 << 20, "16K", "request line and headers"},
         {"max_body", CFG_SIZE, S(max_body), 1024, 1LL << 30, "28M", "request body"},
@@ -103,6 +105,11 @@ int intake_conf_check(void *conf, const char *path, char err[CFG_ERR_MAX])
 	}
 	if (strcmp(c->aead, "aes128gcm") != 0 && strcmp(c->aead, "chacha20poly1305") != 0) {
 		snprintf(err, CFG_ERR_MAX, "%s: aead: expected aes128gcm or chacha20poly1305", path);
+		return TIP_EINVAL;
+	}
+	if (c->public_url[0] && !qr_url_ok(c->public_url)) {
+		snprintf(err, CFG_ERR_MAX,
+		         "%s: public_url: expected an http:// or https:// address without & ' \" < >", path);
 		return TIP_EINVAL;
 	}
 	return TIP_OK;

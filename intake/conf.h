@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "common/config.h"
+#include "intake/qr.h"
 
 #define INTAKE_PATH_MAX 256
 
@@ -28,6 +29,7 @@ struct intake_conf {
 	char status_spool[INTAKE_PATH_MAX];
 	char taxonomy[INTAKE_PATH_MAX];
 	char user[64];
+	char public_url[QR_URL_MAX + 1];
 
 	size_t max_head, max_body, min_body_rate, segment_bytes, max_attachment_bytes;
 	long long max_connections, head_timeout, body_timeout, idle_timeout, write_timeout;
@@ -47,7 +49,8 @@ extern const size_t intake_conf_entries;
 
 /*
  * Checks what the table cannot (conf is a struct intake_conf): TLS unless plain
- * HTTP on loopback was asked for, a known AEAD. TIP_OK, or TIP_EINVAL with err filled.
+ * HTTP on loopback was asked for, a known AEAD, a usable public address. TIP_OK, or TIP_EINVAL with err
+ * filled.
  */
 int intake_conf_check(void *conf, const char *path, char err[CFG_ERR_MAX]);
 

@@ -22,6 +22,13 @@ struct key;
 struct rec_chain;
 uint64_t tu_fill_spool(const char *spool_dir, const struct key *signer, struct rec_chain *chain, int n,
                        size_t spread);
+/*
+ * Appends n status bulletins as STATUS records signed by key to the spool at spool_dir, continuing chain;
+ * aborts on any failure.
+ */
+struct bulletin;
+void tu_publish_bulletins(const char *spool_dir, const struct key *key, const struct taxonomy *tax,
+                          const struct bulletin *b, size_t n, struct rec_chain *chain);
 /* Writes printf-formatted text to path (created or truncated); aborts on failure. */
 void tu_write_text(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*

@@ -486,34 +486,6 @@ static void test_multipart_attachments(void **state)
 	httpc_free(&r);
 }
 
-/* Appends STATUS records signed by key to the instance's status spool. */
-static void publish_bulletins(const char *spool_dir, const struct key *key, uint64_t first_seq,
-                              const struct bulletin *b, size_t n, struct rec_chain *chain)
-{
-	struct spool *sp;
-	struct ed25519_key *k = ed25519_key_new(key->secret);
-	int err;
-
-	sp = spool_open(spool_dir, NULL, NULL, NULL, &err);
-	assert_non_null(sp);
-	(void)first_seq;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t *payload, *rec, hash[REC_HASH_LEN];
-		size_t plen, rlen;
-
-		assert_int_equal(bulletin_encode(&b[i], tax, &payload, &plen), TIP_OK);
-		assert_int_equal(rec_sign(chain, k, key->id, REC_STATUS, 1700000000000, payload, plen, 4096,
-		                          &rec, &rlen, hash),
-		                 TIP_OK);
-		rec_chain_advance(chain, hash);
-		assert_int_equal(spool_append(sp, rec, rlen, NULL), TIP_OK);
-		free(payload);
-		free(rec);
-	}
-	assert_int_equal(spool_close(sp), TIP_OK);
-	ed25519_key_free(k);
-}
-
 static int status_query(const char *code, struct httpc_response *r, double *seconds)
 {
 	char headers[512], pow[256], body[128];
@@ -566,12 +538,12 @@ static void test_status_from_bulletins(void **state)
 	memcpy(b[1].date, "2026-12-03", 11);
 	snprintf(spool_dir, sizeof(spool_dir), "%s/plain-status", dir);
 	rec_chain_init(&chain, "internal");
-	publish_bulletins(spool_dir, &status_key, 0, b, 2, &chain);
+	tu_publish_bulletins(spool_dir, &status_key, tax, b, 2, &chain);
 	/* A bulletin signed by a key the intake does not trust: ignored. */
 	forged = chain;
 	memcpy(b[0].stage, "concluded", 10);
 	memcpy(b[0].result, "not_substantiated", 18);
-	publish_bulletins(spool_dir, &other_key, 2, b, 1, &forged);
+	tu_publish_bulletins(spool_dir, &other_key, tax, b, 1, &forged);
 	usleep(300000); /* a few status_poll periods */
 
 	assert_int_equal(status_query(code, &r, &t), 0);

@@ -1,0 +1,90 @@
+// What the report form and the status page share: the API, proof of work, and errors shown next to fields.
+import { t } from './i18n.js';
+
+export async function getJSON(path) {
+  const r = await fetch(path, { cache: 'no-store', credentials: 'omit' });
+  if (!r.ok) throw new Error(path + ': ' + r.status);
+  return r.json();
+}
+
+// Solves a fresh challenge in a worker; onProgress gets the chance, 0 to 1, that a solution was due by now.
+// Resolves to the X-Proof-Of-Work header value.
+export async function proofOfWork(onProgress) {
+  const c = await getJSON('/api/v1/challenge');
+  const expected = 2 ** c.bits;
+  return new Promise((resolve, reject) => {
+    const w = new Worker('/pow-worker.js');
+    w.onmessage = (ev) => {
+      if (ev.data.nonce !== undefined) {
+        w.terminate();
+        onProgress(1);
+        resolve(c.challenge + ':' + ev.data.nonce);
+      } else {
+        onProgress(1 - Math.exp(-ev.data.tried / expected));
+      }
+    };
+    w.onerror = (e) => {
+      w.terminate();
+      reject(e);
+    };
+    w.postMessage({ challenge: c.challenge, bits: c.bits });
+  });
+}
+
+// An element wraps each control as <div class="field" data-field="API path"> with a <p class="error"> in it.
+// An API error names a path such as persons[0].phones[1]; the nearest enclosing field shows it.
+export function fieldFor(root, path) {
+  for (let p = path; p; p = p.replace(/(\[\d+\]|\.[a-z_]+)$/, '')) {
+    const el = root.querySelector('[data-field="' + CSS.escape(p) + '"]');
+    if (el) return el;
+    if (!/(\[\d+\]|\.[a-z_]+)$/.test(p)) break;
+  }
+  return null;
+}
+
+export function showError(field, text) {
+  const p = field.querySelector('.error');
+  const control = field.querySelector('input, select, textarea');
+  p.textContent = text;
+  p.hidden = false;
+  if (control) {
+    control.setAttribute('aria-invalid', 'true');
+    control.setAttribute('aria-describedby', p.id);
+  }
+}
+
+export function clearErrors(root) {
+  for (const p of root.querySelectorAll('.error')) {
+    p.hidden = true;
+    p.textContent = '';
+  }
+  for (const c of root.querySelectorAll('[aria-invalid]')) c.removeAttribute('aria-invalid');
+}
+
+// Gives every error paragraph an id, so controls can point at it with aria-describedby.
+export function numberErrors(root) {
+  root.querySelectorAll('.error').forEach((p, i) => {
+    if (!p.id) p.id = 'error-' + i;
+  });
+}
+
+export function focusFirstError(root) {
+  const c = root.querySelector('[aria-invalid="true"]');
+  if (c) c.focus();
+}
+
+// Damm check digit (docs/internals/intake-querycode.md): the table row by row, ten digits each.
+const DAMM = '0317598642709215486342068713591750983426612304597836742095815869720134894536201794386172052581436790';
+
+export function dammOk(digits) {
+  let interim = 0;
+  for (const ch of digits) interim = Number(DAMM[interim * 10 + Number(ch)]);
+  return interim === 0;
+}
+
+// The message for an API answer that is not a field's fault.
+export function apiMessage(status, headers) {
+  if (status === 429) return t('err.rate', { n: headers.get('Retry-After') || 60 });
+  if (status === 403) return t('err.pow');
+  return t('err.unavailable');
+}
