@@ -7,6 +7,9 @@ import {
 
 const $ = (id) => document.getElementById(id);
 const form = $('report');
+// Kept apart from the form, which is removed once the report is acknowledged.
+const button = $('submit');
+const working = $('working');
 const TIME_RANGES = ['within_week', 'within_month', 'within_half_year', 'within_year', 'over_year', 'ongoing'];
 let doc; // the form document from the server
 const children = new Map(); // region code (or '' for the top) -> its regions
@@ -151,8 +154,8 @@ async function submit(ev) {
     focusFirstError(form);
     return;
   }
-  $('submit').disabled = true;
-  $('working').hidden = false;
+  button.disabled = true;
+  working.hidden = false;
   $('pow-progress').value = 0;
   $('upload-progress').value = 0;
   try {
@@ -172,8 +175,8 @@ async function submit(ev) {
   } catch {
     formError(t('err.network'));
   } finally {
-    $('submit').disabled = false;
-    $('working').hidden = true;
+    button.disabled = false;
+    working.hidden = true;
   }
 }
 

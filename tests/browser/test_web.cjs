@@ -1,0 +1,239 @@
+// The public pages in headless Chromium on a phone-sized screen, against a real intaked started here
+// (plain HTTP on loopback, proof of work at 8 bits). Screenshots go to $TIP_ARTIFACTS.
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+
+const bin = process.env.TIP_BINARY_DIR;
+const src = process.env.TIP_SOURCE_DIR;
+const artifacts = process.env.TIP_ARTIFACTS;
+const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const PUBLIC_URL = 'https://tips.example.org/report';
+const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+
+let dir, daemon, base, browser;
+let queryCode; // from the submission test, read back by the status test
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tip-web-'));
+  fs.mkdirSync(artifacts, { recursive: true });
+  for (const [type, name] of [['sign', 'intake'], ['seal', 'seal'], ['sign', 'status']]) {
+    execFileSync(path.join(bin, 'tipkey'), ['generate', '--type', type, '--name', name, '--out', `${dir}/${name}.key`]);
+  }
+  const conf = `${dir}/intaked.conf`;
+  fs.writeFileSync(conf, [
+    'origin intake-web', 'listen 127.0.0.1', 'port 0', 'plain_http yes', 'metrics_port 0',
+    `signing_key ${dir}/intake.key`, `seal_key ${dir}/seal.key.pub`, `status_key ${dir}/status.key.pub`,
+    `outbox ${dir}/outbox`, `status_spool ${dir}/status`, `taxonomy ${src}/proto/taxonomy`,
+    'pow_bits 8', 'status_min_latency 0ms', 'status_poll 50ms', `public_url ${PUBLIC_URL}`, '',
+  ].join('\n'));
+  daemon = spawn(path.join(bin, 'intaked'), ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  base = await new Promise((resolve, reject) => {
+    let log = '';
+    daemon.stderr.on('data', (d) => {
+      log += d;
+      const m = /listening on (127\.0\.0\.1:\d+)/.exec(log);
+      if (m) resolve('http://' + m[1]);
+    });
+    daemon.on('exit', () => reject(new Error('intaked exited:\n' + log)));
+  });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: process.getuid() === 0 ? ['--no-sandbox'] : [],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (daemon) {
+    const exited = new Promise((r) => daemon.on('exit', r));
+    daemon.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+// A phone-sized page that records every request, console error and uncaught exception.
+async function phone(t, url) {
+  const context = await browser.newContext({
+    viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN',
+  });
+  const page = await context.newPage();
+  page.requests = [];
+  page.problems = [];
+  page.on('request', (r) => page.requests.push(r));
+  page.on('console', (m) => m.type() === 'error' && page.problems.push(m.text()));
+  page.on('pageerror', (e) => page.problems.push(String(e)));
+  t.after(() => context.close());
+  await page.goto(base + url);
+  return page;
+}
+
+// Nothing went to another origin, nothing was refused by the Content-Security-Policy, no script failed, the
+// page fits 360 px, and the browser holds nothing in its storage.
+async function checkPage(page, expectedErrors = 0) {
+  for (const r of page.requests) assert.equal(new URL(r.url()).origin, base, r.url());
+  assert.equal(page.problems.filter((p) => !/status of 4\d\d/.test(p)).length, 0, page.problems.join('\n'));
+  assert.ok(page.problems.length <= expectedErrors, page.problems.join('\n'));
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 360), 'wider than 360 px');
+  const stored = await page.evaluate(async () => localStorage.length + sessionStorage.length +
+    (await indexedDB.databases()).length + document.cookie.length + (await caches.keys()).length);
+  assert.equal(stored, 0);
+}
+
+async function axe(page, name) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() => axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${name}: ${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`), []);
+}
+
+const shot = (page, name) => page.screenshot({ path: path.join(artifacts, name + '.png'), fullPage: true });
+
+async function fillActivity(page) {
+  await page.locator('#report').waitFor();
+  await page.check('#categories input[value="mafia_organisation"]');
+  await page.check('#categories input[value="illegal_lending_debt_collection"]');
+  await page.selectOption('#sector', { index: 2 });
+  await page.selectOption('#province', '440000');
+  await page.selectOption('#prefecture', '440100');
+  await page.selectOption('#county', '440104');
+  await page.selectOption('#time', 'within_month');
+  await page.fill('#place', '某某街道农贸市场');
+  await page.fill('#narrative', '一伙人长期在市场强收“保护费”，不交就砸摊位。');
+}
+
+test('a report is filled in and sent from a phone, and its query code shown once', async (t) => {
+  const page = await phone(t, '/');
+  await fillActivity(page);
+  await page.fill('#person-name', '王某');
+  await page.fill('#person-phone', '138 0000 0000');
+  await page.fill('#official-position', '派出所副所长');
+  await page.setInputFiles('#files', { name: 'photo.png', mimeType: 'image/png', buffer: PNG });
+  await shot(page, 'form-filled');
+  await page.click('#submit');
+  await page.locator('#done').waitFor();
+  queryCode = (await page.textContent('#code')).trim();
+  assert.match(queryCode, /^\d{4} \d{4} \d{4} \d{4} \d{4}$/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'done');
+  assert.equal(await page.locator('#report').count(), 0, 'the form is gone once acknowledged');
+  assert.match(await page.textContent('#done'), /无法找回/);
+  const sent = page.requests.find((r) => r.url().endsWith('/api/v1/reports'));
+  assert.match(sent.headers()['x-proof-of-work'], /^[A-Za-z0-9_-]{56}:\d+$/);
+  assert.match(sent.headers()['content-type'], /^multipart\/form-data/);
+  const digits = queryCode.replace(/ /g, '');
+  for (const r of page.requests) assert.ok(!r.url().includes(digits));
+
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  await page.click('#copy');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), digits);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
+  assert.equal(download.suggestedFilename(), 'query-code.png');
+  await download.saveAs(path.join(artifacts, 'query-code.png'));
+  assert.deepEqual([...fs.readFileSync(path.join(artifacts, 'query-code.png')).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  await shot(page, 'confirmation');
+  await checkPage(page);
+  await axe(page, 'confirmation');
+});
+
+test('fields are checked in the page, and an API error is shown next to the field it names', async (t) => {
+  const page = await phone(t, '/');
+  await page.locator('#report').waitFor();
+  await page.click('#submit');
+  const categories = page.locator('[data-field="activity.categories"] .error');
+  await categories.waitFor();
+  assert.match(await categories.textContent(), /至少选择一个类别/);
+  assert.ok(!page.requests.some((r) => r.url().includes('/api/v1/reports')), 'nothing sent while incomplete');
+
+  await fillActivity(page);
+  await page.check('input[value="realname"]');
+  await page.fill('#name', '李四');
+  await page.fill('#phone', '13900000000');
+  await page.fill('#id-number', '110101199003070000'); // wrong GB 11643 check character: only the server knows
+  await page.click('#submit');
+  const idError = page.locator('[data-field="reporter.id_number"] .error');
+  await idError.waitFor();
+  assert.equal(await page.getAttribute('#id-number', 'aria-invalid'), 'true');
+  assert.equal(await page.getAttribute('#id-number', 'aria-describedby'), await idError.getAttribute('id'));
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'id-number');
+  assert.ok(await categories.isHidden(), 'an old error is cleared');
+  assert.ok(page.requests.some((r) => r.url().includes('/api/v1/reports')));
+  await shot(page, 'field-error');
+  await checkPage(page, 1); // the 400 answer is logged by the browser
+  await axe(page, 'form with an error');
+});
+
+test('the status page checks the code before asking, then shows progress in plain words', async (t) => {
+  assert.ok(queryCode, 'needs the code from the submission test');
+  const page = await phone(t, '/status.html');
+  const digits = queryCode.replace(/ /g, '');
+  const typo = digits.slice(0, 19) + String((Number(digits[19]) + 1) % 10);
+  await page.fill('#query-code', typo);
+  await page.press('#query-code', 'Enter');
+  await page.locator('[data-field="query_code"] .error').waitFor();
+  assert.match(await page.textContent('[data-field="query_code"] .error'), /输错/);
+  assert.ok(!page.requests.some((r) => r.url().includes('/api/v1/')), 'no request for a mistyped code');
+
+  // Keyboard only: from the top of the page to the field, then Enter.
+  await page.fill('#query-code', '');
+  await page.focus('body');
+  for (let i = 0; i < 10 && (await page.evaluate(() => document.activeElement.id)) !== 'query-code'; i++) {
+    await page.keyboard.press('Tab');
+  }
+  await page.keyboard.type(queryCode);
+  await page.keyboard.press('Enter');
+  await page.locator('#unknown').waitFor();
+  assert.match(await page.textContent('#unknown'), /暂未查到/);
+
+  execFileSync(path.join(bin, 'tests', 'status-bulletin'), [`${dir}/status`, `${dir}/status.key`,
+    `${src}/proto/taxonomy`, digits, 'accepted/pending/2026-12-01', 'verifying/pending/2026-12-03']);
+  await page.waitForTimeout(300); // a few status_poll periods
+  await page.click('#submit');
+  await page.locator('#found').waitFor();
+  assert.equal(await page.textContent('#stage'), '核查中');
+  assert.equal(await page.textContent('#result'), '待定');
+  assert.equal(await page.locator('#timeline li').count(), 2);
+  await shot(page, 'status-zh');
+  await axe(page, 'status');
+  await page.click('#lang');
+  assert.equal(await page.textContent('#stage'), 'Under verification');
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  assert.ok(page.url().endsWith('/status.html?lang=en'));
+  await shot(page, 'status-en');
+  for (const r of page.requests) {
+    assert.ok(!r.url().includes(digits));
+    if (r.url().endsWith('/api/v1/status')) assert.equal(r.method(), 'POST');
+  }
+  await checkPage(page, 1); // the browser logs the 404 for the code not known yet
+});
+
+test('English by the switch, and every page passes the accessibility scan', async (t) => {
+  const page = await phone(t, '/?lang=en');
+  await page.locator('#report').waitFor();
+  assert.equal(await page.textContent('h1'), 'Report organised crime');
+  assert.equal(await page.textContent('#province option:first-child'), 'Choose');
+  await page.selectOption('#province', '440000');
+  await shot(page, 'form-en');
+  await axe(page, 'form (en)');
+  await page.click('#lang');
+  assert.equal(await page.textContent('h1'), '扫黑除恶线索举报');
+  assert.equal(await page.inputValue('#province'), '440000', 'choices survive the switch');
+  await axe(page, 'form (zh)');
+  await checkPage(page);
+});
+
+test('the poster shows the QR code of the configured address', async (t) => {
+  const page = await phone(t, '/poster.html');
+  await page.waitForFunction(() => document.getElementById('address').textContent !== '');
+  assert.equal(await page.textContent('#address'), PUBLIC_URL);
+  assert.ok(await page.evaluate(() => document.getElementById('qr').naturalWidth > 0));
+  await shot(page, 'poster');
+  await axe(page, 'poster');
+  await checkPage(page);
+});
