@@ -1,6 +1,9 @@
 # Turns the public pages (intake/web/) into C arrays at build time, so intaked serves a fixed set of files
 # with types decided here and never opens a file to answer a request.
-# Run as: cmake -DWEB_DIR=... -DOUT=... -DFILES="a.html;b.js" -P web_assets.cmake
+# Run as: cmake -DWEB_DIR=... -DOUT=... -DFILES="a.html|b.js" -P web_assets.cmake
+#
+# A page starts with <!--#head title="..." script="/x.js"-->, which becomes _head.html (the head every page
+# shares) with that title and script; files whose names start with "_" are such fragments and are not served.
 #
 # It also refuses pages that would need a weaker Content-Security-Policy or reach another site: inline
 # scripts, event-handler or style attributes, and any absolute http(s) address.
@@ -22,6 +25,13 @@ foreach(f ${FILES})
     message(FATAL_ERROR "web asset ${f}: no content type for .${ext}")
   endif()
   file(READ ${WEB_DIR}/${f} text)
+  if(text MATCHES "^<!--#head title=\"([^\"]*)\" script=\"([^\"]*)\"-->\n")
+    set(TITLE "${CMAKE_MATCH_1}")
+    set(SCRIPT "${CMAKE_MATCH_2}")
+    file(READ ${WEB_DIR}/_head.html head)
+    string(CONFIGURE "${head}" head @ONLY)
+    string(REGEX REPLACE "^<!--#head [^\n]*\n" "${head}" text "${text}")
+  endif()
   if(text MATCHES "https?://")
     message(FATAL_ERROR "web asset ${f}: names an absolute address; every resource must come from the site")
   endif()
@@ -33,7 +43,8 @@ foreach(f ${FILES})
       message(FATAL_ERROR "web asset ${f}: inline event handler or style")
     endif()
   endif()
-  file(READ ${WEB_DIR}/${f} hex HEX)
+  file(WRITE ${OUT}.asset "${text}")
+  file(READ ${OUT}.asset hex HEX)
   string(LENGTH "${hex}" n)
   math(EXPR n "${n} / 2")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")

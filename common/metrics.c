@@ -1,7 +1,8 @@
 #include "common/metrics.h"
 
+#include "common/textbuf.h"
+
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,25 +112,6 @@ void metric_observe(struct metric *m, double v)
 		atomic_fetch_add_explicit(&m->sum_micro, (uint64_t)(v * 1e6), memory_order_relaxed);
 }
 
-struct out {
-	char *buf;
-	size_t cap, len;
-};
-
-static void emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void emit(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(o->len < o->cap ? o->buf + o->len : NULL, o->len < o->cap ? o->cap - o->len : 0, fmt,
-	              ap);
-	va_end(ap);
-	if (n > 0)
-		o->len += (size_t)n;
-}
-
 static const char *type_name(enum metric_kind k)
 {
 	return k == KIND_COUNTER ? "counter" : k == KIND_GAUGE ? "gauge" : "histogram";
@@ -137,7 +119,7 @@ static const char *type_name(enum metric_kind k)
 
 size_t metrics_render(char *buf, size_t cap)
 {
-	struct out o = {buf, cap, 0};
+	struct textbuf o = {buf, cap, 0};
 	size_t n;
 
 	pthread_mutex_lock(&registry_lock);
@@ -151,11 +133,12 @@ size_t metrics_render(char *buf, size_t cap)
 			if (strcmp(registry[k].name, m->name) == 0)
 				first = 0;
 		if (first)
-			emit(&o, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name,
-			     type_name(m->kind));
+			textbuf_printf(&o, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name,
+			               type_name(m->kind));
 		if (m->kind != KIND_HISTOGRAM) {
-			emit(&o, "%s%s%s%s %lld\n", m->name, m->labels ? "{" : "", m->labels ? m->labels : "",
-			     m->labels ? "}" : "", (long long)metric_value(m));
+			textbuf_printf(&o, "%s%s%s%s %lld\n", m->name, m->labels ? "{" : "",
+			               m->labels ? m->labels : "", m->labels ? "}" : "",
+			               (long long)metric_value(m));
 			continue;
 		}
 		uint64_t cumulative = 0;
@@ -163,15 +146,16 @@ size_t metrics_render(char *buf, size_t cap)
 		for (size_t b = 0; b <= m->n_bounds; b++) {
 			cumulative += atomic_load_explicit(&m->buckets[b], memory_order_relaxed);
 			if (b < m->n_bounds)
-				emit(&o, "%s_bucket{le=\"%g\"} %llu\n", m->name, m->bounds[b],
-				     (unsigned long long)cumulative);
+				textbuf_printf(&o, "%s_bucket{le=\"%g\"} %llu\n", m->name, m->bounds[b],
+				               (unsigned long long)cumulative);
 			else
-				emit(&o, "%s_bucket{le=\"+Inf\"} %llu\n", m->name,
-				     (unsigned long long)cumulative);
+				textbuf_printf(&o, "%s_bucket{le=\"+Inf\"} %llu\n", m->name,
+				               (unsigned long long)cumulative);
 		}
-		emit(&o, "%s_sum %.6f\n%s_count %llu\n", m->name,
-		     (double)atomic_load_explicit(&m->sum_micro, memory_order_relaxed) / 1e6, m->name,
-		     (unsigned long long)atomic_load_explicit(&m->count, memory_order_relaxed));
+		textbuf_printf(&o, "%s_sum %.6f\n%s_count %llu\n", m->name,
+		               (double)atomic_load_explicit(&m->sum_micro, memory_order_relaxed) / 1e6,
+		               m->name,
+		               (unsigned long long)atomic_load_explicit(&m->count, memory_order_relaxed));
 	}
 	if (o.len < cap)
 		buf[o.len] = '\0';
