@@ -1,6 +1,7 @@
 // The report form: built from GET /api/v1/form, sent as multipart/form-data with a proof of work.
 // Nothing of the report is written to any browser storage; the page forgets it once it is acknowledged.
 import { t, label, initLang, onLangChange } from './i18n.js';
+import { stripMetadata } from './strip.js';
 import {
   getJSON, proofOfWork, fieldFor, showError, clearErrors, numberErrors, focusFirstError, apiMessage,
 } from './common.js';
@@ -119,6 +120,24 @@ function check(report) {
   ].every(Boolean);
 }
 
+// The files as they will be sent: unless the reporter keeps them, photo metadata is removed and names become
+// neutral (a phone names photos by the time they were taken). Throws the name of a file that cannot be cleaned.
+async function attachments() {
+  const keep = $('keep-meta').checked;
+  const out = [];
+  for (const [i, f] of [...$('files').files].entries()) {
+    if (keep) {
+      out.push(f);
+      continue;
+    }
+    const cleaned = stripMetadata(new Uint8Array(await f.arrayBuffer()));
+    if (!cleaned) throw new Error(f.name);
+    const ext = /\.[A-Za-z0-9]{1,5}$/.exec(f.name);
+    out.push(new File([cleaned], 'attachment-' + (i + 1) + (ext ? ext[0].toLowerCase() : ''), { type: f.type }));
+  }
+  return out;
+}
+
 // POST with upload progress (fetch has none); resolves to {status, body, headers}.
 function send(body, pow) {
   return new Promise((resolve) => {
@@ -159,9 +178,17 @@ async function submit(ev) {
   $('pow-progress').value = 0;
   $('upload-progress').value = 0;
   try {
+    let files;
+    try {
+      files = await attachments();
+    } catch (e) {
+      showError(fieldFor(form, 'activity.attachments'), t('err.strip', { name: e.message }));
+      focusFirstError(form);
+      return;
+    }
     const body = new FormData();
     body.append('report', new Blob([JSON.stringify(report)], { type: 'application/json' }));
-    for (const f of $('files').files) body.append('attachment', f, f.name);
+    for (const f of files) body.append('attachment', f, f.name);
     const pow = await proofOfWork((p) => ($('pow-progress').value = p));
     const r = await send(body, pow);
     if (r.status === 201) return confirmed(r.body);

@@ -31,9 +31,10 @@ const TEXT = {
   'f.narrative_hint': ['简要写明何人、何时、何地、做了什么。', 'Briefly: who, when, where and what.'],
   'f.files': ['证据材料（照片、PDF、录音、视频，选填）', 'Evidence (photos, PDF, audio, video; optional)'],
   'f.files_hint': [
-    '照片和视频可能带有拍摄位置和时间，可能暴露您的身份。',
-    'Photos and videos may carry the place and time they were taken, which could identify you.',
+    '照片中的拍摄位置、时间等信息会在上传前从本机删除，除非您选择保留。视频和录音中的此类信息无法删除，可能暴露您的身份。',
+    'The place and time stored in photos are removed on this device before upload unless you choose to keep them. Videos and recordings may carry them too and cannot be cleaned; they could identify you.',
   ],
+  'f.keep_meta': ['保留照片的拍摄位置、时间和文件名', 'Keep the place, time and file names of photos'],
   'f.person_name': ['姓名或绰号', 'Name or nickname'],
   'f.person_desc': ['身份、外貌等特征', 'Role, appearance, other details'],
   'f.person_phone': ['电话号码', 'Phone number'],
@@ -62,6 +63,10 @@ const TEXT = {
   'err.categories': ['请至少选择一个类别。', 'Choose at least one kind of crime.'],
   'err.too_many_files': ['附件太多：最多 {n} 个。', 'Too many files: at most {n}.'],
   'err.too_large': ['附件太大：合计最多 {n} MB。', 'The files are too large: {n} MB at most in all.'],
+  'err.strip': [
+    '无法清除文件“{name}”中的位置信息。请删除该文件，或选择保留这些信息。',
+    'The place and time could not be removed from "{name}". Remove the file, or choose to keep that information.',
+  ],
   'err.field': ['请检查此项：', 'Please check this field: '],
   'err.fix': ['表单有误，请按提示修改后再提交。', 'Some fields need attention; see the messages next to them.'],
   'err.pow': ['安全验证失败，请重新提交。', 'The check failed; please send again.'],

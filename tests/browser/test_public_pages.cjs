@@ -14,7 +14,24 @@ const src = process.env.TIP_SOURCE_DIR;
 const artifacts = process.env.TIP_ARTIFACTS;
 const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const PUBLIC_URL = 'https://tips.example.org/report';
-const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+// A PNG's chunk structure (CRCs left zero: neither the page nor the server decodes the image), with a text chunk.
+const chunk = (type, data) => {
+  const d = Buffer.from(data, 'latin1');
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(d.length);
+  return Buffer.concat([len, Buffer.from(type), d, Buffer.alloc(4)]);
+};
+const PNG = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', '\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0'),
+  chunk('tEXt', 'Comment\0taken at home'), chunk('IDAT', 'pixels'), chunk('IEND', '')]);
+// A JPEG's skeleton with a place in its Exif segment: enough for the page's metadata removal and the server's sniffing.
+const segment = (marker, text) => {
+  const payload = Buffer.from(text, 'latin1');
+  return Buffer.concat([Buffer.from([0xff, marker, (payload.length + 2) >> 8, (payload.length + 2) & 0xff]), payload]);
+};
+const JPEG = Buffer.concat([Buffer.from([0xff, 0xd8]), segment(0xe0, 'JFIF\0\x01\x01\0\0\x01\0\x01\0\0'),
+  segment(0xe1, 'Exif\0\0GPS 22.5431N 114.0579E'), segment(0xdb, 'quantisation table'),
+  Buffer.from([0xff, 0xda, 0, 2]), Buffer.from('entropy-coded data'), Buffer.from([0xff, 0xd9])]);
+const photo = { name: 'IMG_20261203_101010.jpg', mimeType: 'image/jpeg', buffer: JPEG };
 
 let dir, daemon, base, browser;
 let queryCode; // from the submission test, read back by the status test
@@ -45,7 +62,8 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: process.getuid() === 0 ? ['--no-sandbox'] : [],
+    // Root (as in CI) cannot use Chromium's sandbox; containers often have a small /dev/shm.
+    args: ['--disable-dev-shm-usage', ...(process.getuid() === 0 ? ['--no-sandbox'] : [])],
   });
 });
 
@@ -94,6 +112,26 @@ async function axe(page, name) {
   assert.deepEqual(bad.map((v) => `${name}: ${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`), []);
 }
 
+// Records what the page hands to XMLHttpRequest, since the browser does not expose multipart bodies with files.
+async function captureUploads(page) {
+  await page.evaluate(() => {
+    const send = XMLHttpRequest.prototype.send;
+    XMLHttpRequest.prototype.send = function (body) {
+      window.sentForm = body;
+      return send.call(this, body);
+    };
+  });
+}
+const sentFiles = (page) => page.evaluate(() => Promise.all(window.sentForm.getAll('attachment').map(
+  async (f) => ({ name: f.name, bytes: new TextDecoder('latin1').decode(await f.arrayBuffer()) }))));
+
+// Waits for the confirmation, or fails with what the page said instead.
+async function confirmation(page) {
+  await page.locator('#done:not([hidden]), #report .error:not([hidden])').first().waitFor();
+  const said = await page.$$eval('#report .error:not([hidden])', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(said, []);
+}
+
 const shot = (page, name) => page.screenshot({ path: path.join(artifacts, name + '.png'), fullPage: true });
 
 async function fillActivity(page) {
@@ -115,10 +153,11 @@ test('a report is filled in and sent from a phone, and its query code shown once
   await page.fill('#person-name', '王某');
   await page.fill('#person-phone', '138 0000 0000');
   await page.fill('#official-position', '派出所副所长');
-  await page.setInputFiles('#files', { name: 'photo.png', mimeType: 'image/png', buffer: PNG });
+  await page.setInputFiles('#files', [{ name: 'photo.png', mimeType: 'image/png', buffer: PNG }, photo]);
   await shot(page, 'form-filled');
+  await captureUploads(page);
   await page.click('#submit');
-  await page.locator('#done').waitFor();
+  await confirmation(page);
   queryCode = (await page.textContent('#code')).trim();
   assert.match(queryCode, /^\d{4} \d{4} \d{4} \d{4} \d{4}$/);
   assert.equal(await page.evaluate(() => document.activeElement.id), 'done');
@@ -127,6 +166,12 @@ test('a report is filled in and sent from a phone, and its query code shown once
   const sent = page.requests.find((r) => r.url().endsWith('/api/v1/reports'));
   assert.match(sent.headers()['x-proof-of-work'], /^[A-Za-z0-9_-]{56}:\d+$/);
   assert.match(sent.headers()['content-type'], /^multipart\/form-data/);
+  const [png, jpeg] = await sentFiles(page);
+  assert.equal(png.name, 'attachment-1.png');
+  assert.ok(png.bytes.includes('pixels') && !png.bytes.includes('taken at home'));
+  assert.equal(jpeg.name, 'attachment-2.jpg');
+  assert.ok(jpeg.bytes.includes('entropy-coded data') && jpeg.bytes.includes('quantisation table'), 'the photo is sent');
+  assert.ok(!jpeg.bytes.includes('GPS 22.5431N'), 'but not where it was taken');
   const digits = queryCode.replace(/ /g, '');
   for (const r of page.requests) assert.ok(!r.url().includes(digits));
 
@@ -156,6 +201,9 @@ test('fields are checked in the page, and an API error is shown next to the fiel
   await page.fill('#name', '李四');
   await page.fill('#phone', '13900000000');
   await page.fill('#id-number', '110101199003070000'); // wrong GB 11643 check character: only the server knows
+  await page.setInputFiles('#files', photo);
+  await page.check('#keep-meta');
+  await captureUploads(page);
   await page.click('#submit');
   const idError = page.locator('[data-field="reporter.id_number"] .error');
   await idError.waitFor();
@@ -163,7 +211,9 @@ test('fields are checked in the page, and an API error is shown next to the fiel
   assert.equal(await page.getAttribute('#id-number', 'aria-describedby'), await idError.getAttribute('id'));
   assert.equal(await page.evaluate(() => document.activeElement.id), 'id-number');
   assert.ok(await categories.isHidden(), 'an old error is cleared');
-  assert.ok(page.requests.some((r) => r.url().includes('/api/v1/reports')));
+  const [kept] = await sentFiles(page);
+  assert.equal(kept.name, photo.name, 'kept as it was when the reporter chose to');
+  assert.ok(kept.bytes.includes('GPS 22.5431N'));
   await shot(page, 'field-error');
   await checkPage(page, 1); // the 400 answer is logged by the browser
   await axe(page, 'form with an error');
