@@ -183,6 +183,11 @@ test('a report is filled in and sent from a phone, and its query code shown once
   await download.saveAs(path.join(artifacts, 'query-code.png'));
   assert.deepEqual([...fs.readFileSync(path.join(artifacts, 'query-code.png')).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
   await shot(page, 'confirmation');
+  // On paper: the code and the warning, without buttons or navigation.
+  await page.emulateMedia({ media: 'print' });
+  assert.ok((await page.isVisible('#code')) && (await page.isVisible('.warning')));
+  assert.ok(!(await page.isVisible('#copy')) && !(await page.isVisible('header')));
+  await page.emulateMedia({ media: 'screen' });
   await checkPage(page);
   await axe(page, 'confirmation');
 });
