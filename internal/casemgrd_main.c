@@ -1,0 +1,296 @@
+/*
+ * casemgrd: the internal zone's case manager. This part ingests the inbox spools into PostgreSQL and
+ * applies the schema's migrations.
+ *
+ *   casemgrd -c FILE [-n]                 run (ingest); -n checks settings, keys and taxonomy
+ *   casemgrd migrate -c FILE [--to N]     apply the migrations (as db_owner), then exit
+ *   casemgrd -s                           print the settings table
+ *
+ * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration, keys or taxonomy unusable;
+ * 71 cannot start threads, listen or drop privileges; 65 an inbox spool is damaged, or a migration is
+ * refused; 69 migrate cannot reach the database.
+ */
+#include "common/daemon.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "internal/conf.h"
+#include "internal/ingest.h"
+#include "internal/migrate.h"
+#include "proto/keyfile.h"
+
+#include <errno.h>
+#include <event2/thread.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+struct casemgr {
+	struct casemgr_conf conf;
+	struct event_base *base;
+	struct ingest *ingest;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop, exit_code;
+	struct {
+		struct metric *reports, *replayed, *quarantined[INGEST_REASON_COUNT], *passed_over, *batches,
+		        *db_errors, *connected;
+	} m;
+};
+
+/* Waits ms milliseconds, or less if asked to stop. 1 when stopping. */
+static int pause_ms(struct casemgr *c, long long ms)
+{
+	struct timespec until;
+	int stop;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(ms / 1000);
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&c->mu);
+	while (!c->stop && pthread_cond_timedwait(&c->cv, &c->mu, &until) != ETIMEDOUT)
+		;
+	stop = c->stop;
+	pthread_mutex_unlock(&c->mu);
+	return stop;
+}
+
+static void *ingest_main(void *arg)
+{
+	struct casemgr *c = arg;
+	char msg[DB_MSG_MAX];
+	int down = 0;
+
+	for (;;) {
+		int rc = ingest_step(c->ingest, msg);
+
+		if (rc == TIP_EIO) {
+			/* One line when the database goes away and one when it is back, not one per retry. */
+			if (!down++)
+				log_err("database: %s; retrying every %lld ms", msg, c->conf.db_retry);
+			if (pause_ms(c, c->conf.db_retry))
+				break;
+			continue;
+		}
+		if (rc < 0) {
+			log_err("ingest: %s", msg);
+			c->exit_code = rc == TIP_ERANGE ? EX_SOFTWARE : EX_DATAERR;
+			event_base_loopbreak(c->base);
+			break;
+		}
+		if (down) {
+			log_info("database: connected again after %d attempts", down);
+			down = 0;
+		}
+		if (rc == 0 && pause_ms(c, c->conf.ingest_poll))
+			break;
+		if (rc > 0 && pause_ms(c, 0))
+			break;
+	}
+	return NULL;
+}
+
+static void refresh_metrics(void *arg)
+{
+	struct casemgr *c = arg;
+	const struct ingest_stats *s = ingest_stats(c->ingest);
+
+	metric_set(c->m.reports, (int64_t)atomic_load(&s->reports));
+	metric_set(c->m.replayed, (int64_t)atomic_load(&s->replayed));
+	for (int i = 0; i < INGEST_REASON_COUNT; i++)
+		metric_set(c->m.quarantined[i], (int64_t)atomic_load(&s->quarantined[i]));
+	metric_set(c->m.passed_over, (int64_t)atomic_load(&s->passed_over));
+	metric_set(c->m.batches, (int64_t)atomic_load(&s->batches));
+	metric_set(c->m.db_errors, (int64_t)atomic_load(&s->db_errors));
+	metric_set(c->m.connected, (int64_t)atomic_load(&s->connected));
+}
+
+static int register_metrics(struct casemgr *c)
+{
+	char labels[48];
+
+	c->m.reports = metric_counter("casemgr_reports_total", NULL, "reports stored");
+	c->m.replayed = metric_counter("casemgr_replayed_total", NULL, "records found already stored");
+	for (int i = 0; i < INGEST_REASON_COUNT; i++) {
+		snprintf(labels, sizeof(labels), "reason=\"%s\"", ingest_reason_name((enum ingest_reason)i));
+		if (!(c->m.quarantined[i] = metric_counter("casemgr_quarantined_total", labels,
+		                                           "records quarantined (alert on any increase)")))
+			return -1;
+	}
+	c->m.passed_over =
+	        metric_counter("casemgr_passed_over_total", NULL, "records of another kind than report");
+	c->m.batches = metric_counter("casemgr_ingest_batches_total", NULL, "ingest transactions committed");
+	c->m.db_errors =
+	        metric_counter("casemgr_db_errors_total", NULL, "failed connections and transactions");
+	c->m.connected =
+	        metric_gauge("casemgr_db_connected", NULL, "1 while ingest is connected to PostgreSQL");
+	return c->m.reports && c->m.replayed && c->m.passed_over && c->m.batches && c->m.db_errors &&
+	                       c->m.connected
+	               ? 0
+	               : -1;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct casemgr *c = arg;
+	(void)what;
+
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(c->base);
+}
+
+/* casemgrd migrate -c FILE [--to N] */
+static int run_migrate(int argc, char **argv)
+{
+	static struct casemgr_conf conf;
+	char *conf_args[4] = {argv[0], NULL, NULL, NULL}, msg[DB_MSG_MAX];
+	long to = 0;
+	int applied, version, rc;
+	PGconn *db;
+
+	for (int i = 2; i < argc; i++) {
+		char *end;
+
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			conf_args[1] = argv[i];
+			conf_args[2] = argv[++i];
+		} else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
+			to = strtol(argv[++i], &end, 10);
+			if (*end || to < 1 || to > MIGRATE_MAX)
+				conf_args[1] = NULL, i = argc;
+		} else {
+			conf_args[1] = NULL;
+			break;
+		}
+	}
+	if (!conf_args[1]) {
+		fprintf(stderr, "usage: casemgrd migrate -c FILE [--to VERSION]\n");
+		return EX_USAGE;
+	}
+	optind = 1;
+	daemon_settings(3, conf_args, "casemgrd", casemgr_conf_table, casemgr_conf_entries, &conf, NULL);
+	log_init("casemgrd", conf.syslog, conf.debug ? LOG_DEBUG : LOG_INFO);
+	if (!conf.db_owner[0]) {
+		log_err("migrate: db_owner is not set");
+		return EX_CONFIG;
+	}
+	if (!(db = db_connect(conf.db_owner, msg))) {
+		log_err("migrate: %s", msg);
+		return EX_UNAVAILABLE;
+	}
+	rc = migrate_run(db, conf.migrations, (int)to, &applied, &version, msg);
+	PQfinish(db);
+	if (rc != TIP_OK) {
+		log_err("migrate: %s", msg);
+		return rc == TIP_EIO && !strstr(msg, ".sql") ? EX_UNAVAILABLE : EX_DATAERR;
+	}
+	printf("schema at version %d (%d applied now)\n", version, applied);
+	return 0;
+}
+
+static int load_seal_key(const struct casemgr_conf *conf, struct ingest_conf *ic)
+{
+	struct key k;
+	int rc = key_read_private(conf->seal_key, &k);
+
+	if (rc != TIP_OK || k.type != KEY_X25519) {
+		log_err("%s: not an HPKE private key (%s)", conf->seal_key,
+		        rc ? tip_strerror(rc) : "wrong type");
+		key_wipe(&k);
+		return -1;
+	}
+	memcpy(ic->seal_sk, k.secret, HPKE_KEY_LEN);
+	memcpy(ic->seal_key_id, k.id, 4);
+	key_wipe(&k);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct casemgr c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	static struct origins origins;
+	struct taxonomy *tax = NULL;
+	struct http_server *metrics = NULL;
+	struct event *ev_term = NULL, *ev_int = NULL;
+	struct ingest_conf ic = {0};
+	char bad[ORIGINS_PATH_MAX];
+	int check, rc, started = 0;
+
+	log_init("casemgrd", 0, LOG_INFO);
+	if (argc > 1 && strcmp(argv[1], "migrate") == 0)
+		return run_migrate(argc, argv);
+	check = daemon_settings(argc, argv, "casemgrd", casemgr_conf_table, casemgr_conf_entries, &c.conf,
+	                        NULL);
+	log_init("casemgrd", c.conf.syslog, c.conf.debug ? LOG_DEBUG : LOG_INFO);
+	c.exit_code = EX_CONFIG;
+	if ((rc = origins_load(c.conf.origin_keys, &origins, bad)) != TIP_OK) {
+		log_err("%s: %s", rc == TIP_EFORMAT ? bad : c.conf.origin_keys,
+		        rc == TIP_EFORMAT ? "not a usable origin signing key" : tip_strerror(rc));
+		goto out;
+	}
+	if (!(tax = tax_load(c.conf.taxonomy, &rc))) {
+		log_err("%s: taxonomy: %s", c.conf.taxonomy, tip_strerror(rc));
+		goto out;
+	}
+	if (load_seal_key(&c.conf, &ic) != 0)
+		goto out;
+	if (check) {
+		printf("configuration ok: %zu origins\n", origins.n);
+		c.exit_code = 0;
+		goto out;
+	}
+	c.exit_code = EX_OSERR;
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() != 0 || !(c.base = event_base_new()) || register_metrics(&c) != 0)
+		goto out;
+	if (c.conf.metrics_port &&
+	    !(metrics = daemon_metrics_server(c.base, c.conf.metrics_listen, (int)c.conf.metrics_port,
+	                                      refresh_metrics, &c)))
+		goto out;
+	if (daemon_drop_privileges(c.conf.user) != 0)
+		goto out;
+	ic.conninfo = c.conf.db_ingest;
+	ic.inbox_dir = c.conf.inbox;
+	ic.origins = &origins;
+	ic.taxonomy = tax;
+	ic.batch = (size_t)c.conf.ingest_batch;
+	ic.max_record = c.conf.max_record;
+	ev_term = evsignal_new(c.base, SIGTERM, on_signal, &c);
+	ev_int = evsignal_new(c.base, SIGINT, on_signal, &c);
+	if (!(c.ingest = ingest_new(&ic)) || !ev_term || !ev_int || evsignal_add(ev_term, NULL) ||
+	    evsignal_add(ev_int, NULL) || pthread_create(&c.thread, NULL, ingest_main, &c) != 0)
+		goto out;
+	started = 1;
+	c.exit_code = 0;
+	log_info("casemgrd started: %zu origins, inbox %s", origins.n, c.conf.inbox);
+	event_base_dispatch(c.base);
+out:
+	if (started) {
+		pthread_mutex_lock(&c.mu);
+		c.stop = 1;
+		pthread_cond_signal(&c.cv);
+		pthread_mutex_unlock(&c.mu);
+		pthread_join(c.thread, NULL);
+	}
+	OPENSSL_cleanse(ic.seal_sk, sizeof(ic.seal_sk));
+	ingest_free(c.ingest);
+	http_server_free(metrics);
+	if (ev_term)
+		event_free(ev_term);
+	if (ev_int)
+		event_free(ev_int);
+	if (c.base)
+		event_base_free(c.base);
+	tax_free(tax);
+	origins_free(&origins);
+	return c.exit_code;
+}

@@ -1,0 +1,32 @@
+/* casemgrd's settings: one typed table, defaults and bounds in internal/conf.c, documented in
+ * docs/operations.md. */
+#ifndef TIP_INTERNAL_CONF_H
+#define TIP_INTERNAL_CONF_H
+
+#include <stddef.h>
+
+#include "common/config.h"
+
+#define CASEMGR_PATH_MAX 256
+#define CASEMGR_DB_MAX   512
+
+struct casemgr_conf {
+	char db_owner[CASEMGR_DB_MAX];  /* libpq conninfo of the schema owner (migrations only) */
+	char db_ingest[CASEMGR_DB_MAX]; /* libpq conninfo of the ingest role */
+	char migrations[CASEMGR_PATH_MAX];
+	char inbox[CASEMGR_PATH_MAX];
+	char origin_keys[CASEMGR_PATH_MAX];
+	char seal_key[CASEMGR_PATH_MAX];
+	char taxonomy[CASEMGR_PATH_MAX];
+	long long ingest_batch, ingest_poll, db_retry;
+	size_t max_record;
+	char metrics_listen[64];
+	long long metrics_port;
+	char user[64];
+	int syslog, debug;
+};
+
+extern const struct cfg_entry casemgr_conf_table[];
+extern const size_t casemgr_conf_entries;
+
+#endif

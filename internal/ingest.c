@@ -1,0 +1,389 @@
+#include "internal/ingest.h"
+
+#include "common/encoding.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "diode/spool.h"
+#include "proto/codec.h"
+#include "proto/record.h"
+#include "proto/report.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define READER_NAME "casemgrd"
+
+struct source {
+	const struct deliver_origin *origin;
+	struct spool_reader *reader;
+	struct rec_chain chain; /* the next record's seq and prev_hash */
+	int positioned;         /* chain and reader follow the database's cursor */
+};
+
+struct ingest {
+	struct ingest_conf conf;
+	struct report_limits limits;
+	PGconn *db;
+	struct source *src;
+	struct ingest_stats stats;
+};
+
+static const char *const reason_names[INGEST_REASON_COUNT] = {"decode", "origin", "signature",
+                                                              "chain",  "open",   "invalid"};
+
+const char *ingest_reason_name(enum ingest_reason r)
+{
+	return (unsigned)r < INGEST_REASON_COUNT ? reason_names[r] : "unknown";
+}
+
+struct ingest *ingest_new(const struct ingest_conf *conf)
+{
+	struct ingest *in = calloc(1, sizeof(*in));
+
+	if (!in || !(in->src = calloc(conf->origins->n ? conf->origins->n : 1, sizeof(*in->src)))) {
+		free(in);
+		return NULL;
+	}
+	in->conf = *conf;
+	in->limits = report_limits_default();
+	for (size_t i = 0; i < conf->origins->n; i++)
+		in->src[i].origin = &conf->origins->list[i];
+	return in;
+}
+
+void ingest_free(struct ingest *in)
+{
+	if (!in)
+		return;
+	for (size_t i = 0; i < in->conf.origins->n; i++)
+		spool_reader_close(in->src[i].reader);
+	PQfinish(in->db);
+	OPENSSL_cleanse(in->conf.seal_sk, sizeof(in->conf.seal_sk));
+	free(in->src);
+	free(in);
+}
+
+const struct ingest_stats *ingest_stats(const struct ingest *in)
+{
+	return &in->stats;
+}
+
+static json_t *hex_json(const uint8_t *b, size_t len)
+{
+	char hex[2 * 64 + 1];
+
+	if (len > 64 || hex_encode(b, len, hex, sizeof(hex)) != TIP_OK)
+		return NULL;
+	return json_string(hex);
+}
+
+static json_t *b64_json(const uint8_t *b, size_t len)
+{
+	size_t cap = 4 * ((len + 2) / 3) + 1;
+	char *text = malloc(cap);
+	json_t *j = text && b64_encode(b, len, text, cap) == TIP_OK ? json_string(text) : NULL;
+
+	free(text);
+	return j;
+}
+
+static json_t *strings_json(char **v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		if (json_array_append_new(a, json_string(v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+/* The report's row and its parts, in the layout ingest_batch reads (docs/formats/casemgr-schema.md). */
+static json_t *report_json(const struct ingest *in, const struct rec *r, const Tip__Report *p)
+{
+	const Tip__Reporter *who = p->reporter;
+	const Tip__Activity *act = p->activity;
+	const struct tax_region *province = tax_region_province(tax_region(in->conf.taxonomy, act->region));
+	json_t *persons = json_array(), *officials = json_array(), *attachments = json_array();
+
+	for (size_t i = 0; persons && i < p->n_persons; i++) {
+		const Tip__ReportedPerson *x = p->persons[i];
+		json_array_append_new(persons,
+		                      json_pack("{s:s, s:o*, s:s, s:o*, s:s}", "name", x->name, "aliases",
+		                                strings_json(x->aliases, x->n_aliases), "description",
+		                                x->description, "phones",
+		                                strings_json(x->phones, x->n_phones), "region", x->region));
+	}
+	for (size_t i = 0; officials && p->umbrella && i < p->umbrella->n_officials; i++) {
+		const Tip__Official *x = p->umbrella->officials[i];
+		json_array_append_new(officials, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", x->name,
+		                                           "position", x->position, "unit", x->unit, "region",
+		                                           x->region, "description", x->description));
+	}
+	for (size_t i = 0; attachments && i < act->n_attachments; i++) {
+		const Tip__Attachment *x = act->attachments[i];
+		json_array_append_new(attachments,
+		                      json_pack("{s:s, s:s, s:o*, s:o*}", "filename", x->filename,
+		                                "content_type", x->content_type, "sha256",
+		                                hex_json(x->sha256.data, x->sha256.len), "data",
+		                                b64_json(x->data.data, x->data.len)));
+	}
+	return json_pack(
+	        "{s:I, s:o*, s:I, s:i, s:s, s:o*, s:s, s:b, s:s, s:s, s:s, s:s, s:b, s:s, s:o*, s:s, "
+	        "s:s, s:s, s:s, s:s, s:s, s:o*, s:o*, s:o*}",
+	        "seq", (json_int_t)r->seq, "hash", hex_json(r->hash, REC_HASH_LEN), "signed_ms",
+	        (json_int_t)r->created_at, "version", (int)p->version, "taxonomy_version",
+	        p->taxonomy_version, "query_hash", hex_json(p->query_hash.data, p->query_hash.len), "locale",
+	        p->locale, "anonymous", (int)who->anonymous, "name", who->name, "id_number", who->id_number,
+	        "phone", who->phone, "address", who->address, "contact_allowed", (int)who->contact_allowed,
+	        "channel", who->channel, "categories", strings_json(act->categories, act->n_categories),
+	        "sector", act->sector, "region", act->region, "province", province ? province->code : "",
+	        "place", act->place, "time", act->time, "narrative", act->narrative, "persons", persons,
+	        "officials", officials, "attachments", attachments);
+}
+
+static json_t *quarantine_json(uint64_t seq, enum ingest_reason why, const char *detail, const uint8_t *buf,
+                               size_t len)
+{
+	return json_pack("{s:I, s:s, s:s, s:o*}", "seq", (json_int_t)seq, "reason", reason_names[why],
+	                 "detail", detail, "record", b64_json(buf, len));
+}
+
+/*
+ * Checks the record at the chain's position and returns what the batch gets for it: a report, a
+ * quarantine entry (in *quarantined), or NULL for a record of another kind (or out of memory, which
+ * *failed reports). The chain moves past the record whatever the verdict, so one bad record never
+ * stops the origin.
+ */
+static json_t *check_record(struct ingest *in, struct source *s, const uint8_t *buf, size_t len,
+                            int *quarantined, int *failed)
+{
+	const struct deliver_origin *o = s->origin;
+	uint64_t seq = s->chain.next_seq;
+	struct rec r;
+	Tip__Report *report = NULL;
+	char detail[96], field[REPORT_FIELD_MAX];
+	enum ingest_reason why = INGEST_DECODE;
+	json_t *out = NULL;
+	int rc;
+
+	*quarantined = *failed = 0;
+	if ((rc = rec_decode(buf, len, in->conf.max_record, &r)) != TIP_OK) {
+		snprintf(detail, sizeof(detail), "record: %s", tip_strerror(rc));
+		rec_hash(buf, len, r.hash);
+		goto quarantine;
+	}
+	if (strcmp(r.origin, o->name) != 0) {
+		why = INGEST_ORIGIN;
+		snprintf(detail, sizeof(detail), "signed for another origin");
+		goto quarantine;
+	}
+	if (CRYPTO_memcmp(r.key_id, o->key_id, REC_KEY_ID_LEN) != 0 || rec_verify(&r, o->pub) != TIP_OK) {
+		why = INGEST_SIGNATURE;
+		snprintf(detail, sizeof(detail), "not signed by the origin's key");
+		goto quarantine;
+	}
+	switch (rec_chain_check(&s->chain, &r)) {
+	case REC_CHAIN_NEXT: break;
+	case REC_CHAIN_FORK:
+		why = INGEST_CHAIN;
+		snprintf(detail, sizeof(detail), "prev_hash does not name the record before");
+		goto quarantine;
+	default:
+		why = INGEST_CHAIN;
+		snprintf(detail, sizeof(detail), "seq %llu where %llu was due", (unsigned long long)r.seq,
+		         (unsigned long long)seq);
+		goto quarantine;
+	}
+	if (r.kind != REC_REPORT) {
+		atomic_fetch_add(&in->stats.passed_over, 1);
+		goto next;
+	}
+	if ((rc = report_open(r.payload, r.payload_len, in->conf.max_record, in->conf.seal_sk,
+	                      in->conf.seal_key_id, r.origin, r.seq, &report)) != TIP_OK) {
+		why = INGEST_OPEN;
+		snprintf(detail, sizeof(detail), "sealed report: %s", tip_strerror(rc));
+		goto quarantine;
+	}
+	if ((rc = report_validate(report, in->conf.taxonomy, &in->limits, field)) != TIP_OK) {
+		why = INGEST_INVALID;
+		snprintf(detail, sizeof(detail), "%s: %s", field, tip_strerror(rc));
+		goto quarantine;
+	}
+	if (!(out = report_json(in, &r, report)))
+		*failed = 1;
+	goto next;
+quarantine:
+	*quarantined = 1;
+	if (!(out = quarantine_json(seq, why, detail, buf, len)))
+		*failed = 1;
+next:
+	rec_chain_advance(&s->chain, r.hash);
+	codec_free(report ? &report->base : NULL);
+	rec_release(&r);
+	return out;
+}
+
+/* Reads the origin's cursor from the database and puts chain and reader there. */
+static int position(struct ingest *in, struct source *s, char msg[DB_MSG_MAX])
+{
+	const char *params[] = {s->origin->name};
+	PGresult *res;
+	struct spool_fault fault;
+	uint64_t head;
+	size_t hash_len;
+	int rc;
+
+	if ((rc = db_exec(in->db,
+	                  "SELECT next_seq, encode(prev_hash, 'hex') FROM ingest_cursors WHERE origin = $1",
+	                  1, params, PGRES_TUPLES_OK, &res, msg)) != TIP_OK)
+		return rc;
+	rec_chain_init(&s->chain, s->origin->name);
+	if (PQntuples(res) == 1) {
+		s->chain.next_seq = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+		if (hex_decode(PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)), s->chain.prev_hash,
+		               REC_HASH_LEN, &hash_len) != TIP_OK ||
+		    hash_len != REC_HASH_LEN)
+			rc = TIP_EIO;
+	}
+	PQclear(res);
+	if (rc == TIP_OK && (rc = spool_reader_head(s->reader, &head, &fault)) == TIP_OK &&
+	    (rc = spool_reader_seek(s->reader, s->chain.next_seq)) != TIP_OK)
+		snprintf(msg, DB_MSG_MAX, "%s: the database's cursor %llu is past the inbox's %llu records",
+		         s->origin->name, (unsigned long long)s->chain.next_seq, (unsigned long long)head);
+	s->positioned = rc == TIP_OK;
+	return rc;
+}
+
+/* After the commit: count and log what was quarantined (once, never for a batch that was retried). */
+static void account(struct ingest *in, const struct source *s, json_t *quarantine, int stored, int reports)
+{
+	size_t i;
+	json_t *q;
+
+	json_array_foreach(quarantine, i, q)
+	{
+		const char *reason = json_string_value(json_object_get(q, "reason"));
+
+		for (int k = 0; k < INGEST_REASON_COUNT; k++)
+			if (strcmp(reason, reason_names[k]) == 0)
+				atomic_fetch_add(&in->stats.quarantined[k], 1);
+		log_warn("quarantined %s seq %lld: %s (%s)", s->origin->name,
+		         (long long)json_integer_value(json_object_get(q, "seq")), reason,
+		         json_string_value(json_object_get(q, "detail")));
+	}
+	atomic_fetch_add(&in->stats.reports, (uint64_t)stored);
+	atomic_fetch_add(&in->stats.replayed, (uint64_t)(reports - stored));
+	atomic_fetch_add(&in->stats.batches, 1);
+}
+
+/* Up to one batch of one origin. Records passed, or an error. */
+static int source_batch(struct ingest *in, struct source *s, char msg[DB_MSG_MAX])
+{
+	char dir[1024], hash[2 * REC_HASH_LEN + 1], *doc = NULL;
+	struct spool_fault fault;
+	json_t *reports = json_array(), *quarantine = json_array(), *batch = NULL;
+	PGresult *res = NULL;
+	int rc = TIP_OK, n = 0;
+
+	if (!s->reader) {
+		snprintf(dir, sizeof(dir), "%s/%s", in->conf.inbox_dir, s->origin->name);
+		struct spool_opts o = spool_opts_default();
+		o.max_record = in->conf.max_record;
+		if (!(s->reader = spool_reader_open(dir, READER_NAME, &o, &fault, &rc))) {
+			if (rc == TIP_ENOTFOUND)
+				rc = TIP_OK; /* no record has crossed for this origin yet */
+			else
+				snprintf(msg, DB_MSG_MAX, "%.300s: %s (%s)", dir, tip_strerror(rc),
+				         fault.file);
+			goto out;
+		}
+	}
+	if (!s->positioned && (rc = position(in, s, msg)) != TIP_OK)
+		goto out;
+	while (reports && quarantine && (size_t)n < in->conf.batch) {
+		const uint8_t *rec;
+		size_t len;
+		int quarantined, failed;
+
+		if ((rc = spool_reader_next(s->reader, &rec, &len, NULL, &fault)) <= 0) {
+			if (rc < 0)
+				snprintf(msg, DB_MSG_MAX, "%.300s/%s: %s at %s offset %llu",
+				         in->conf.inbox_dir, s->origin->name, tip_strerror(rc), fault.file,
+				         (unsigned long long)fault.offset);
+			break;
+		}
+		rc = TIP_OK;
+		json_t *j = check_record(in, s, rec, len, &quarantined, &failed);
+		if (failed) {
+			rc = TIP_ENOMEM;
+			break;
+		}
+		if (j)
+			json_array_append_new(quarantined ? quarantine : reports, j);
+		n++;
+	}
+	if (rc != TIP_OK || n == 0)
+		goto out;
+	hex_encode(s->chain.prev_hash, REC_HASH_LEN, hash, sizeof(hash));
+	if (!(batch = json_pack("{s:s, s:I, s:s, s:O, s:O}", "origin", s->origin->name, "next_seq",
+	                        (json_int_t)s->chain.next_seq, "prev_hash", hash, "reports", reports,
+	                        "quarantine", quarantine)) ||
+	    !(doc = json_dumps(batch, JSON_COMPACT))) {
+		rc = TIP_ENOMEM;
+		goto out;
+	}
+	const char *params[] = {doc};
+	if ((rc = db_exec(in->db, "SELECT ingest_batch($1::jsonb)", 1, params, PGRES_TUPLES_OK, &res, msg)) !=
+	    TIP_OK)
+		goto out;
+	account(in, s, quarantine, atoi(PQgetvalue(res, 0, 0)), (int)json_array_size(reports));
+out:
+	if (rc == TIP_ENOMEM)
+		snprintf(msg, DB_MSG_MAX, "out of memory");
+	if (rc != TIP_OK)
+		s->positioned = 0; /* what was read is re-read from the database's cursor */
+	PQclear(res);
+	free(doc);
+	json_decref(batch);
+	json_decref(reports);
+	json_decref(quarantine);
+	return rc == TIP_OK ? n : rc;
+}
+
+static void disconnect(struct ingest *in)
+{
+	PQfinish(in->db);
+	in->db = NULL;
+	atomic_store(&in->stats.connected, 0);
+	for (size_t i = 0; i < in->conf.origins->n; i++)
+		in->src[i].positioned = 0;
+}
+
+int ingest_step(struct ingest *in, char msg[DB_MSG_MAX])
+{
+	int total = 0, rc;
+
+	if (!in->db) {
+		if (!(in->db = db_connect(in->conf.conninfo, msg))) {
+			atomic_fetch_add(&in->stats.db_errors, 1);
+			return TIP_EIO;
+		}
+		atomic_store(&in->stats.connected, 1);
+	}
+	for (size_t i = 0; i < in->conf.origins->n; i++) {
+		if ((rc = source_batch(in, &in->src[i], msg)) < 0) {
+			if (rc == TIP_EIO || rc == TIP_ENOMEM) {
+				atomic_fetch_add(&in->stats.db_errors, 1);
+				disconnect(in);
+			}
+			return rc;
+		}
+		total += rc;
+	}
+	return total;
+}
