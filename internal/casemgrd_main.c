@@ -8,7 +8,7 @@
  *
  * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration, keys or taxonomy unusable;
  * 71 cannot start threads, listen or drop privileges; 65 an inbox spool is damaged, or a migration is
- * refused; 69 migrate cannot reach the database.
+ * refused; 69 migrate cannot reach the database; 70 a stored cursor is past the end of an inbox.
  */
 #include "common/daemon.h"
 #include "common/err.h"

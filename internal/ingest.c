@@ -20,6 +20,7 @@ struct source {
 	const struct deliver_origin *origin;
 	struct spool_reader *reader;
 	struct rec_chain chain; /* the next record's seq and prev_hash */
+	int prev_untrusted;     /* the record before was quarantined: its hash is no reference */
 	int positioned;         /* chain and reader follow the database's cursor */
 };
 
@@ -187,6 +188,9 @@ static json_t *check_record(struct ingest *in, struct source *s, const uint8_t *
 		snprintf(detail, sizeof(detail), "not signed by the origin's key");
 		goto quarantine;
 	}
+	/* After a quarantined record only the seq can be checked: one bad record is one quarantine. */
+	if (s->prev_untrusted)
+		memcpy(s->chain.prev_hash, r.prev_hash, REC_HASH_LEN);
 	switch (rec_chain_check(&s->chain, &r)) {
 	case REC_CHAIN_NEXT: break;
 	case REC_CHAIN_FORK:
@@ -222,6 +226,7 @@ quarantine:
 	if (!(out = quarantine_json(seq, why, detail, buf, len)))
 		*failed = 1;
 next:
+	s->prev_untrusted = *quarantined;
 	rec_chain_advance(&s->chain, r.hash);
 	codec_free(report ? &report->base : NULL);
 	rec_release(&r);
@@ -233,17 +238,20 @@ static int position(struct ingest *in, struct source *s, char msg[DB_MSG_MAX])
 {
 	const char *params[] = {s->origin->name};
 	PGresult *res;
-	struct spool_fault fault;
+	struct spool_fault fault = {0};
 	uint64_t head;
 	size_t hash_len;
 	int rc;
 
 	if ((rc = db_exec(in->db,
-	                  "SELECT next_seq, encode(prev_hash, 'hex') FROM ingest_cursors WHERE origin = $1",
+	                  "SELECT next_seq, encode(prev_hash, 'hex'), NOT prev_trusted FROM ingest_cursors "
+	                  "WHERE origin = $1",
 	                  1, params, PGRES_TUPLES_OK, &res, msg)) != TIP_OK)
 		return rc;
 	rec_chain_init(&s->chain, s->origin->name);
+	s->prev_untrusted = 0;
 	if (PQntuples(res) == 1) {
+		s->prev_untrusted = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
 		s->chain.next_seq = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
 		if (hex_decode(PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)), s->chain.prev_hash,
 		               REC_HASH_LEN, &hash_len) != TIP_OK ||
@@ -285,7 +293,7 @@ static void account(struct ingest *in, const struct source *s, json_t *quarantin
 static int source_batch(struct ingest *in, struct source *s, char msg[DB_MSG_MAX])
 {
 	char dir[1024], hash[2 * REC_HASH_LEN + 1], *doc = NULL;
-	struct spool_fault fault;
+	struct spool_fault fault = {0};
 	json_t *reports = json_array(), *quarantine = json_array(), *batch = NULL;
 	PGresult *res = NULL;
 	int rc = TIP_OK, n = 0;
@@ -330,9 +338,9 @@ static int source_batch(struct ingest *in, struct source *s, char msg[DB_MSG_MAX
 	if (rc != TIP_OK || n == 0)
 		goto out;
 	hex_encode(s->chain.prev_hash, REC_HASH_LEN, hash, sizeof(hash));
-	if (!(batch = json_pack("{s:s, s:I, s:s, s:O, s:O}", "origin", s->origin->name, "next_seq",
-	                        (json_int_t)s->chain.next_seq, "prev_hash", hash, "reports", reports,
-	                        "quarantine", quarantine)) ||
+	if (!(batch = json_pack("{s:s, s:I, s:s, s:b, s:O, s:O}", "origin", s->origin->name, "next_seq",
+	                        (json_int_t)s->chain.next_seq, "prev_hash", hash, "prev_trusted",
+	                        !s->prev_untrusted, "reports", reports, "quarantine", quarantine)) ||
 	    !(doc = json_dumps(batch, JSON_COMPACT))) {
 		rc = TIP_ENOMEM;
 		goto out;

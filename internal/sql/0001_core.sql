@@ -139,11 +139,13 @@ CREATE TABLE quarantine (
 );
 
 -- Where ingest stands in each origin's inbox: the next spool index (= seq) and the hash of the record
--- before it. Written in the same transaction as what it passes over.
+-- before it, which is not trusted when that record was quarantined (the next one's prev_hash cannot
+-- be checked then). Written in the same transaction as what it passes over.
 CREATE TABLE ingest_cursors (
 	origin text PRIMARY KEY,
 	next_seq bigint NOT NULL CHECK (next_seq >= 0),
 	prev_hash bytea NOT NULL CHECK (octet_length(prev_hash) = 32),
+	prev_trusted boolean NOT NULL,
 	updated_at timestamptz NOT NULL DEFAULT now()
 );
 
@@ -202,10 +204,11 @@ BEGIN
 	FROM jsonb_to_recordset(b -> 'quarantine') AS q(seq bigint, reason text, detail text, record text)
 	ON CONFLICT (origin, seq) DO NOTHING;
 
-	INSERT INTO ingest_cursors (origin, next_seq, prev_hash)
-	VALUES (b ->> 'origin', (b ->> 'next_seq')::bigint, decode(b ->> 'prev_hash', 'hex'))
+	INSERT INTO ingest_cursors (origin, next_seq, prev_hash, prev_trusted)
+	VALUES (b ->> 'origin', (b ->> 'next_seq')::bigint, decode(b ->> 'prev_hash', 'hex'),
+	        (b ->> 'prev_trusted')::boolean)
 	ON CONFLICT (origin) DO UPDATE SET next_seq = EXCLUDED.next_seq, prev_hash = EXCLUDED.prev_hash,
-	                                   updated_at = now();
+	                                   prev_trusted = EXCLUDED.prev_trusted, updated_at = now();
 	RETURN inserted;
 END
 $$;

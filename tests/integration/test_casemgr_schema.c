@@ -177,7 +177,7 @@ static void test_row_level_security(void **state)
 		        ingest,
 		        "SELECT ingest_batch(jsonb_build_object('origin', 'o', 'next_seq', $1::int + 1, "
 		        "'prev_hash', "
-		        "repeat('00', 32), 'quarantine', '[]'::jsonb, 'reports', "
+		        "repeat('00', 32), 'prev_trusted', true, 'quarantine', '[]'::jsonb, 'reports', "
 		        "jsonb_build_array(jsonb_build_object("
 		        "'seq', $1::int, 'hash', repeat('ab', 32), 'signed_ms', 1700000000000, 'version', 1, "
 		        "'taxonomy_version', '2026.1', 'query_hash', repeat('cd', 32), 'locale', 'en', "
