@@ -33,19 +33,37 @@ PGconn *db_connect(const char *conninfo, char msg[DB_MSG_MAX])
 	return NULL;
 }
 
-int db_exec(PGconn *c, const char *sql, int n, const char *const *params, ExecStatusType want, PGresult **out,
-            char msg[DB_MSG_MAX])
+int db_send(PGconn *c, const char *sql, int n, const char *const *params, char msg[DB_MSG_MAX])
 {
-	PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	if (PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0) == 1)
+		return TIP_OK;
+	copy_message(PQerrorMessage(c), msg);
+	return TIP_EIO;
+}
+
+int db_wait(PGconn *c, ExecStatusType want, PGresult **out, char msg[DB_MSG_MAX])
+{
+	PGresult *res = PQgetResult(c), *more;
+	int rc = TIP_OK;
 
 	if (!res || PQresultStatus(res) != want) {
 		copy_message(res ? PQresultErrorMessage(res) : PQerrorMessage(c), msg);
-		PQclear(res);
-		return TIP_EIO;
+		rc = TIP_EIO;
 	}
-	if (out)
+	/* A statement's results end with NULL; the connection is free again only then. */
+	while ((more = PQgetResult(c)))
+		PQclear(more);
+	if (rc == TIP_OK && out)
 		*out = res;
 	else
 		PQclear(res);
-	return TIP_OK;
+	return rc;
+}
+
+int db_exec(PGconn *c, const char *sql, int n, const char *const *params, ExecStatusType want, PGresult **out,
+            char msg[DB_MSG_MAX])
+{
+	int rc = db_send(c, sql, n, params, msg);
+
+	return rc == TIP_OK ? db_wait(c, want, out, msg) : rc;
 }

@@ -18,5 +18,12 @@ PGconn *db_connect(const char *conninfo, char msg[DB_MSG_MAX]);
  */
 int db_exec(PGconn *c, const char *sql, int n, const char *const *params, ExecStatusType want, PGresult **out,
             char msg[DB_MSG_MAX]);
+/*
+ * The same in two halves, so the caller can work while the server does: db_send queues the statement
+ * (TIP_OK or TIP_EIO), db_wait blocks for its result and checks it as db_exec does. One statement
+ * at a time per connection.
+ */
+int db_send(PGconn *c, const char *sql, int n, const char *const *params, char msg[DB_MSG_MAX]);
+int db_wait(PGconn *c, ExecStatusType want, PGresult **out, char msg[DB_MSG_MAX]);
 
 #endif

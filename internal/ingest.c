@@ -24,8 +24,17 @@ struct source {
 	int positioned;         /* chain and reader follow the database's cursor */
 };
 
+/* One origin's records on their way into the database. */
+struct batch {
+	const char *origin;
+	char *doc;          /* the ingest_batch document; NULL: no batch */
+	json_t *quarantine; /* its quarantined records, logged once committed */
+	int records, reports;
+};
+
 struct ingest {
 	struct ingest_conf conf;
+	struct batch inflight; /* sent, not yet known to be committed */
 	struct report_limits limits;
 	PGconn *db;
 	struct source *src;
@@ -53,18 +62,6 @@ struct ingest *ingest_new(const struct ingest_conf *conf)
 	for (size_t i = 0; i < conf->origins->n; i++)
 		in->src[i].origin = &conf->origins->list[i];
 	return in;
-}
-
-void ingest_free(struct ingest *in)
-{
-	if (!in)
-		return;
-	for (size_t i = 0; i < in->conf.origins->n; i++)
-		spool_reader_close(in->src[i].reader);
-	PQfinish(in->db);
-	OPENSSL_cleanse(in->conf.seal_sk, sizeof(in->conf.seal_sk));
-	free(in->src);
-	free(in);
 }
 
 const struct ingest_stats *ingest_stats(const struct ingest *in)
@@ -268,52 +265,66 @@ static int position(struct ingest *in, struct source *s, char msg[DB_MSG_MAX])
 }
 
 /* After the commit: count and log what was quarantined (once, never for a batch that was retried). */
-static void account(struct ingest *in, const struct source *s, json_t *quarantine, int stored, int reports)
+/* After the commit: count and log what was quarantined (once, never for a batch that was retried). */
+static void account(struct ingest *in, const struct batch *b, int stored)
 {
 	size_t i;
 	json_t *q;
 
-	json_array_foreach(quarantine, i, q)
+	json_array_foreach(b->quarantine, i, q)
 	{
 		const char *reason = json_string_value(json_object_get(q, "reason"));
 
 		for (int k = 0; k < INGEST_REASON_COUNT; k++)
 			if (strcmp(reason, reason_names[k]) == 0)
 				atomic_fetch_add(&in->stats.quarantined[k], 1);
-		log_warn("quarantined %s seq %lld: %s (%s)", s->origin->name,
+		log_warn("quarantined %s seq %lld: %s (%s)", b->origin,
 		         (long long)json_integer_value(json_object_get(q, "seq")), reason,
 		         json_string_value(json_object_get(q, "detail")));
 	}
 	atomic_fetch_add(&in->stats.reports, (uint64_t)stored);
-	atomic_fetch_add(&in->stats.replayed, (uint64_t)(reports - stored));
+	atomic_fetch_add(&in->stats.replayed, (uint64_t)(b->reports - stored));
 	atomic_fetch_add(&in->stats.batches, 1);
 }
 
-/* Up to one batch of one origin. Records passed, or an error. */
-static int source_batch(struct ingest *in, struct source *s, char msg[DB_MSG_MAX])
+static void batch_clear(struct batch *b)
 {
-	char dir[1024], hash[2 * REC_HASH_LEN + 1], *doc = NULL;
+	free(b->doc);
+	json_decref(b->quarantine);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Opens the origin's inbox reader if it exists yet. TIP_OK (s->reader may stay NULL) or an error. */
+static int open_reader(struct ingest *in, struct source *s, char msg[DB_MSG_MAX])
+{
+	char dir[1024];
 	struct spool_fault fault = {0};
-	json_t *reports = json_array(), *quarantine = json_array(), *batch = NULL;
-	PGresult *res = NULL;
+	struct spool_opts o = spool_opts_default();
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/%s", in->conf.inbox_dir, s->origin->name);
+	o.max_record = in->conf.max_record;
+	if ((s->reader = spool_reader_open(dir, READER_NAME, &o, &fault, &rc)) || rc == TIP_ENOTFOUND)
+		return TIP_OK; /* not found: no record has crossed for this origin yet */
+	snprintf(msg, DB_MSG_MAX, "%.300s: %s (%s)", dir, tip_strerror(rc), fault.file);
+	return rc;
+}
+
+/* Reads and checks up to one batch of one origin into *b. Records read (0: none new), or an error. */
+static int build_batch(struct ingest *in, struct source *s, struct batch *b, char msg[DB_MSG_MAX])
+{
+	char hash[2 * REC_HASH_LEN + 1];
+	struct spool_fault fault = {0};
+	json_t *reports = json_array(), *doc = NULL;
 	int rc = TIP_OK, n = 0;
 
-	if (!s->reader) {
-		snprintf(dir, sizeof(dir), "%s/%s", in->conf.inbox_dir, s->origin->name);
-		struct spool_opts o = spool_opts_default();
-		o.max_record = in->conf.max_record;
-		if (!(s->reader = spool_reader_open(dir, READER_NAME, &o, &fault, &rc))) {
-			if (rc == TIP_ENOTFOUND)
-				rc = TIP_OK; /* no record has crossed for this origin yet */
-			else
-				snprintf(msg, DB_MSG_MAX, "%.300s: %s (%s)", dir, tip_strerror(rc),
-				         fault.file);
-			goto out;
-		}
-	}
-	if (!s->positioned && (rc = position(in, s, msg)) != TIP_OK)
+	memset(b, 0, sizeof(*b));
+	b->quarantine = json_array();
+	if (!s->reader && (rc = open_reader(in, s, msg)) != TIP_OK)
 		goto out;
-	while (reports && quarantine && (size_t)n < in->conf.batch) {
+	if (!s->reader || (!s->positioned && (rc = position(in, s, msg)) != TIP_OK))
+		goto out;
+	while (reports && b->quarantine && (size_t)n < in->conf.batch) {
 		const uint8_t *rec;
 		size_t len;
 		int quarantined, failed;
@@ -332,34 +343,43 @@ static int source_batch(struct ingest *in, struct source *s, char msg[DB_MSG_MAX
 			break;
 		}
 		if (j)
-			json_array_append_new(quarantined ? quarantine : reports, j);
+			json_array_append_new(quarantined ? b->quarantine : reports, j);
 		n++;
 	}
 	if (rc != TIP_OK || n == 0)
 		goto out;
 	hex_encode(s->chain.prev_hash, REC_HASH_LEN, hash, sizeof(hash));
-	if (!(batch = json_pack("{s:s, s:I, s:s, s:b, s:O, s:O}", "origin", s->origin->name, "next_seq",
-	                        (json_int_t)s->chain.next_seq, "prev_hash", hash, "prev_trusted",
-	                        !s->prev_untrusted, "reports", reports, "quarantine", quarantine)) ||
-	    !(doc = json_dumps(batch, JSON_COMPACT))) {
+	if (!(doc = json_pack("{s:s, s:I, s:s, s:b, s:O, s:O}", "origin", s->origin->name, "next_seq",
+	                      (json_int_t)s->chain.next_seq, "prev_hash", hash, "prev_trusted",
+	                      !s->prev_untrusted, "reports", reports, "quarantine", b->quarantine)) ||
+	    !(b->doc = json_dumps(doc, JSON_COMPACT)))
 		rc = TIP_ENOMEM;
-		goto out;
-	}
-	const char *params[] = {doc};
-	if ((rc = db_exec(in->db, "SELECT ingest_batch($1::jsonb)", 1, params, PGRES_TUPLES_OK, &res, msg)) !=
-	    TIP_OK)
-		goto out;
-	account(in, s, quarantine, atoi(PQgetvalue(res, 0, 0)), (int)json_array_size(reports));
+	b->origin = s->origin->name;
+	b->records = n;
+	b->reports = (int)json_array_size(reports);
 out:
 	if (rc == TIP_ENOMEM)
 		snprintf(msg, DB_MSG_MAX, "out of memory");
-	if (rc != TIP_OK)
-		s->positioned = 0; /* what was read is re-read from the database's cursor */
-	PQclear(res);
-	free(doc);
-	json_decref(batch);
+	json_decref(doc);
 	json_decref(reports);
-	json_decref(quarantine);
+	if (rc != TIP_OK || n == 0)
+		batch_clear(b);
+	return rc == TIP_OK ? n : rc;
+}
+
+/* Waits for the batch in flight to commit. Its records, or TIP_EIO. */
+static int finish_inflight(struct ingest *in, char msg[DB_MSG_MAX])
+{
+	PGresult *res;
+	int rc, n = in->inflight.records;
+
+	if (!in->inflight.doc)
+		return 0;
+	if ((rc = db_wait(in->db, PGRES_TUPLES_OK, &res, msg)) == TIP_OK) {
+		account(in, &in->inflight, atoi(PQgetvalue(res, 0, 0)));
+		PQclear(res);
+	}
+	batch_clear(&in->inflight);
 	return rc == TIP_OK ? n : rc;
 }
 
@@ -367,14 +387,21 @@ static void disconnect(struct ingest *in)
 {
 	PQfinish(in->db);
 	in->db = NULL;
+	batch_clear(&in->inflight);
 	atomic_store(&in->stats.connected, 0);
+	/* Whatever was read past the stored cursors is read again from them. */
 	for (size_t i = 0; i < in->conf.origins->n; i++)
 		in->src[i].positioned = 0;
 }
 
+/*
+ * The server stores one batch while this thread checks and opens the next: each origin's batch is
+ * built, then the one in flight is waited for, then the new one is sent.
+ */
 int ingest_step(struct ingest *in, char msg[DB_MSG_MAX])
 {
-	int total = 0, rc;
+	int progress = 0, rc = TIP_OK;
+	struct batch next;
 
 	if (!in->db) {
 		if (!(in->db = db_connect(in->conf.conninfo, msg))) {
@@ -383,15 +410,46 @@ int ingest_step(struct ingest *in, char msg[DB_MSG_MAX])
 		}
 		atomic_store(&in->stats.connected, 1);
 	}
-	for (size_t i = 0; i < in->conf.origins->n; i++) {
-		if ((rc = source_batch(in, &in->src[i], msg)) < 0) {
-			if (rc == TIP_EIO || rc == TIP_ENOMEM) {
-				atomic_fetch_add(&in->stats.db_errors, 1);
-				disconnect(in);
+	for (size_t i = 0; i < in->conf.origins->n && rc >= 0; i++) {
+		if ((rc = build_batch(in, &in->src[i], &next, msg)) <= 0)
+			continue;
+		if ((rc = finish_inflight(in, msg)) >= 0) {
+			progress += rc;
+			const char *params[] = {next.doc};
+			if ((rc = db_send(in->db, "SELECT ingest_batch($1::jsonb)", 1, params, msg)) ==
+			    TIP_OK) {
+				in->inflight = next;
+				progress += next.records;
+				continue;
 			}
-			return rc;
 		}
-		total += rc;
+		batch_clear(&next);
 	}
-	return total;
+	if (rc >= 0 && !progress)
+		rc = progress = finish_inflight(in, msg);
+	if (rc == TIP_EIO || rc == TIP_ENOMEM) {
+		atomic_fetch_add(&in->stats.db_errors, 1);
+		disconnect(in);
+	} else if (rc < 0) {
+		/* A damaged inbox: the batch in flight is still committed (or not) and accounted for. */
+		char ignored[DB_MSG_MAX];
+		finish_inflight(in, ignored);
+	}
+	return rc < 0 ? rc : progress;
+}
+
+void ingest_free(struct ingest *in)
+{
+	if (!in)
+		return;
+	for (size_t i = 0; i < in->conf.origins->n; i++)
+		spool_reader_close(in->src[i].reader);
+	if (in->db) {
+		char msg[DB_MSG_MAX];
+		finish_inflight(in, msg);
+	}
+	PQfinish(in->db);
+	OPENSSL_cleanse(in->conf.seal_sk, sizeof(in->conf.seal_sk));
+	free(in->src);
+	free(in);
 }
