@@ -263,6 +263,7 @@ int main(int argc, char **argv)
 	ic.origins = &origins;
 	ic.taxonomy = tax;
 	ic.batch = (size_t)c.conf.ingest_batch;
+	ic.threads = (size_t)c.conf.ingest_threads;
 	ic.max_record = c.conf.max_record;
 	ev_term = evsignal_new(c.base, SIGTERM, on_signal, &c);
 	ev_int = evsignal_new(c.base, SIGINT, on_signal, &c);

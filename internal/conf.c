@@ -16,6 +16,7 @@ const struct cfg_entry casemgr_conf_table[] = {
         {"seal_key", CFG_STRING, S(seal_key), 1, PATH, NULL, "the internal zone's HPKE private key"},
         {"taxonomy", CFG_STRING, S(taxonomy), 1, PATH, NULL, "directory of taxonomy.json and regions.json"},
         {"ingest_batch", CFG_INT, S(ingest_batch), 1, 100000, "500", "records per ingest transaction"},
+        {"ingest_threads", CFG_INT, S(ingest_threads), 1, 64, "2", "threads checking and opening records"},
         {"ingest_poll", CFG_DURATION, S(ingest_poll), 10, 60000, "200ms", "how often idle inboxes are read"},
         {"db_retry", CFG_DURATION, S(db_retry), 10, HOUR_MS, "1s", "wait before reconnecting to PostgreSQL"},
         {"max_record", CFG_SIZE, S(max_record), 1024, 1LL << 30, "32M", "longest record read from an inbox"},

@@ -18,7 +18,7 @@ struct casemgr_conf {
 	char origin_keys[CASEMGR_PATH_MAX];
 	char seal_key[CASEMGR_PATH_MAX];
 	char taxonomy[CASEMGR_PATH_MAX];
-	long long ingest_batch, ingest_poll, db_retry;
+	long long ingest_batch, ingest_threads, ingest_poll, db_retry;
 	size_t max_record;
 	char metrics_listen[64];
 	long long metrics_port;

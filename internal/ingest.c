@@ -10,11 +10,13 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define READER_NAME "casemgrd"
+#define READER_NAME        "casemgrd"
+#define INGEST_BATCH_BYTES (64u << 20) /* records read into one batch, at most (one record may pass it) */
 
 struct source {
 	const struct deliver_origin *origin;
@@ -152,82 +154,134 @@ static json_t *quarantine_json(uint64_t seq, enum ingest_reason why, const char 
 }
 
 /*
- * Checks the record at the chain's position and returns what the batch gets for it: a report, a
- * quarantine entry (in *quarantined), or NULL for a record of another kind (or out of memory, which
- * *failed reports). The chain moves past the record whatever the verdict, so one bad record never
- * stops the origin.
+ * One record of a batch. check_one fills in everything that does not depend on the records before
+ * (it runs on several threads at once); chain_one then judges the chain in order.
  */
-static json_t *check_record(struct ingest *in, struct source *s, const uint8_t *buf, size_t len,
-                            int *quarantined, int *failed)
+struct item {
+	uint8_t *buf; /* a copy of the record */
+	size_t len;
+	int bad;         /* a reason (enum ingest_reason) found by check_one, or -1 */
+	int report;      /* 1: a REPORT record, out is its report */
+	char detail[96]; /* for bad */
+	uint64_t seq;    /* as carried (valid unless bad == INGEST_DECODE) */
+	uint8_t prev_hash[REC_HASH_LEN], hash[REC_HASH_LEN];
+	json_t *out; /* the report, or NULL */
+};
+
+static void check_one(const struct ingest *in, const struct deliver_origin *o, struct item *it)
 {
-	const struct deliver_origin *o = s->origin;
-	uint64_t seq = s->chain.next_seq;
 	struct rec r;
 	Tip__Report *report = NULL;
-	char detail[96], field[REPORT_FIELD_MAX];
-	enum ingest_reason why = INGEST_DECODE;
-	json_t *out = NULL;
+	char field[REPORT_FIELD_MAX];
 	int rc;
 
-	*quarantined = *failed = 0;
-	if ((rc = rec_decode(buf, len, in->conf.max_record, &r)) != TIP_OK) {
-		snprintf(detail, sizeof(detail), "record: %s", tip_strerror(rc));
-		rec_hash(buf, len, r.hash);
-		goto quarantine;
+	it->bad = -1;
+	if ((rc = rec_decode(it->buf, it->len, in->conf.max_record, &r)) != TIP_OK) {
+		it->bad = INGEST_DECODE;
+		snprintf(it->detail, sizeof(it->detail), "record: %s", tip_strerror(rc));
+		rec_hash(it->buf, it->len, it->hash);
+		return;
 	}
+	it->seq = r.seq;
+	memcpy(it->prev_hash, r.prev_hash, REC_HASH_LEN);
+	memcpy(it->hash, r.hash, REC_HASH_LEN);
 	if (strcmp(r.origin, o->name) != 0) {
-		why = INGEST_ORIGIN;
-		snprintf(detail, sizeof(detail), "signed for another origin");
-		goto quarantine;
+		it->bad = INGEST_ORIGIN;
+		snprintf(it->detail, sizeof(it->detail), "signed for another origin");
+	} else if (CRYPTO_memcmp(r.key_id, o->key_id, REC_KEY_ID_LEN) != 0 ||
+	           rec_verify(&r, o->pub) != TIP_OK) {
+		it->bad = INGEST_SIGNATURE;
+		snprintf(it->detail, sizeof(it->detail), "not signed by the origin's key");
+	} else if (r.kind != REC_REPORT) {
+		/* passed over */
+	} else if ((rc = report_open(r.payload, r.payload_len, in->conf.max_record, in->conf.seal_sk,
+	                             in->conf.seal_key_id, r.origin, r.seq, &report)) != TIP_OK) {
+		it->bad = INGEST_OPEN;
+		snprintf(it->detail, sizeof(it->detail), "sealed report: %s", tip_strerror(rc));
+	} else if ((rc = report_validate(report, in->conf.taxonomy, &in->limits, field)) != TIP_OK) {
+		it->bad = INGEST_INVALID;
+		snprintf(it->detail, sizeof(it->detail), "%s: %s", field, tip_strerror(rc));
+	} else {
+		it->report = 1;
+		it->out = report_json(in, &r, report);
 	}
-	if (CRYPTO_memcmp(r.key_id, o->key_id, REC_KEY_ID_LEN) != 0 || rec_verify(&r, o->pub) != TIP_OK) {
-		why = INGEST_SIGNATURE;
-		snprintf(detail, sizeof(detail), "not signed by the origin's key");
-		goto quarantine;
-	}
-	/* After a quarantined record only the seq can be checked: one bad record is one quarantine. */
-	if (s->prev_untrusted)
-		memcpy(s->chain.prev_hash, r.prev_hash, REC_HASH_LEN);
-	switch (rec_chain_check(&s->chain, &r)) {
-	case REC_CHAIN_NEXT: break;
-	case REC_CHAIN_FORK:
-		why = INGEST_CHAIN;
-		snprintf(detail, sizeof(detail), "prev_hash does not name the record before");
-		goto quarantine;
-	default:
-		why = INGEST_CHAIN;
-		snprintf(detail, sizeof(detail), "seq %llu where %llu was due", (unsigned long long)r.seq,
-		         (unsigned long long)seq);
-		goto quarantine;
-	}
-	if (r.kind != REC_REPORT) {
-		atomic_fetch_add(&in->stats.passed_over, 1);
-		goto next;
-	}
-	if ((rc = report_open(r.payload, r.payload_len, in->conf.max_record, in->conf.seal_sk,
-	                      in->conf.seal_key_id, r.origin, r.seq, &report)) != TIP_OK) {
-		why = INGEST_OPEN;
-		snprintf(detail, sizeof(detail), "sealed report: %s", tip_strerror(rc));
-		goto quarantine;
-	}
-	if ((rc = report_validate(report, in->conf.taxonomy, &in->limits, field)) != TIP_OK) {
-		why = INGEST_INVALID;
-		snprintf(detail, sizeof(detail), "%s: %s", field, tip_strerror(rc));
-		goto quarantine;
-	}
-	if (!(out = report_json(in, &r, report)))
-		*failed = 1;
-	goto next;
-quarantine:
-	*quarantined = 1;
-	if (!(out = quarantine_json(seq, why, detail, buf, len)))
-		*failed = 1;
-next:
-	s->prev_untrusted = *quarantined;
-	rec_chain_advance(&s->chain, r.hash);
-	codec_free(report ? &report->base : NULL);
+	if (report)
+		codec_free(&report->base);
 	rec_release(&r);
-	return out;
+}
+
+/*
+ * Judges the record at the chain's position and moves the chain past it whatever the verdict, so one
+ * bad record never stops the origin. Returns the reason it is quarantined for, or -1.
+ */
+static int chain_one(struct source *s, struct item *it)
+{
+	struct rec view = {.origin = s->origin->name, .seq = it->seq, .prev_hash = it->prev_hash};
+	uint64_t due = s->chain.next_seq;
+	int why = it->bad;
+
+	/* Decode, origin and signature come first; after a quarantined record only the seq is checked. */
+	if (why != INGEST_DECODE && why != INGEST_ORIGIN && why != INGEST_SIGNATURE) {
+		if (s->prev_untrusted)
+			memcpy(s->chain.prev_hash, it->prev_hash, REC_HASH_LEN);
+		switch (rec_chain_check(&s->chain, &view)) {
+		case REC_CHAIN_NEXT: break;
+		case REC_CHAIN_FORK:
+			why = INGEST_CHAIN;
+			snprintf(it->detail, sizeof(it->detail), "prev_hash does not name the record before");
+			break;
+		default:
+			why = INGEST_CHAIN;
+			snprintf(it->detail, sizeof(it->detail), "seq %llu where %llu was due",
+			         (unsigned long long)it->seq, (unsigned long long)due);
+			break;
+		}
+	}
+	s->prev_untrusted = why >= 0;
+	rec_chain_advance(&s->chain, it->hash);
+	it->seq = due;
+	return why;
+}
+
+struct worker {
+	const struct ingest *in;
+	const struct deliver_origin *origin;
+	struct item *items;
+	size_t n, first, step;
+	pthread_t thread;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	for (size_t i = w->first; i < w->n; i += w->step)
+		check_one(w->in, w->origin, &w->items[i]);
+	return NULL;
+}
+
+/* check_one on every item, on up to conf.threads threads (this one included). */
+static void check_all(const struct ingest *in, const struct deliver_origin *o, struct item *items, size_t n)
+{
+	struct worker w[INGEST_THREADS_MAX];
+	size_t t, threads = in->conf.threads < 1 ? 1 : in->conf.threads;
+
+	if (threads > INGEST_THREADS_MAX)
+		threads = INGEST_THREADS_MAX;
+	if (threads > n)
+		threads = n;
+	for (t = 0; t < threads; t++)
+		w[t] = (struct worker){in, o, items, n, t, threads, 0};
+	/* A thread that cannot start leaves its share to this one. */
+	for (t = 1; t < threads; t++)
+		if (pthread_create(&w[t].thread, NULL, worker_main, &w[t]) != 0)
+			break;
+	size_t started = t;
+	for (t = started; t < threads; t++)
+		worker_main(&w[t]);
+	worker_main(&w[0]);
+	for (t = 1; t < started; t++)
+		pthread_join(w[t].thread, NULL);
 }
 
 /* Reads the origin's cursor from the database and puts chain and reader there. */
@@ -316,18 +370,22 @@ static int build_batch(struct ingest *in, struct source *s, struct batch *b, cha
 	char hash[2 * REC_HASH_LEN + 1];
 	struct spool_fault fault = {0};
 	json_t *reports = json_array(), *doc = NULL;
+	struct item *items = NULL;
+	size_t bytes = 0;
 	int rc = TIP_OK, n = 0;
 
 	memset(b, 0, sizeof(*b));
-	b->quarantine = json_array();
-	if (!s->reader && (rc = open_reader(in, s, msg)) != TIP_OK)
+	if (!(b->quarantine = json_array()) || !reports)
+		rc = TIP_ENOMEM;
+	if (rc == TIP_OK && !s->reader && (rc = open_reader(in, s, msg)) != TIP_OK)
 		goto out;
-	if (!s->reader || (!s->positioned && (rc = position(in, s, msg)) != TIP_OK))
+	if (rc != TIP_OK || !s->reader || (!s->positioned && (rc = position(in, s, msg)) != TIP_OK))
 		goto out;
-	while (reports && b->quarantine && (size_t)n < in->conf.batch) {
+	if (!(items = calloc(in->conf.batch, sizeof(*items))))
+		rc = TIP_ENOMEM;
+	while (rc == TIP_OK && (size_t)n < in->conf.batch && bytes < INGEST_BATCH_BYTES) {
 		const uint8_t *rec;
 		size_t len;
-		int quarantined, failed;
 
 		if ((rc = spool_reader_next(s->reader, &rec, &len, NULL, &fault)) <= 0) {
 			if (rc < 0)
@@ -337,14 +395,31 @@ static int build_batch(struct ingest *in, struct source *s, struct batch *b, cha
 			break;
 		}
 		rc = TIP_OK;
-		json_t *j = check_record(in, s, rec, len, &quarantined, &failed);
-		if (failed) {
+		if (!(items[n].buf = malloc(len ? len : 1))) {
 			rc = TIP_ENOMEM;
 			break;
 		}
-		if (j)
-			json_array_append_new(quarantined ? b->quarantine : reports, j);
-		n++;
+		memcpy(items[n].buf, rec, len);
+		items[n++].len = len;
+		bytes += len;
+	}
+	if (rc == TIP_OK && n)
+		check_all(in, s->origin, items, (size_t)n);
+	for (int i = 0; rc == TIP_OK && i < n; i++) {
+		struct item *it = &items[i];
+		int why = chain_one(s, it);
+		json_t *j = why >= 0 ? quarantine_json(it->seq, (enum ingest_reason)why, it->detail, it->buf,
+		                                       it->len)
+		                     : it->out;
+
+		if (why < 0 && !it->report) {
+			atomic_fetch_add(&in->stats.passed_over, 1);
+			continue;
+		}
+		if (why < 0)
+			it->out = NULL; /* now the batch's */
+		if (!j || json_array_append_new(why >= 0 ? b->quarantine : reports, j) != 0)
+			rc = TIP_ENOMEM;
 	}
 	if (rc != TIP_OK || n == 0)
 		goto out;
@@ -360,6 +435,11 @@ static int build_batch(struct ingest *in, struct source *s, struct batch *b, cha
 out:
 	if (rc == TIP_ENOMEM)
 		snprintf(msg, DB_MSG_MAX, "out of memory");
+	for (int i = 0; items && i < n; i++) {
+		free(items[i].buf);
+		json_decref(items[i].out);
+	}
+	free(items);
 	json_decref(doc);
 	json_decref(reports);
 	if (rc != TIP_OK || n == 0)

@@ -10,7 +10,8 @@
  * (ingest_batch in internal/sql), so after a crash or a lost connection ingest resumes exactly where
  * the database says, and a record stored twice is a no-op (unique on origin and seq).
  *
- * One thread uses a struct ingest; ingest_stats may be read from any thread.
+ * One thread uses a struct ingest (it runs threads of its own to check a batch's records in
+ * parallel; the chain is then judged in order); ingest_stats may be read from any thread.
  * Blocking libpq: see docs/internals/casemgr.md for why this path does not use the event loop.
  */
 #ifndef TIP_INTERNAL_INGEST_H
@@ -43,8 +44,11 @@ struct ingest_conf {
 	uint8_t seal_sk[HPKE_KEY_LEN];
 	uint8_t seal_key_id[4];
 	size_t batch;      /* records per transaction */
+	size_t threads;    /* threads checking and opening records, 1 .. INGEST_THREADS_MAX */
 	size_t max_record; /* longest record read */
 };
+
+#define INGEST_THREADS_MAX 64
 
 struct ingest_stats {
 	_Atomic uint64_t reports;  /* reports stored */

@@ -52,6 +52,7 @@ static double run_ingest(struct tcm *f, const struct taxonomy *tax)
 	ic.origins = &origins;
 	ic.taxonomy = tax;
 	ic.batch = 500;
+	ic.threads = 2;
 	ic.max_record = 32 << 20;
 	memcpy(ic.seal_sk, f->seal_key.secret, HPKE_KEY_LEN);
 	memcpy(ic.seal_key_id, f->seal_key.id, 4);
