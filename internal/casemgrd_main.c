@@ -2,8 +2,9 @@
  * casemgrd: the internal zone's case manager. This part ingests the inbox spools into PostgreSQL and
  * applies the schema's migrations.
  *
- *   casemgrd -c FILE [-n]                 run (ingest); -n checks settings, keys and taxonomy
+ *   casemgrd -c FILE [-n]                 run (ingest, staff API); -n checks settings, keys, taxonomy, TLS
  *   casemgrd migrate -c FILE [--to N]     apply the migrations (as db_owner), then exit
+ *   casemgrd hash-password -c FILE        read a password on stdin, print its Argon2id hash
  *   casemgrd -s                           print the settings table
  *
  * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration, keys or taxonomy unusable;
@@ -17,9 +18,11 @@
 #include "internal/conf.h"
 #include "internal/ingest.h"
 #include "internal/migrate.h"
+#include "internal/staff.h"
 #include "proto/keyfile.h"
 
 #include <errno.h>
+#include <openssl/err.h>
 #include <event2/thread.h>
 #include <pthread.h>
 #include <signal.h>
@@ -148,14 +151,15 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(c->base);
 }
 
-/* casemgrd migrate -c FILE [--to N] */
-static int run_migrate(int argc, char **argv)
+static struct casemgr_conf sub_conf;
+
+/*
+ * A subcommand's command line: "-c FILE" and, when to is not NULL, "--to N". Loads the settings into
+ * sub_conf (exiting as daemon_settings does on a bad file). 0, or -1 for a bad command line.
+ */
+static int sub_settings(int argc, char **argv, long *to)
 {
-	static struct casemgr_conf conf;
-	char *conf_args[4] = {argv[0], NULL, NULL, NULL}, msg[DB_MSG_MAX];
-	long to = 0;
-	int applied, version, rc;
-	PGconn *db;
+	char *conf_args[4] = {argv[0], NULL, NULL, NULL};
 
 	for (int i = 2; i < argc; i++) {
 		char *end;
@@ -163,31 +167,73 @@ static int run_migrate(int argc, char **argv)
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			conf_args[1] = argv[i];
 			conf_args[2] = argv[++i];
-		} else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
-			to = strtol(argv[++i], &end, 10);
-			if (*end || to < 1 || to > MIGRATE_MAX)
-				conf_args[1] = NULL, i = argc;
+		} else if (to && strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
+			*to = strtol(argv[++i], &end, 10);
+			if (*end || *to < 1 || *to > MIGRATE_MAX)
+				return -1;
 		} else {
-			conf_args[1] = NULL;
-			break;
+			return -1;
 		}
 	}
-	if (!conf_args[1]) {
+	if (!conf_args[1])
+		return -1;
+	optind = 1;
+	daemon_settings(3, conf_args, "casemgrd", casemgr_conf_table, casemgr_conf_entries, &sub_conf,
+	                casemgr_conf_check);
+	log_init("casemgrd", sub_conf.syslog, sub_conf.debug ? LOG_DEBUG : LOG_INFO);
+	return 0;
+}
+
+/* casemgrd hash-password -c FILE: one line on stdin, its hash at the configured cost on stdout. */
+static int run_hash_password(int argc, char **argv)
+{
+	char line[AUTH_PASSWORD_MAX + 2], hash[AUTH_HASH_MAX];
+	size_t n;
+	int rc;
+
+	if (sub_settings(argc, argv, NULL) != 0) {
+		fprintf(stderr, "usage: casemgrd hash-password -c FILE < password\n");
+		return EX_USAGE;
+	}
+	struct auth_cost cost = {(uint32_t)sub_conf.argon2_time, (uint32_t)(sub_conf.argon2_memory / 1024),
+	                         1};
+	if (!fgets(line, sizeof(line), stdin))
+		line[0] = 0;
+	n = strcspn(line, "\n");
+	line[n] = 0;
+	rc = auth_hash_password(line, n, &cost, hash);
+	OPENSSL_cleanse(line, sizeof(line));
+	if (rc != TIP_OK) {
+		log_err("hash-password: %s (a password is 1 to %d bytes)", tip_strerror(rc),
+		        AUTH_PASSWORD_MAX);
+		return EX_DATAERR;
+	}
+	printf("%s\n", hash);
+	return 0;
+}
+
+/* casemgrd migrate -c FILE [--to N] */
+static int run_migrate(int argc, char **argv)
+{
+	struct casemgr_conf *conf = &sub_conf;
+	char msg[DB_MSG_MAX];
+	long to = 0;
+	int applied, version, rc;
+	PGconn *db;
+
+	if (sub_settings(argc, argv, &to) != 0) {
 		fprintf(stderr, "usage: casemgrd migrate -c FILE [--to VERSION]\n");
 		return EX_USAGE;
 	}
-	optind = 1;
-	daemon_settings(3, conf_args, "casemgrd", casemgr_conf_table, casemgr_conf_entries, &conf, NULL);
-	log_init("casemgrd", conf.syslog, conf.debug ? LOG_DEBUG : LOG_INFO);
-	if (!conf.db_owner[0]) {
+	if (!conf->db_owner[0]) {
 		log_err("migrate: db_owner is not set");
 		return EX_CONFIG;
 	}
-	if (!(db = db_connect(conf.db_owner, msg))) {
+	if (!(db = db_connect(conf->db_owner, msg))) {
 		log_err("migrate: %s", msg);
 		return EX_UNAVAILABLE;
 	}
-	rc = migrate_run(db, conf.migrations, (int)to, &applied, &version, msg);
+	rc = migrate_run(db, conf->migrations, (int)to, &applied, &version, msg);
 	PQfinish(db);
 	if (rc != TIP_OK) {
 		log_err("migrate: %s", msg);
@@ -219,17 +265,21 @@ int main(int argc, char **argv)
 	static struct casemgr c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 	static struct origins origins;
 	struct taxonomy *tax = NULL;
-	struct http_server *metrics = NULL;
+	static struct staff staff;
+	struct http_server *metrics = NULL, *api = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL;
 	struct ingest_conf ic = {0};
+	SSL_CTX *tls = NULL;
 	char bad[ORIGINS_PATH_MAX];
-	int check, rc, started = 0;
+	int check, rc, started = 0, port = 0;
 
 	log_init("casemgrd", 0, LOG_INFO);
 	if (argc > 1 && strcmp(argv[1], "migrate") == 0)
 		return run_migrate(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "hash-password") == 0)
+		return run_hash_password(argc, argv);
 	check = daemon_settings(argc, argv, "casemgrd", casemgr_conf_table, casemgr_conf_entries, &c.conf,
-	                        NULL);
+	                        casemgr_conf_check);
 	log_init("casemgrd", c.conf.syslog, c.conf.debug ? LOG_DEBUG : LOG_INFO);
 	c.exit_code = EX_CONFIG;
 	if ((rc = origins_load(c.conf.origin_keys, &origins, bad)) != TIP_OK) {
@@ -243,6 +293,11 @@ int main(int argc, char **argv)
 	}
 	if (load_seal_key(&c.conf, &ic) != 0)
 		goto out;
+	if (!c.conf.plain_http && !(tls = daemon_tls_context(c.conf.tls_cert, c.conf.tls_key))) {
+		log_err("TLS certificate %s / key %s unusable", c.conf.tls_cert, c.conf.tls_key);
+		ERR_print_errors_fp(stderr);
+		goto out;
+	}
 	if (check) {
 		printf("configuration ok: %zu origins\n", origins.n);
 		c.exit_code = 0;
@@ -256,6 +311,38 @@ int main(int argc, char **argv)
 	    !(metrics = daemon_metrics_server(c.base, c.conf.metrics_listen, (int)c.conf.metrics_port,
 	                                      refresh_metrics, &c)))
 		goto out;
+	struct http_limits lim = http_limits_default();
+	lim.max_body = c.conf.max_body;
+	lim.max_connections = (size_t)c.conf.max_connections;
+	const char *headers[] = {
+	        "Content-Security-Policy: default-src 'self'; object-src 'none'; base-uri 'none'; "
+	        "frame-ancestors 'none'; form-action 'self'",
+	        "X-Content-Type-Options: nosniff",
+	        "X-Frame-Options: DENY",
+	        "Referrer-Policy: no-referrer",
+	        "Cross-Origin-Opener-Policy: same-origin",
+	        "Cross-Origin-Resource-Policy: same-origin",
+	        "Cache-Control: no-store",
+	        tls ? "Strict-Transport-Security: max-age=63072000; includeSubDomains" : NULL,
+	        NULL,
+	};
+	staff.conf = (struct staff_conf){
+	        .session_ttl_s = c.conf.session_ttl / 1000,
+	        .login_failures = c.conf.login_failures,
+	        .lockout_s = c.conf.lockout / 1000,
+	        .cost = {(uint32_t)c.conf.argon2_time, (uint32_t)(c.conf.argon2_memory / 1024), 1},
+	        .pledge_version = c.conf.pledge_version,
+	};
+	if (!(staff.db = pgq_new(c.base, c.conf.db_app, (size_t)c.conf.db_connections,
+	                         (size_t)c.conf.db_queue)) ||
+	    !(staff.rl_login =
+	              rl_new((double)c.conf.rate_login / 3600, (double)c.conf.burst_login, 65536, 24, 48)))
+		goto out;
+	if (!(api = http_server_new(c.base, &lim, headers, staff_handle, &staff)) ||
+	    http_server_listen(api, c.conf.listen, (int)c.conf.port, tls, &port) != TIP_OK) {
+		log_err("cannot listen on %s port %lld: %s", c.conf.listen, c.conf.port, strerror(errno));
+		goto out;
+	}
 	if (daemon_drop_privileges(c.conf.user) != 0)
 		goto out;
 	ic.conninfo = c.conf.db_ingest;
@@ -272,7 +359,8 @@ int main(int argc, char **argv)
 		goto out;
 	started = 1;
 	c.exit_code = 0;
-	log_info("casemgrd started: %zu origins, inbox %s", origins.n, c.conf.inbox);
+	log_info("staff API listening on %s:%d (%s); ingest of %zu origins from %s", c.conf.listen, port,
+	         tls ? "https" : "http", origins.n, c.conf.inbox);
 	event_base_dispatch(c.base);
 out:
 	if (started) {
@@ -284,7 +372,11 @@ out:
 	}
 	OPENSSL_cleanse(ic.seal_sk, sizeof(ic.seal_sk));
 	ingest_free(c.ingest);
+	http_server_free(api);
 	http_server_free(metrics);
+	pgq_free(staff.db);
+	rl_free(staff.rl_login);
+	SSL_CTX_free(tls);
 	if (ev_term)
 		event_free(ev_term);
 	if (ev_int)

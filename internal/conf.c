@@ -1,11 +1,20 @@
 #include "internal/conf.h"
 
+#include "common/daemon.h"
+
 #define S(field) offsetof(struct casemgr_conf, field)
 #define PATH     CASEMGR_PATH_MAX
 #define DB       CASEMGR_DB_MAX
 #define HOUR_MS  3600000LL
 
 const struct cfg_entry casemgr_conf_table[] = {
+        {"listen", CFG_STRING, S(listen), 1, 64, "127.0.0.1", "address of the staff API listener"},
+        {"port", CFG_INT, S(port), 0, 65535, "8444", "port of the staff API listener"},
+        {"tls_cert", CFG_STRING, S(tls_cert), 0, PATH, NULL, "PEM certificate chain"},
+        {"tls_key", CFG_STRING, S(tls_key), 0, PATH, NULL, "PEM private key of the certificate"},
+        {"plain_http", CFG_BOOL, S(plain_http), 0, 1, "no",
+         "serve plain HTTP (loopback only, behind a proxy)"},
+        {"db_app", CFG_STRING, S(db_app), 1, DB, NULL, "libpq connection string of the request path's role"},
         {"db_owner", CFG_STRING, S(db_owner), 0, DB, NULL,
          "libpq connection string of the schema owner (casemgrd migrate)"},
         {"db_ingest", CFG_STRING, S(db_ingest), 1, DB, NULL, "libpq connection string of the ingest role"},
@@ -19,6 +28,24 @@ const struct cfg_entry casemgr_conf_table[] = {
         {"ingest_threads", CFG_INT, S(ingest_threads), 1, 64, "2", "threads checking and opening records"},
         {"ingest_poll", CFG_DURATION, S(ingest_poll), 10, 60000, "200ms", "how often idle inboxes are read"},
         {"db_retry", CFG_DURATION, S(db_retry), 10, HOUR_MS, "1s", "wait before reconnecting to PostgreSQL"},
+        {"db_connections", CFG_INT, S(db_connections), 1, 256, "8", "connections of the request path"},
+        {"db_queue", CFG_INT, S(db_queue), 1, 100000, "1024",
+         "requests waiting for a connection; 503 beyond"},
+        {"max_connections", CFG_INT, S(max_connections), 1, 100000, "512", "open client connections"},
+        {"max_body", CFG_SIZE, S(max_body), 1024, 1 << 20, "16K", "request body"},
+        {"session_ttl", CFG_DURATION, S(session_ttl), 60000, 7 * 24 * HOUR_MS, "8h", "lifetime of a session"},
+        {"login_failures", CFG_INT, S(login_failures), 1, 100, "5",
+         "failed logins in a row that lock an account"},
+        {"lockout", CFG_DURATION, S(lockout), 1000, 7 * 24 * HOUR_MS, "15m",
+         "how long a locked account stays locked"},
+        {"rate_login", CFG_INT, S(rate_login), 1, 1000000, "60",
+         "login attempts per hour per address prefix"},
+        {"burst_login", CFG_INT, S(burst_login), 1, 10000, "10", "login burst per address prefix"},
+        {"argon2_time", CFG_INT, S(argon2_time), 1, 100, "3", "Argon2id passes for new password hashes"},
+        {"argon2_memory", CFG_SIZE, S(argon2_memory), 8192, 4LL << 30, "64M",
+         "Argon2id memory for new password hashes"},
+        {"pledge_version", CFG_STRING, S(pledge_version), 1, 32, "2026-1",
+         "version of the confidentiality pledge users accept"},
         {"max_record", CFG_SIZE, S(max_record), 1024, 1LL << 30, "32M", "longest record read from an inbox"},
         {"metrics_listen", CFG_STRING, S(metrics_listen), 1, 64, "127.0.0.1",
          "address of the metrics listener"},
@@ -28,3 +55,10 @@ const struct cfg_entry casemgr_conf_table[] = {
         {"debug", CFG_BOOL, S(debug), 0, 1, "no", "log debug messages"},
 };
 const size_t casemgr_conf_entries = sizeof(casemgr_conf_table) / sizeof(casemgr_conf_table[0]);
+
+int casemgr_conf_check(void *conf, const char *path, char err[CFG_ERR_MAX])
+{
+	struct casemgr_conf *c = conf;
+
+	return daemon_check_transport(c->plain_http, c->listen, c->tls_cert, c->tls_key, path, err);
+}

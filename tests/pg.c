@@ -127,9 +127,10 @@ static void write_key(const char *dir, const char *file, enum key_type type, con
 void tcm_setup(struct tcm *f, int migrate)
 {
 	const char *src = getenv("TIP_SOURCE_DIR");
-	char keys[300], origins[300], path[600], owner[128], ingest[128];
+	char keys[300], origins[300], path[600], owner[128], ingest[128], app[128];
 
 	memset(f, 0, sizeof(*f));
+	f->region = "110101";
 	if (tpg_start(&f->pg) != 0 || !(f->dir = tu_mkdtemp()))
 		abort();
 	snprintf(keys, sizeof(keys), "%s/keys", f->dir);
@@ -147,11 +148,13 @@ void tcm_setup(struct tcm *f, int migrate)
 		abort();
 	tpg_conninfo(&f->pg, "tip_owner", owner, sizeof(owner));
 	tpg_conninfo(&f->pg, "tip_ingest", ingest, sizeof(ingest));
+	tpg_conninfo(&f->pg, "tip_app", app, sizeof(app));
 	tu_write_text(f->conf,
+	              "plain_http yes\nport 0\ndb_app %s\nargon2_time 1\nargon2_memory 1M\n"
 	              "db_owner %s\ndb_ingest %s\nmigrations %s\ninbox %s\norigin_keys %s\n"
 	              "seal_key %s/seal.key\ntaxonomy %s/proto/taxonomy\nmetrics_port 0\ningest_poll 20ms\n"
 	              "db_retry 100ms\n",
-	              owner, ingest, f->migrations, f->inbox, origins, keys, src ? src : TIP_DATA_DIR);
+	              app, owner, ingest, f->migrations, f->inbox, origins, keys, src ? src : TIP_DATA_DIR);
 	const char *args[] = {"migrate", "-c", f->conf, NULL};
 	if (migrate && trun("casemgrd", args) != 0)
 		abort();
@@ -179,6 +182,7 @@ void tcm_record(struct tcm *f, const uint8_t *payload, size_t payload_len, uint8
 
 		tu_report_init(&r);
 		memcpy(r.query_hash, &f->chain.next_seq, sizeof(f->chain.next_seq));
+		r.activity.region = (char *)f->region;
 		if (report_seal(&r.r, HPKE_AEAD_AES_128_GCM, f->seal_key.pub, f->seal_key.id, TCM_ORIGIN,
 		                f->chain.next_seq, 1 << 20, &sealed, &sealed_len) != TIP_OK)
 			abort();
