@@ -5,16 +5,19 @@
  *   casemgrd -c FILE [-n]                 run (ingest, staff API); -n checks settings, keys, taxonomy, TLS
  *   casemgrd migrate -c FILE [--to N]     apply the migrations (as db_owner), then exit
  *   casemgrd hash-password -c FILE        read a password on stdin, print its Argon2id hash
+ *   casemgrd audit verify -c FILE         check the audit trail's chain and signed heads
  *   casemgrd -s                           print the settings table
  *
  * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration, keys or taxonomy unusable;
  * 71 cannot start threads, listen or drop privileges; 65 an inbox spool is damaged, or a migration is
- * refused; 69 migrate cannot reach the database; 70 a stored cursor is past the end of an inbox.
+ * refused, or audit verify found the trail altered; 69 migrate or audit verify cannot reach the
+ * database; 70 a stored cursor is past the end of an inbox.
  */
 #include "common/daemon.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "internal/audit.h"
 #include "internal/conf.h"
 #include "internal/ingest.h"
 #include "internal/migrate.h"
@@ -36,6 +39,8 @@ struct casemgr {
 	struct casemgr_conf conf;
 	struct event_base *base;
 	struct ingest *ingest;
+	struct key audit_key;
+	PGconn *heads_db; /* the background thread's connection for signing audit heads */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -67,6 +72,21 @@ static int pause_ms(struct casemgr *c, long long ms)
 	return stop;
 }
 
+/* Signs an audit head when one is due; a failure is logged and retried on the next call. */
+static void sign_heads(struct casemgr *c)
+{
+	char msg[DB_MSG_MAX];
+
+	if (!c->heads_db && !(c->heads_db = db_connect(c->conf.db_ingest, msg)))
+		return;
+	if (audit_sign_due(c->heads_db, &c->audit_key, c->conf.audit_head_events, c->conf.audit_head_interval,
+	                   msg) != TIP_OK) {
+		log_err("audit heads: %s", msg);
+		PQfinish(c->heads_db);
+		c->heads_db = NULL;
+	}
+}
+
 static void *ingest_main(void *arg)
 {
 	struct casemgr *c = arg;
@@ -76,6 +96,7 @@ static void *ingest_main(void *arg)
 	for (;;) {
 		int rc = ingest_step(c->ingest, msg);
 
+		sign_heads(c);
 		if (rc == TIP_EIO) {
 			/* One line when the database goes away and one when it is back, not one per retry. */
 			if (!down++)
@@ -212,6 +233,38 @@ static int run_hash_password(int argc, char **argv)
 	return 0;
 }
 
+/* casemgrd audit verify -c FILE: the whole trail against the heads, with the audit key's public half. */
+static int run_audit_verify(int argc, char **argv)
+{
+	char path[CASEMGR_PATH_MAX + 8], msg[DB_MSG_MAX];
+	struct key pub;
+	long long events, heads;
+	PGconn *db;
+	int rc;
+
+	if (argc < 3 || strcmp(argv[2], "verify") != 0 || sub_settings(argc - 1, argv + 1, NULL) != 0) {
+		fprintf(stderr, "usage: casemgrd audit verify -c FILE\n");
+		return EX_USAGE;
+	}
+	snprintf(path, sizeof(path), "%s.pub", sub_conf.audit_key);
+	if ((rc = key_read_public(path, &pub)) != TIP_OK || pub.type != KEY_ED25519) {
+		log_err("%s: not a signing public key (%s)", path, rc ? tip_strerror(rc) : "wrong type");
+		return EX_CONFIG;
+	}
+	if (!sub_conf.db_owner[0] || !(db = db_connect(sub_conf.db_owner, msg))) {
+		log_err("audit verify: %s", sub_conf.db_owner[0] ? msg : "db_owner is not set");
+		return EX_UNAVAILABLE;
+	}
+	rc = audit_verify(db, &pub, &events, &heads, msg);
+	PQfinish(db);
+	if (rc != TIP_OK) {
+		log_err("audit verify: %s", msg);
+		return rc == TIP_ECORRUPT ? EX_DATAERR : EX_UNAVAILABLE;
+	}
+	printf("audit trail ok: %lld events, %lld signed heads\n", events, heads);
+	return 0;
+}
+
 /* casemgrd migrate -c FILE [--to N] */
 static int run_migrate(int argc, char **argv)
 {
@@ -278,6 +331,8 @@ int main(int argc, char **argv)
 		return run_migrate(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "hash-password") == 0)
 		return run_hash_password(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "audit") == 0)
+		return run_audit_verify(argc, argv);
 	check = daemon_settings(argc, argv, "casemgrd", casemgr_conf_table, casemgr_conf_entries, &c.conf,
 	                        casemgr_conf_check);
 	log_init("casemgrd", c.conf.syslog, c.conf.debug ? LOG_DEBUG : LOG_INFO);
@@ -293,6 +348,11 @@ int main(int argc, char **argv)
 	}
 	if (load_seal_key(&c.conf, &ic) != 0)
 		goto out;
+	if ((rc = key_read_private(c.conf.audit_key, &c.audit_key)) != TIP_OK ||
+	    c.audit_key.type != KEY_ED25519) {
+		log_err("%s: not a signing key (%s)", c.conf.audit_key, rc ? tip_strerror(rc) : "wrong type");
+		goto out;
+	}
 	if (!c.conf.plain_http && !(tls = daemon_tls_context(c.conf.tls_cert, c.conf.tls_key))) {
 		log_err("TLS certificate %s / key %s unusable", c.conf.tls_cert, c.conf.tls_key);
 		ERR_print_errors_fp(stderr);
@@ -372,6 +432,8 @@ out:
 	}
 	OPENSSL_cleanse(ic.seal_sk, sizeof(ic.seal_sk));
 	ingest_free(c.ingest);
+	PQfinish(c.heads_db);
+	key_wipe(&c.audit_key);
 	http_server_free(api);
 	http_server_free(metrics);
 	pgq_free(staff.db);

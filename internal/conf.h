@@ -29,6 +29,8 @@ struct casemgr_conf {
 	long long session_ttl, login_failures, lockout, rate_login, burst_login;
 	long long argon2_time;
 	char pledge_version[32];
+	char audit_key[CASEMGR_PATH_MAX];
+	long long audit_head_events, audit_head_interval;
 	size_t max_record;
 	char metrics_listen[64];
 	long long metrics_port;

@@ -73,13 +73,15 @@ static void finish(struct pgq_tx *t, PGresult *res)
 	pgq_cb cb = t->cb;
 	void *arg = t->arg;
 
+	int ended = t->ending || !res; /* the callback may start the COMMIT: that is not this one */
+
 	t->busy = 0;
 	if (!res)
 		slot_close(t);
 	if (cb)
 		cb(t, res, arg);
 	PQclear(res);
-	if (t->ending || !res)
+	if (ended)
 		slot_release(t);
 }
 

@@ -111,6 +111,8 @@ int tpg_exec(PGconn *c, const char *sql)
 	PGresult *r = PQexec(c, sql);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 
+	if (!ok && getenv("TIP_SHOW_LOG"))
+		fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(r));
 	PQclear(r);
 	return ok ? 0 : -1;
 }
@@ -142,6 +144,10 @@ void tcm_setup(struct tcm *f, int migrate)
 		abort();
 	write_key(keys, "seal.key", KEY_X25519, "internal-seal", &f->seal_key);
 	write_key(keys, "origin.key", KEY_ED25519, TCM_ORIGIN, &f->origin_key);
+	write_key(keys, "audit.key", KEY_ED25519, "internal-audit", &f->audit_key);
+	snprintf(path, sizeof(path), "%s/audit.key.pub", keys);
+	if (key_write_public(path, &f->audit_key) != TIP_OK)
+		abort();
 	snprintf(path, sizeof(path), "%s/%s.pub", origins, TCM_ORIGIN);
 	if (key_write_public(path, &f->origin_key) != TIP_OK ||
 	    rec_chain_init(&f->chain, TCM_ORIGIN) != TIP_OK)
@@ -152,9 +158,11 @@ void tcm_setup(struct tcm *f, int migrate)
 	tu_write_text(f->conf,
 	              "plain_http yes\nport 0\ndb_app %s\nargon2_time 1\nargon2_memory 1M\n"
 	              "db_owner %s\ndb_ingest %s\nmigrations %s\ninbox %s\norigin_keys %s\n"
-	              "seal_key %s/seal.key\ntaxonomy %s/proto/taxonomy\nmetrics_port 0\ningest_poll 20ms\n"
+	              "seal_key %s/seal.key\naudit_key %s/audit.key\ntaxonomy "
+	              "%s/proto/taxonomy\nmetrics_port 0\ningest_poll 20ms\n"
 	              "db_retry 100ms\n",
-	              app, owner, ingest, f->migrations, f->inbox, origins, keys, src ? src : TIP_DATA_DIR);
+	              app, owner, ingest, f->migrations, f->inbox, origins, keys, keys,
+	              src ? src : TIP_DATA_DIR);
 	const char *args[] = {"migrate", "-c", f->conf, NULL};
 	if (migrate && trun("casemgrd", args) != 0)
 		abort();
@@ -167,6 +175,7 @@ void tcm_teardown(struct tcm *f)
 	free(f->dir);
 	key_wipe(&f->origin_key);
 	key_wipe(&f->seal_key);
+	key_wipe(&f->audit_key);
 }
 
 void tcm_record(struct tcm *f, const uint8_t *payload, size_t payload_len, uint8_t **out, size_t *len)

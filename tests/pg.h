@@ -44,7 +44,7 @@ struct tcm {
 	struct tpg pg;
 	char *dir;
 	char conf[256], inbox[256], migrations[512];
-	struct key origin_key, seal_key;
+	struct key origin_key, seal_key, audit_key;
 	struct rec_chain chain; /* the origin's chain as written to the inbox so far */
 	const char *region;     /* where tcm_record's reports happen (GB/T 2260; 110101 at first) */
 };
@@ -53,8 +53,8 @@ void tcm_setup(struct tcm *f, int migrate);
 void tcm_teardown(struct tcm *f);
 /*
  * The next record of the origin's chain carrying a report sealed to the internal key (the test
- * report of testutil.h with a query hash drawn from seq, in f->region), or with payload when payload is not NULL.
- * *out (heap) and *len; the chain is advanced. Aborts on failure.
+ * report of testutil.h with a query hash drawn from seq, in f->region), or with payload when payload is not
+ * NULL. *out (heap) and *len; the chain is advanced. Aborts on failure.
  */
 void tcm_record(struct tcm *f, const uint8_t *payload, size_t payload_len, uint8_t **out, size_t *len);
 /* Appends records to the origin's inbox spool and syncs it. */

@@ -141,3 +141,18 @@ REVOKE ALL ON FUNCTION login_lookup(text), login_failed(bigint, integer, interva
 	login_succeeded(bigint, bytea, bytea, interval), session_begin(bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION login_lookup(text), login_failed(bigint, integer, interval),
 	login_succeeded(bigint, bytea, bytea, interval), session_begin(bytea) TO tip_app;
+
+-- Signed heads of the audit chain, written by the daemon's background thread (the ingest role): the
+-- last event, and the size of the newest head already signed.
+CREATE FUNCTION audit_head_due(OUT size bigint, OUT hash bytea, OUT signed_size bigint, OUT signed_at timestamptz)
+	LANGUAGE sql STABLE SECURITY DEFINER
+	AS $$ SELECT (SELECT max(seq) + 1 FROM public.audit_events),
+	             (SELECT e.hash FROM public.audit_events e ORDER BY e.seq DESC LIMIT 1),
+	             (SELECT max(h.size) FROM public.audit_heads h),
+	             (SELECT max(h.signed_at) FROM public.audit_heads h) $$;
+
+CREATE FUNCTION audit_head_put(size bigint, note text) RETURNS void LANGUAGE sql SECURITY DEFINER
+	AS $$ INSERT INTO public.audit_heads (size, note) VALUES (size, note) ON CONFLICT DO NOTHING $$;
+
+REVOKE ALL ON FUNCTION audit_head_due(), audit_head_put(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION audit_head_due(), audit_head_put(bigint, text) TO tip_ingest;
