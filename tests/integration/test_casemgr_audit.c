@@ -73,49 +73,47 @@ static void test_intact(void **state)
 	assert_int_equal(verify(), 0);
 }
 
+/* A change verify must find, then its undoing, after which the trail verifies again. */
+static void tamper(const char *change, const char *undo)
+{
+	assert_int_equal(tpg_exec(su, change), 0);
+	if (verify() != 65)
+		fail_msg("not detected: %s", change);
+	assert_int_equal(tpg_exec(su, undo), 0);
+	assert_int_equal(verify(), 0);
+}
+
 static void test_altered(void **state)
 {
 	(void)state;
-	assert_int_equal(tpg_exec(su, "UPDATE audit_events SET object = 'case:2' WHERE seq = 3"), 0);
-	assert_int_equal(verify(), 65);
-	assert_int_equal(tpg_exec(su, "UPDATE audit_events SET object = 'case:1' WHERE seq = 3"), 0);
-	assert_int_equal(verify(), 0);
-	assert_int_equal(tpg_exec(su, "UPDATE audit_events SET actor = 8 WHERE seq = 0"), 0);
-	assert_int_equal(verify(), 65);
-	assert_int_equal(tpg_exec(su, "UPDATE audit_events SET actor = 7 WHERE seq = 0"), 0);
-	assert_int_equal(verify(), 0);
+	tamper("UPDATE audit_events SET object = 'case:2' WHERE seq = 3",
+	       "UPDATE audit_events SET object = 'case:1' WHERE seq = 3");
+	tamper("UPDATE audit_events SET actor = 8 WHERE seq = 0",
+	       "UPDATE audit_events SET actor = 7 WHERE seq = 0");
 }
 
 static void test_deleted(void **state)
 {
 	(void)state;
-	assert_int_equal(tpg_exec(su, "CREATE TABLE saved AS SELECT * FROM audit_events WHERE seq = 4;"
-	                              "DELETE FROM audit_events WHERE seq = 4"),
-	                 0);
-	assert_int_equal(verify(), 65);
+	static const char *const restore = "INSERT INTO audit_events SELECT * FROM saved; DROP TABLE saved";
+
+	tamper("CREATE TABLE saved AS SELECT * FROM audit_events WHERE seq = 4; DELETE FROM audit_events "
+	       "WHERE seq = 4",
+	       restore);
 	/* The tail after the last head too: the head names 12 events. */
-	assert_int_equal(tpg_exec(su, "INSERT INTO audit_events SELECT * FROM saved; DROP TABLE saved;"
-	                              "CREATE TABLE saved AS SELECT * FROM audit_events WHERE seq = 11;"
-	                              "DELETE FROM audit_events WHERE seq = 11"),
-	                 0);
-	assert_int_equal(verify(), 65);
-	assert_int_equal(tpg_exec(su, "INSERT INTO audit_events SELECT * FROM saved; DROP TABLE saved"), 0);
-	assert_int_equal(verify(), 0);
+	tamper("CREATE TABLE saved AS SELECT * FROM audit_events WHERE seq = 11; DELETE FROM audit_events "
+	       "WHERE seq = 11",
+	       restore);
 }
 
 static void test_reordered(void **state)
 {
 	(void)state;
-	assert_int_equal(tpg_exec(su, "UPDATE audit_events SET seq = seq + 1000 WHERE seq IN (5, 6);"
-	                              "UPDATE audit_events SET seq = CASE seq WHEN 1005 THEN 6 ELSE 5 END "
-	                              "WHERE seq >= 1000"),
-	                 0);
-	assert_int_equal(verify(), 65);
-	assert_int_equal(tpg_exec(su, "UPDATE audit_events SET seq = seq + 1000 WHERE seq IN (5, 6);"
-	                              "UPDATE audit_events SET seq = CASE seq WHEN 1005 THEN 6 ELSE 5 END "
-	                              "WHERE seq >= 1000"),
-	                 0);
-	assert_int_equal(verify(), 0);
+	static const char *const swap =
+	        "UPDATE audit_events SET seq = seq + 1000 WHERE seq IN (5, 6);"
+	        "UPDATE audit_events SET seq = CASE seq WHEN 1005 THEN 6 ELSE 5 END WHERE seq >= 1000";
+
+	tamper(swap, swap);
 }
 
 /* Re-chaining everything after a change makes the chain consistent again; the signed head does not follow. */
