@@ -61,10 +61,10 @@ struct call {
 	struct staff *s;
 	struct http_req *req;
 	enum route_id route;
-	char token[BYTEA_PARAM];        /* the session token's digest as a bytea parameter */
-	char params[6][FILTER_MAX + 8]; /* route parameters as text ("" for NULL) */
-	json_t *body;                   /* login: the parsed body */
-	long long uid;                  /* login: the user found */
+	char token[BYTEA_PARAM]; /* the session token's digest as a bytea parameter */
+	char params[6][40];      /* route parameters as text ("" for NULL) */
+	json_t *body;            /* login: the parsed body */
+	long long uid;           /* login: the user found */
 	char csrf_hex[2 * AUTH_DIGEST_LEN + 1];
 	char new_token[AUTH_TOKEN_TEXT], new_csrf[AUTH_TOKEN_TEXT];
 	int status; /* the answer kept until the commit: 200 with answer, or 404 */
@@ -453,8 +453,9 @@ static int list_filters(struct call *c)
 		    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_") < vn ||
 		    (found >= 4 && !is_id(v, vn)) || (found == 5 && (vn > 3 || atoi(v) > PAGE_MAX))) {
 			char field[32];
-			snprintf(field, sizeof(field), "%.*s",
-			         (int)(k < n ? k : n) > 31 ? 31 : (int)(k < n ? k : n), q);
+			int field_len =
+			        (int)(k < n ? k : n); /* snprintf truncates a long name to the buffer */
+			snprintf(field, sizeof(field), "%.*s", field_len, q);
 			http_reply_error(c->req, 400, "invalid", field,
 			                 found < 0 ? "unknown filter"
 			                           : "a code, or a number for before and limit (<= 200)",

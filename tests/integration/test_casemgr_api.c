@@ -362,6 +362,17 @@ static void test_login_rate_limit(void **state)
 	httpc_free(&r);
 }
 
+/* Everything the API and ingest logged chains and verifies, with the head the daemon signed. */
+static void test_audit_trail_verifies(void **state)
+{
+	(void)state;
+	const char *args[] = {"audit", "verify", "-c", f.conf, NULL};
+
+	assert_true(tpg_value(owner, "SELECT count(*) FROM audit_events WHERE action = 'ingest.batch'") >= 1);
+	assert_true(tpg_value(owner, "SELECT count(*) FROM audit_heads") >= 1);
+	assert_int_equal(trun("casemgrd", args), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,6 +381,7 @@ int main(void)
 	        cmocka_unit_test(test_scopes),
 	        cmocka_unit_test(test_case_list),
 	        cmocka_unit_test(test_login_rate_limit),
+	        cmocka_unit_test(test_audit_trail_verifies),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -246,7 +246,12 @@ static void test_audit_append_only(void **state)
 	assert_int_equal(tpg_exec(owner, "UPDATE audit_events SET object = 'case:3'"), -1);
 	assert_int_equal(tpg_exec(owner, "DELETE FROM audit_events"), -1);
 	assert_int_equal(tpg_exec(owner, "TRUNCATE audit_events"), -1);
-	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM audit_events"), 2);
+	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM audit_events WHERE action = 'case.view'"), 2);
+	/* Each ingest batch of the test before is an event too, with the chain hashes before and after it. */
+	assert_int_equal(tpg_value(owner,
+	                           "SELECT count(*) FROM audit_events WHERE action = 'ingest.batch' AND "
+	                           "object LIKE 'inbox:o/%' AND after_hash IS NOT NULL"),
+	                 3);
 	/* Chained: each event names the hash before it, and the hash is the documented function of the row.
 	 */
 	assert_int_equal(
@@ -254,7 +259,7 @@ static void test_audit_append_only(void **state)
 	                  "SELECT count(*) FROM audit_events a JOIN audit_events b ON b.seq = a.seq + 1 "
 	                  "WHERE b.prev_hash = a.hash AND b.hash = audit_event_hash(b.prev_hash, b.seq, "
 	                  "b.at, b.actor, b.action, b.object, b.before_hash, b.after_hash)"),
-	        1);
+	        tpg_value(owner, "SELECT count(*) - 1 FROM audit_events"));
 	PQfinish(app);
 	PQfinish(owner);
 }

@@ -1,6 +1,82 @@
--- 0004: what the staff API runs. Login and session checks happen before there is an acting user, so
--- they run with the owner's rights and give out only what they must; everything else runs with the
--- caller's rights under row-level security, and writes its audit event in the same transaction.
+-- 0004: what the daemon calls. Ingest stores a batch in one statement. For the staff API, login and
+-- session checks happen before there is an acting user, so they run with the owner's rights and give
+-- out only what they must; everything else runs with the caller's rights under row-level security,
+-- and writes its audit event in the same transaction.
+
+CREATE FUNCTION jsonb_texts(a jsonb) RETURNS text[] LANGUAGE sql IMMUTABLE STRICT
+	AS $$ SELECT coalesce(array_agg(x ORDER BY n), '{}') FROM jsonb_array_elements_text(a) WITH ORDINALITY AS t(x, n) $$;
+
+-- One ingest batch of one origin, in the caller's transaction: reports (with persons, officials,
+-- attachments and a case each; a report already stored is left alone), quarantined records, the
+-- cursor moved past all of them, and one audit event naming the range with the chain hashes before
+-- and after it. The document's layout: docs/formats/casemgr-schema.md.
+CREATE FUNCTION ingest_batch(b jsonb) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+	inserted integer;
+	from_seq bigint := 0;
+	from_hash bytea;
+BEGIN
+	SELECT next_seq, prev_hash INTO from_seq, from_hash FROM ingest_cursors WHERE origin = b ->> 'origin';
+
+	WITH r AS (
+		SELECT * FROM jsonb_to_recordset(b -> 'reports') AS x(
+			seq bigint, hash text, signed_ms bigint, version integer, taxonomy_version text,
+			query_hash text, locale text, anonymous boolean, name text, id_number text, phone text,
+			address text, contact_allowed boolean, channel text, categories jsonb, sector text,
+			region text, province text, place text, "time" text, narrative text, persons jsonb,
+			officials jsonb, attachments jsonb)
+	), ins AS (
+		INSERT INTO reports (origin, seq, record_hash, signed_at, version, taxonomy_version, query_hash,
+		                     locale, reporter_anonymous, reporter_name, reporter_id_number, reporter_phone,
+		                     reporter_address, reporter_contact_allowed, reporter_channel, categories,
+		                     sector, region, province, place, time_text, narrative)
+		SELECT b ->> 'origin', seq, decode(hash, 'hex'), to_timestamp(signed_ms / 1000.0), version,
+		       taxonomy_version, decode(query_hash, 'hex'), locale, anonymous, name, id_number, phone,
+		       address, contact_allowed, channel, jsonb_texts(categories), sector, region, province,
+		       place, "time", narrative
+		FROM r
+		ON CONFLICT (origin, seq) DO NOTHING
+		RETURNING id, seq, region, province, signed_at
+	), p AS (
+		INSERT INTO report_persons
+		SELECT ins.id, e.n - 1, e.v ->> 'name', jsonb_texts(e.v -> 'aliases'), e.v ->> 'description',
+		       jsonb_texts(e.v -> 'phones'), e.v ->> 'region'
+		FROM ins JOIN r USING (seq), jsonb_array_elements(r.persons) WITH ORDINALITY AS e(v, n)
+	), o AS (
+		INSERT INTO report_officials
+		SELECT ins.id, e.n - 1, e.v ->> 'name', e.v ->> 'position', e.v ->> 'unit', e.v ->> 'region',
+		       e.v ->> 'description'
+		FROM ins JOIN r USING (seq), jsonb_array_elements(r.officials) WITH ORDINALITY AS e(v, n)
+	), a AS (
+		INSERT INTO report_attachments
+		SELECT ins.id, e.n - 1, e.v ->> 'filename', e.v ->> 'content_type', decode(e.v ->> 'sha256', 'hex'),
+		       decode(e.v ->> 'data', 'base64')
+		FROM ins JOIN r USING (seq), jsonb_array_elements(r.attachments) WITH ORDINALITY AS e(v, n)
+	), c AS (
+		INSERT INTO cases (report_id, province, region, received_at)
+		SELECT id, province, region, signed_at FROM ins
+	)
+	SELECT count(*) INTO inserted FROM ins;
+
+	INSERT INTO quarantine (origin, seq, reason, detail, record)
+	SELECT b ->> 'origin', q.seq, q.reason, q.detail, decode(q.record, 'base64')
+	FROM jsonb_to_recordset(b -> 'quarantine') AS q(seq bigint, reason text, detail text, record text)
+	ON CONFLICT (origin, seq) DO NOTHING;
+
+	INSERT INTO ingest_cursors (origin, next_seq, prev_hash, prev_trusted)
+	VALUES (b ->> 'origin', (b ->> 'next_seq')::bigint, decode(b ->> 'prev_hash', 'hex'),
+	        (b ->> 'prev_trusted')::boolean)
+	ON CONFLICT (origin) DO UPDATE SET next_seq = EXCLUDED.next_seq, prev_hash = EXCLUDED.prev_hash,
+	                                   prev_trusted = EXCLUDED.prev_trusted, updated_at = now();
+	INSERT INTO audit_events (action, object, before_hash, after_hash)
+	VALUES ('ingest.batch', 'inbox:' || (b ->> 'origin') || '/' || coalesce(from_seq, 0) || '-' ||
+	                        ((b ->> 'next_seq')::bigint - 1), from_hash, decode(b ->> 'prev_hash', 'hex'));
+	RETURN inserted;
+END
+$$;
+
+REVOKE ALL ON FUNCTION ingest_batch(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ingest_batch(jsonb) TO tip_ingest;
 
 -- Login, step 1: what checking a password needs. No row for an unknown or disabled user.
 CREATE FUNCTION login_lookup(name text, OUT user_id bigint, OUT password_hash text, OUT totp_secret bytea,
