@@ -39,6 +39,7 @@ struct casemgr {
 	struct casemgr_conf conf;
 	struct event_base *base;
 	struct ingest *ingest;
+	struct staff *staff;
 	struct key audit_key;
 	PGconn *heads_db; /* the background thread's connection for signing audit heads */
 	pthread_t thread;
@@ -47,7 +48,7 @@ struct casemgr {
 	int stop, exit_code;
 	struct {
 		struct metric *reports, *replayed, *quarantined[INGEST_REASON_COUNT], *passed_over, *batches,
-		        *db_errors, *connected;
+		        *db_errors, *connected, *api_db_open, *api_db_waiting;
 	} m;
 };
 
@@ -136,20 +137,33 @@ static void refresh_metrics(void *arg)
 	metric_set(c->m.batches, (int64_t)atomic_load(&s->batches));
 	metric_set(c->m.db_errors, (int64_t)atomic_load(&s->db_errors));
 	metric_set(c->m.connected, (int64_t)atomic_load(&s->connected));
+	if (c->staff->db) {
+		metric_set(c->m.api_db_open, (int64_t)pgq_open(c->staff->db));
+		metric_set(c->m.api_db_waiting, (int64_t)pgq_waiting(c->staff->db));
+	}
 }
 
 static int register_metrics(struct casemgr *c)
 {
-	char labels[48];
+	/* The registry keeps the label strings: they live as long as the process. */
+	static char quarantine_labels[INGEST_REASON_COUNT][48], login_labels[STAFF_LOGIN_COUNT][48];
 
-	c->m.reports = metric_counter("casemgr_reports_total", NULL, "reports stored");
-	c->m.replayed = metric_counter("casemgr_replayed_total", NULL, "records found already stored");
 	for (int i = 0; i < INGEST_REASON_COUNT; i++) {
-		snprintf(labels, sizeof(labels), "reason=\"%s\"", ingest_reason_name((enum ingest_reason)i));
-		if (!(c->m.quarantined[i] = metric_counter("casemgr_quarantined_total", labels,
+		snprintf(quarantine_labels[i], sizeof(quarantine_labels[i]), "reason=\"%s\"",
+		         ingest_reason_name((enum ingest_reason)i));
+		if (!(c->m.quarantined[i] = metric_counter("casemgr_quarantined_total", quarantine_labels[i],
 		                                           "records quarantined (alert on any increase)")))
 			return -1;
 	}
+	for (int i = 0; i < STAFF_LOGIN_COUNT; i++) {
+		snprintf(login_labels[i], sizeof(login_labels[i]), "result=\"%s\"",
+		         staff_login_name((enum staff_login)i));
+		if (!(c->staff->logins[i] = metric_counter("casemgr_logins_total", login_labels[i],
+		                                           "staff login attempts")))
+			return -1;
+	}
+	c->m.reports = metric_counter("casemgr_reports_total", NULL, "reports stored");
+	c->m.replayed = metric_counter("casemgr_replayed_total", NULL, "records found already stored");
 	c->m.passed_over =
 	        metric_counter("casemgr_passed_over_total", NULL, "records of another kind than report");
 	c->m.batches = metric_counter("casemgr_ingest_batches_total", NULL, "ingest transactions committed");
@@ -157,8 +171,12 @@ static int register_metrics(struct casemgr *c)
 	        metric_counter("casemgr_db_errors_total", NULL, "failed connections and transactions");
 	c->m.connected =
 	        metric_gauge("casemgr_db_connected", NULL, "1 while ingest is connected to PostgreSQL");
+	c->m.api_db_open =
+	        metric_gauge("casemgr_api_db_connections", NULL, "open connections of the staff API");
+	c->m.api_db_waiting =
+	        metric_gauge("casemgr_api_db_waiting", NULL, "staff requests waiting for a connection");
 	return c->m.reports && c->m.replayed && c->m.passed_over && c->m.batches && c->m.db_errors &&
-	                       c->m.connected
+	                       c->m.connected && c->m.api_db_open && c->m.api_db_waiting
 	               ? 0
 	               : -1;
 }
@@ -365,6 +383,7 @@ int main(int argc, char **argv)
 	}
 	c.exit_code = EX_OSERR;
 	signal(SIGPIPE, SIG_IGN);
+	c.staff = &staff;
 	if (evthread_use_pthreads() != 0 || !(c.base = event_base_new()) || register_metrics(&c) != 0)
 		goto out;
 	if (c.conf.metrics_port &&

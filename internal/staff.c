@@ -18,6 +18,13 @@
 #define PAGE_MAX     200
 #define FILTER_MAX   16
 
+const char *staff_login_name(enum staff_login l)
+{
+	static const char *const names[STAFF_LOGIN_COUNT] = {"ok", "failed", "locked", "rate_limited"};
+
+	return (unsigned)l < STAFF_LOGIN_COUNT ? names[l] : "unknown";
+}
+
 enum route_id { R_LOGIN, R_LOGOUT, R_ME, R_PLEDGE, R_CASES, R_CASE, R_ATTACHMENT };
 
 /* Who may use a route, checked in code before the database is asked (which checks again). */
@@ -274,6 +281,7 @@ static void on_login_committed(struct pgq_tx *tx, const PGresult *res, void *arg
 
 	if (!ok(res))
 		return fail(c, NULL, NULL);
+	metric_inc(c->s->logins[c->new_token[0] ? STAFF_LOGIN_OK : STAFF_LOGIN_FAILED]);
 	if (!c->new_token[0]) {
 		http_reply_error(c->req, 401, "invalid_credentials", NULL,
 		                 "wrong user name, password or code", NULL);
@@ -309,6 +317,7 @@ static void on_login_user(struct pgq_tx *tx, const PGresult *res, void *arg)
 	found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0);
 	if (found && strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
 		pgq_end(tx, 0, NULL, NULL);
+		metric_inc(c->s->logins[STAFF_LOGIN_LOCKED]);
 		http_reply_error(c->req, 403, "locked", "username", "too many failed logins; try again later",
 		                 NULL);
 		return call_free(c);
@@ -326,6 +335,7 @@ static void on_login_user(struct pgq_tx *tx, const PGresult *res, void *arg)
 	}
 	if (!found) {
 		pgq_end(tx, 0, NULL, NULL);
+		metric_inc(c->s->logins[STAFF_LOGIN_FAILED]);
 		http_reply_error(c->req, 401, "invalid_credentials", NULL,
 		                 "wrong user name, password or code", NULL);
 		return call_free(c);
@@ -547,6 +557,7 @@ void staff_handle(struct http_req *req, void *arg)
 			char header[48];
 			const char *extra[] = {header, NULL};
 			snprintf(header, sizeof(header), "Retry-After: %u", wait);
+			metric_inc(s->logins[STAFF_LOGIN_RATE_LIMITED]);
 			http_reply_error(req, 429, "rate_limited", NULL, "too many logins; try again later",
 			                 extra);
 			return call_free(c);

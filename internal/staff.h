@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "common/http_server.h"
+#include "common/metrics.h"
 #include "intake/ratelimit.h"
 #include "internal/auth.h"
 #include "internal/pgq.h"
@@ -25,11 +26,23 @@ struct staff_conf {
 	const char *pledge_version;
 };
 
+enum staff_login {
+	STAFF_LOGIN_OK,
+	STAFF_LOGIN_FAILED,
+	STAFF_LOGIN_LOCKED,
+	STAFF_LOGIN_RATE_LIMITED,
+	STAFF_LOGIN_COUNT
+};
+
 struct staff {
 	struct staff_conf conf;
 	struct pgq *db;
-	struct rl *rl_login; /* login attempts per client address prefix */
+	struct rl *rl_login;                      /* login attempts per client address prefix */
+	struct metric *logins[STAFF_LOGIN_COUNT]; /* counters the daemon registered */
 };
+
+/* "ok", "failed", "locked", "rate_limited": the label of each login counter. */
+const char *staff_login_name(enum staff_login l);
 
 /* The listener's handler (arg: struct staff). */
 void staff_handle(struct http_req *req, void *arg);

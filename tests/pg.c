@@ -1,6 +1,7 @@
 #include "pg.h"
 
 #include "daemon.h"
+#include "httpc.h"
 #include "testutil.h"
 
 #include "common/err.h"
@@ -133,6 +134,7 @@ void tcm_setup(struct tcm *f, int migrate)
 
 	memset(f, 0, sizeof(*f));
 	f->region = "110101";
+	f->metrics_port = tfree_port();
 	if (tpg_start(&f->pg) != 0 || !(f->dir = tu_mkdtemp()))
 		abort();
 	snprintf(keys, sizeof(keys), "%s/keys", f->dir);
@@ -159,10 +161,10 @@ void tcm_setup(struct tcm *f, int migrate)
 	              "plain_http yes\nport 0\ndb_app %s\nargon2_time 1\nargon2_memory 1M\n"
 	              "db_owner %s\ndb_ingest %s\nmigrations %s\ninbox %s\norigin_keys %s\n"
 	              "seal_key %s/seal.key\naudit_key %s/audit.key\ntaxonomy "
-	              "%s/proto/taxonomy\nmetrics_port 0\ningest_poll 20ms\n"
+	              "%s/proto/taxonomy\nmetrics_port %d\ningest_poll 20ms\n"
 	              "db_retry 100ms\n",
 	              app, owner, ingest, f->migrations, f->inbox, origins, keys, keys,
-	              src ? src : TIP_DATA_DIR);
+	              src ? src : TIP_DATA_DIR, f->metrics_port);
 	const char *args[] = {"migrate", "-c", f->conf, NULL};
 	if (migrate && trun("casemgrd", args) != 0)
 		abort();
@@ -236,4 +238,21 @@ void tcm_add_reports(struct tcm *f, size_t n)
 		free(recs[i]);
 	free(recs);
 	free(lens);
+}
+
+long long tcm_metric(const struct tcm *f, const char *series)
+{
+	struct httpc_response r;
+	long long v = -1;
+	const char *p;
+
+	if (httpc_request("127.0.0.1", f->metrics_port, 0, "GET", "/metrics", NULL, NULL, 0, &r) != 0)
+		return -1;
+	for (p = r.body; p && (p = strstr(p, series)); p++)
+		if ((p == r.body || p[-1] == '\n') && p[strlen(series)] == ' ') {
+			v = strtoll(p + strlen(series) + 1, NULL, 10);
+			break;
+		}
+	httpc_free(&r);
+	return v;
 }

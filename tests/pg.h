@@ -47,6 +47,7 @@ struct tcm {
 	struct key origin_key, seal_key, audit_key;
 	struct rec_chain chain; /* the origin's chain as written to the inbox so far */
 	const char *region;     /* where tcm_record's reports happen (GB/T 2260; 110101 at first) */
+	int metrics_port;       /* casemgrd's metrics listener */
 };
 /* Aborts on failure. migrate: also run `casemgrd migrate`. */
 void tcm_setup(struct tcm *f, int migrate);
@@ -61,5 +62,8 @@ void tcm_record(struct tcm *f, const uint8_t *payload, size_t payload_len, uint8
 void tcm_append(struct tcm *f, uint8_t *const *recs, const size_t *lens, size_t n);
 /* n valid report records (tcm_record, tcm_append). */
 void tcm_add_reports(struct tcm *f, size_t n);
+/* The value of one series (e.g. "casemgr_logins_total{result=\"ok\"}") on casemgrd's metrics page; -1 if
+ * absent. */
+long long tcm_metric(const struct tcm *f, const char *series);
 
 #endif

@@ -192,6 +192,8 @@ static void test_login(void **state)
 	assert_int_equal(login("lock", PASSWORD, NULL, &s), 403);
 	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM audit_events WHERE action = 'login.failed'"),
 	                 6);
+	assert_int_equal(tcm_metric(&f, "casemgr_logins_total{result=\"locked\"}"), 1);
+	assert_true(tcm_metric(&f, "casemgr_logins_total{result=\"failed\"}") >= 6);
 
 	/* TOTP: required when the account has a secret, and it must be the current code. */
 	assert_int_equal(login("totp", PASSWORD, NULL, &s), 401);

@@ -186,7 +186,16 @@ static void test_quarantine(void **state)
 		PQclear(r);
 	}
 	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM quarantine"), 6);
-	/* One warning per quarantined record, written once its batch committed (at the latest at exit). */
+	/* The alert: one count per reason, once the batch is known to be committed. */
+	for (size_t i = 0; i < 6; i++) {
+		char series[96];
+		snprintf(series, sizeof(series), "casemgr_quarantined_total{reason=\"%s\"}", reasons[i]);
+		for (int t = 0; t < 500 && tcm_metric(&f, series) != 1; t++)
+			usleep(10000);
+		if (tcm_metric(&f, series) != 1)
+			fail_msg("%s is %lld, not 1", series, tcm_metric(&f, series));
+	}
+	/* And one warning per quarantined record. */
 	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
 	char *log = tu_read_file(d.log, NULL);
 	for (size_t i = 0; i < 6; i++) {
