@@ -212,6 +212,18 @@ static void test_login(void **state)
 	assert_int_equal(status("POST", "/api/v1/logout", &s, 0), 403);
 	assert_int_equal(status("POST", "/api/v1/logout", &s, 1), 200);
 	assert_int_equal(status("GET", "/api/v1/me", &s, 0), 401);
+
+	/* A session past its expiry is no session; neither is a cookie that is not a token. */
+	s = login_ok("bj");
+	assert_int_equal(status("GET", "/api/v1/me", &s, 0), 200);
+	assert_int_equal(
+	        tpg_exec(owner,
+	                 "UPDATE sessions SET expires_at = now() - interval '1 second' WHERE user_id = "
+	                 "(SELECT id FROM users WHERE username = 'bj')"),
+	        0);
+	assert_int_equal(status("GET", "/api/v1/me", &s, 0), 401);
+	snprintf(s.cookie, sizeof(s.cookie), "Cookie: tip_session=not-a-token\r\n");
+	assert_int_equal(status("GET", "/api/v1/me", &s, 0), 401);
 }
 
 /* Nothing about a case is shown before the pledge; accepting it needs the CSRF token and is recorded. */
