@@ -12,12 +12,7 @@
 
 const struct cfg_entry intake_conf_table[] = {
         {"origin", CFG_STRING, S(origin), 1, 65, NULL, "this intake node's origin name"},
-        {"listen", CFG_STRING, S(listen), 1, 64, "127.0.0.1", "address of the public listener"},
-        {"port", CFG_INT, S(port), 0, 65535, "8443", "port of the public listener"},
-        {"tls_cert", CFG_STRING, S(tls_cert), 0, PATH, NULL, "PEM certificate chain"},
-        {"tls_key", CFG_STRING, S(tls_key), 0, PATH, NULL, "PEM private key of the certificate"},
-        {"plain_http", CFG_BOOL, S(plain_http), 0, 1, "no",
-         "serve plain HTTP (loopback only, behind a proxy)"},
+        CFG_LISTENER_ENTRIES(struct intake_conf, "public", "8443"),
         {"metrics_listen", CFG_STRING, S(metrics_listen), 1, 64, "127.0.0.1",
          "address of the metrics listener"},
         {"metrics_port", CFG_INT, S(metrics_port), 0, 65535, "9101", "metrics port; 0 turns metrics off"},

@@ -8,12 +8,7 @@
 #define HOUR_MS  3600000LL
 
 const struct cfg_entry casemgr_conf_table[] = {
-        {"listen", CFG_STRING, S(listen), 1, 64, "127.0.0.1", "address of the staff API listener"},
-        {"port", CFG_INT, S(port), 0, 65535, "8444", "port of the staff API listener"},
-        {"tls_cert", CFG_STRING, S(tls_cert), 0, PATH, NULL, "PEM certificate chain"},
-        {"tls_key", CFG_STRING, S(tls_key), 0, PATH, NULL, "PEM private key of the certificate"},
-        {"plain_http", CFG_BOOL, S(plain_http), 0, 1, "no",
-         "serve plain HTTP (loopback only, behind a proxy)"},
+        CFG_LISTENER_ENTRIES(struct casemgr_conf, "staff API", "8444"),
         {"db_app", CFG_STRING, S(db_app), 1, DB, NULL, "libpq connection string of the request path's role"},
         {"db_owner", CFG_STRING, S(db_owner), 0, DB, NULL,
          "libpq connection string of the schema owner (casemgrd migrate)"},
@@ -53,12 +48,7 @@ const struct cfg_entry casemgr_conf_table[] = {
         {"audit_head_interval", CFG_DURATION, S(audit_head_interval), 1000, 24 * HOUR_MS, "5m",
          "time between signed audit heads when there are new events, at most"},
         {"max_record", CFG_SIZE, S(max_record), 1024, 1LL << 30, "32M", "longest record read from an inbox"},
-        {"metrics_listen", CFG_STRING, S(metrics_listen), 1, 64, "127.0.0.1",
-         "address of the metrics listener"},
-        {"metrics_port", CFG_INT, S(metrics_port), 0, 65535, "9106", "metrics port; 0 turns metrics off"},
-        {"user", CFG_STRING, S(user), 0, 64, NULL, "user to run as (when started as root)"},
-        {"syslog", CFG_BOOL, S(syslog), 0, 1, "no", "log to syslog instead of stderr"},
-        {"debug", CFG_BOOL, S(debug), 0, 1, "no", "log debug messages"},
+        CFG_PROCESS_ENTRIES(struct casemgr_conf, "9106"),
 };
 const size_t casemgr_conf_entries = sizeof(casemgr_conf_table) / sizeof(casemgr_conf_table[0]);
 
