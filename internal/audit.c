@@ -3,6 +3,7 @@
 #include "common/bytes.h"
 #include "common/encoding.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "proto/note.h"
 
 #include <openssl/evp.h>
@@ -113,6 +114,33 @@ int audit_sign_due(PGconn *c, const struct key *signer, long long every_events, 
 	return db_exec(c, "SELECT audit_head_put($1::bigint, $2)", 2, params, PGRES_TUPLES_OK, NULL, msg);
 }
 
+static int read_heads(PGconn *c, PGresult **r, char msg[DB_MSG_MAX])
+{
+	return db_exec(c, "SELECT size, note FROM audit_heads ORDER BY size", 0, NULL, PGRES_TUPLES_OK, r,
+	               msg);
+}
+
+int audit_export(PGconn *c, const char *dir, long long *heads, char msg[DB_MSG_MAX])
+{
+	PGresult *r;
+	char path[1024];
+	int rc;
+
+	*heads = 0;
+	if ((rc = read_heads(c, &r, msg)) != TIP_OK)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && rc == TIP_OK; i++) {
+		snprintf(path, sizeof(path), "%.900s/%s.note", dir, PQgetvalue(r, i, 0));
+		if ((rc = file_write_atomic(path, PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), 0644)) !=
+		    TIP_OK)
+			snprintf(msg, DB_MSG_MAX, "%.400s: cannot write", path);
+		else
+			(*heads)++;
+	}
+	PQclear(r);
+	return rc;
+}
+
 /* Checks every head against the hashes computed for the chain (hashes[i]: after event i). */
 static int verify_heads(PGconn *c, const struct key *pub, const uint8_t (*hashes)[AUDIT_HASH_LEN],
                         long long n, long long *heads, char msg[DB_MSG_MAX])
@@ -120,8 +148,7 @@ static int verify_heads(PGconn *c, const struct key *pub, const uint8_t (*hashes
 	PGresult *r;
 	int rc;
 
-	if ((rc = db_exec(c, "SELECT size, note FROM audit_heads ORDER BY size", 0, NULL, PGRES_TUPLES_OK, &r,
-	                  msg)) != TIP_OK)
+	if ((rc = read_heads(c, &r, msg)) != TIP_OK)
 		return rc;
 	for (int i = 0; i < PQntuples(r) && rc == TIP_OK; i++) {
 		long long size = strtoll(PQgetvalue(r, i, 0), NULL, 10);

@@ -40,4 +40,10 @@ int audit_sign_due(PGconn *c, const struct key *signer, long long every_events, 
  */
 int audit_verify(PGconn *c, const struct key *pub, long long *events, long long *heads, char msg[DB_MSG_MAX]);
 
+/*
+ * Writes every signed head to dir/<size>.note (c connected as the schema owner; files replaced
+ * atomically, mode 0644). TIP_OK with *heads; TIP_EIO with msg (a database or file error).
+ */
+int audit_export(PGconn *c, const char *dir, long long *heads, char msg[DB_MSG_MAX]);
+
 #endif

@@ -6,12 +6,13 @@
  *   casemgrd migrate -c FILE [--to N]     apply the migrations (as db_owner), then exit
  *   casemgrd hash-password -c FILE        read a password on stdin, print its Argon2id hash
  *   casemgrd audit verify -c FILE         check the audit trail's chain and signed heads
+ *   casemgrd audit export -c FILE --dir D write every signed head to D/<size>.note
  *   casemgrd -s                           print the settings table
  *
  * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration, keys or taxonomy unusable;
  * 71 cannot start threads, listen or drop privileges; 65 an inbox spool is damaged, or a migration is
  * refused, or audit verify found the trail altered; 69 migrate or audit verify cannot reach the
- * database; 70 a stored cursor is past the end of an inbox.
+ * database; 74 audit export cannot write; 70 a stored cursor is past the end of an inbox.
  */
 #include "common/daemon.h"
 #include "common/err.h"
@@ -193,10 +194,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static struct casemgr_conf sub_conf;
 
 /*
- * A subcommand's command line: "-c FILE" and, when to is not NULL, "--to N". Loads the settings into
- * sub_conf (exiting as daemon_settings does on a bad file). 0, or -1 for a bad command line.
+ * A subcommand's command line: "-c FILE" and, when to is not NULL, "--to N", when dir is not NULL,
+ * "--dir DIR". Loads the settings into sub_conf (exiting as daemon_settings does on a bad file). 0, or
+ * -1 for a bad command line.
  */
-static int sub_settings(int argc, char **argv, long *to)
+static int sub_settings(int argc, char **argv, long *to, char **dir)
 {
 	char *conf_args[4] = {argv[0], NULL, NULL, NULL};
 
@@ -206,6 +208,8 @@ static int sub_settings(int argc, char **argv, long *to)
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			conf_args[1] = argv[i];
 			conf_args[2] = argv[++i];
+		} else if (dir && strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+			*dir = argv[++i];
 		} else if (to && strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
 			*to = strtol(argv[++i], &end, 10);
 			if (*end || *to < 1 || *to > MIGRATE_MAX)
@@ -230,7 +234,7 @@ static int run_hash_password(int argc, char **argv)
 	size_t n;
 	int rc;
 
-	if (sub_settings(argc, argv, NULL) != 0) {
+	if (sub_settings(argc, argv, NULL, NULL) != 0) {
 		fprintf(stderr, "usage: casemgrd hash-password -c FILE < password\n");
 		return EX_USAGE;
 	}
@@ -251,35 +255,44 @@ static int run_hash_password(int argc, char **argv)
 	return 0;
 }
 
-/* casemgrd audit verify -c FILE: the whole trail against the heads, with the audit key's public half. */
-static int run_audit_verify(int argc, char **argv)
+/*
+ * casemgrd audit verify -c FILE: the whole trail against the heads, with the audit key's public half.
+ * casemgrd audit export -c FILE --dir DIR: every signed head into DIR/<size>.note, for safekeeping elsewhere.
+ */
+static int run_audit(int argc, char **argv)
 {
-	char path[CASEMGR_PATH_MAX + 8], msg[DB_MSG_MAX];
+	char path[CASEMGR_PATH_MAX + 8], msg[DB_MSG_MAX], *dir = NULL;
+	int export = argc >= 3 && strcmp(argv[2], "export") == 0;
 	struct key pub;
 	long long events, heads;
 	PGconn *db;
 	int rc;
 
-	if (argc < 3 || strcmp(argv[2], "verify") != 0 || sub_settings(argc - 1, argv + 1, NULL) != 0) {
-		fprintf(stderr, "usage: casemgrd audit verify -c FILE\n");
+	if (argc < 3 || (!export && strcmp(argv[2], "verify") != 0) ||
+	    sub_settings(argc - 1, argv + 1, NULL, export ? &dir : NULL) != 0 || (export && !dir)) {
+		fprintf(stderr,
+		        "usage: casemgrd audit verify -c FILE | casemgrd audit export -c FILE --dir DIR\n");
 		return EX_USAGE;
 	}
 	snprintf(path, sizeof(path), "%s.pub", sub_conf.audit_key);
-	if ((rc = key_read_public(path, &pub)) != TIP_OK || pub.type != KEY_ED25519) {
+	if (!export && ((rc = key_read_public(path, &pub)) != TIP_OK || pub.type != KEY_ED25519)) {
 		log_err("%s: not a signing public key (%s)", path, rc ? tip_strerror(rc) : "wrong type");
 		return EX_CONFIG;
 	}
 	if (!sub_conf.db_owner[0] || !(db = db_connect(sub_conf.db_owner, msg))) {
-		log_err("audit verify: %s", sub_conf.db_owner[0] ? msg : "db_owner is not set");
+		log_err("audit: %s", sub_conf.db_owner[0] ? msg : "db_owner is not set");
 		return EX_UNAVAILABLE;
 	}
-	rc = audit_verify(db, &pub, &events, &heads, msg);
+	rc = export ? audit_export(db, dir, &heads, msg) : audit_verify(db, &pub, &events, &heads, msg);
 	PQfinish(db);
 	if (rc != TIP_OK) {
-		log_err("audit verify: %s", msg);
-		return rc == TIP_ECORRUPT ? EX_DATAERR : EX_UNAVAILABLE;
+		log_err("audit %s: %s", argv[2], msg);
+		return rc == TIP_ECORRUPT ? EX_DATAERR : rc == TIP_EIO && export ? EX_IOERR : EX_UNAVAILABLE;
 	}
-	printf("audit trail ok: %lld events, %lld signed heads\n", events, heads);
+	if (export)
+		printf("%lld signed heads in %s\n", heads, dir);
+	else
+		printf("audit trail ok: %lld events, %lld signed heads\n", events, heads);
 	return 0;
 }
 
@@ -292,7 +305,7 @@ static int run_migrate(int argc, char **argv)
 	int applied, version, rc;
 	PGconn *db;
 
-	if (sub_settings(argc, argv, &to) != 0) {
+	if (sub_settings(argc, argv, &to, NULL) != 0) {
 		fprintf(stderr, "usage: casemgrd migrate -c FILE [--to VERSION]\n");
 		return EX_USAGE;
 	}
@@ -350,7 +363,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "hash-password") == 0)
 		return run_hash_password(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "audit") == 0)
-		return run_audit_verify(argc, argv);
+		return run_audit(argc, argv);
 	check = daemon_settings(argc, argv, "casemgrd", casemgr_conf_table, casemgr_conf_entries, &c.conf,
 	                        casemgr_conf_check);
 	log_init("casemgrd", c.conf.syslog, c.conf.debug ? LOG_DEBUG : LOG_INFO);

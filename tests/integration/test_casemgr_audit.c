@@ -12,10 +12,14 @@
 #include "pg.h"
 #include "testutil.h"
 
+#include "common/err.h"
+#include "proto/note.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct tcm f;
@@ -71,6 +75,29 @@ static void test_intact(void **state)
 {
 	(void)state;
 	assert_int_equal(verify(), 0);
+}
+
+/* Heads leave the database as notes anyone holding the public key can check. */
+static void test_export(void **state)
+{
+	(void)state;
+	char dir[300], path[350], *note;
+	size_t len, text_len;
+	struct key pub = f.audit_key;
+
+	snprintf(dir, sizeof(dir), "%s/heads", f.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	const char *args[] = {"audit", "export", "-c", f.conf, "--dir", dir, NULL};
+	assert_int_equal(trun("casemgrd", args), 0);
+	snprintf(path, sizeof(path), "%s/12.note", dir);
+	assert_non_null(note = tu_read_file(path, &len));
+	pub.has_secret = 0;
+	memset(pub.secret, 0, sizeof(pub.secret));
+	assert_int_equal(note_open(note, len, len, &pub, 1, &text_len, NULL), TIP_OK);
+	assert_int_equal(strncmp(note, "tipline audit v1\n12\n", 20), 0);
+	free(note);
+	const char *usage[] = {"audit", "export", "-c", f.conf, NULL};
+	assert_int_equal(trun("casemgrd", usage), 64);
 }
 
 /* A change verify must find, then its undoing, after which the trail verifies again. */
@@ -142,9 +169,9 @@ static void test_rechained(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_intact),    cmocka_unit_test(test_altered),
-	        cmocka_unit_test(test_deleted),   cmocka_unit_test(test_reordered),
-	        cmocka_unit_test(test_rechained),
+	        cmocka_unit_test(test_intact),    cmocka_unit_test(test_export),
+	        cmocka_unit_test(test_altered),   cmocka_unit_test(test_deleted),
+	        cmocka_unit_test(test_reordered), cmocka_unit_test(test_rechained),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
