@@ -45,6 +45,38 @@ static int pg_script(const struct tpg *p, const char *cmd)
 	return 0;
 }
 
+/*
+ * Servers started and not yet destroyed, stopped at exit: a test whose set-up fails returns without
+ * its teardown, and its server must not outlive it.
+ */
+#define TPG_MAX 8
+static struct tpg started[TPG_MAX];
+
+static void stop_leftovers(void)
+{
+	for (int i = 0; i < TPG_MAX; i++) {
+		struct tpg p = started[i]; /* tpg_destroy forgets the slot it is given */
+
+		tpg_destroy(&p);
+	}
+}
+
+static void remember(const struct tpg *p, int on)
+{
+	static int registered;
+
+	if (!registered)
+		registered = atexit(stop_leftovers) == 0;
+	for (int i = 0; i < TPG_MAX; i++)
+		if (on ? !started[i].dir[0] : strcmp(started[i].dir, p->dir) == 0) {
+			if (on)
+				started[i] = *p;
+			else
+				started[i].dir[0] = 0;
+			return;
+		}
+}
+
 int tpg_start(struct tpg *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -53,6 +85,7 @@ int tpg_start(struct tpg *p)
 	if (!mkdtemp(p->dir) || chmod(p->dir, 0755) != 0)
 		return -1;
 	p->port = tfree_port();
+	remember(p, 1);
 	return pg_script(p, "start");
 }
 
@@ -70,6 +103,7 @@ void tpg_destroy(struct tpg *p)
 {
 	if (!p->dir[0])
 		return;
+	remember(p, 0);
 	pg_script(p, "stop");
 	tu_rmtree(p->dir);
 	p->dir[0] = 0;
