@@ -31,7 +31,7 @@ struct batch {
 	const char *origin;
 	char *doc;          /* the ingest_batch document; NULL: no batch */
 	json_t *quarantine; /* its quarantined records, logged once committed */
-	int records, reports;
+	int records, reports, passed_over;
 };
 
 struct ingest {
@@ -338,6 +338,7 @@ static void account(struct ingest *in, const struct batch *b, int stored)
 	}
 	atomic_fetch_add(&in->stats.reports, (uint64_t)stored);
 	atomic_fetch_add(&in->stats.replayed, (uint64_t)(b->reports - stored));
+	atomic_fetch_add(&in->stats.passed_over, (uint64_t)b->passed_over);
 	atomic_fetch_add(&in->stats.batches, 1);
 }
 
@@ -413,7 +414,7 @@ static int build_batch(struct ingest *in, struct source *s, struct batch *b, cha
 		                     : it->out;
 
 		if (why < 0 && !it->report) {
-			atomic_fetch_add(&in->stats.passed_over, 1);
+			b->passed_over++;
 			continue;
 		}
 		if (why < 0)
