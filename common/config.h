@@ -32,6 +32,31 @@ struct cfg_entry {
 
 #define CFG_ERR_MAX 256
 
+/*
+ * Table rows daemons share, for a settings struct with the fields named here. A listener: listen,
+ * port, tls_cert, tls_key, plain_http ("address of the <what> listener"). The process: the metrics
+ * listener, the account to run as, logging (metrics_listen, metrics_port, user, syslog, debug).
+ */
+// clang-format off
+#define CFG_LISTENER_ENTRIES(type, what, default_port) \
+	{"listen", CFG_STRING, offsetof(type, listen), 1, 64, "127.0.0.1", "address of the " what " listener"}, \
+	{"port", CFG_INT, offsetof(type, port), 0, 65535, default_port, "port of the " what " listener"}, \
+	{"tls_cert", CFG_STRING, offsetof(type, tls_cert), 0, sizeof(((type *)0)->tls_cert), NULL, \
+	 "PEM certificate chain"}, \
+	{"tls_key", CFG_STRING, offsetof(type, tls_key), 0, sizeof(((type *)0)->tls_key), NULL, \
+	 "PEM private key of the certificate"}, \
+	{"plain_http", CFG_BOOL, offsetof(type, plain_http), 0, 1, "no", \
+	 "serve plain HTTP (loopback only, behind a proxy)"}
+#define CFG_PROCESS_ENTRIES(type, default_metrics_port) \
+	{"metrics_listen", CFG_STRING, offsetof(type, metrics_listen), 1, 64, "127.0.0.1", \
+	 "address of the metrics listener"}, \
+	{"metrics_port", CFG_INT, offsetof(type, metrics_port), 0, 65535, default_metrics_port, \
+	 "metrics port; 0 turns metrics off"}, \
+	{"user", CFG_STRING, offsetof(type, user), 0, 64, NULL, "user to run as after start (when started as root)"}, \
+	{"syslog", CFG_BOOL, offsetof(type, syslog), 0, 1, "no", "log to syslog instead of stderr"}, \
+	{"debug", CFG_BOOL, offsetof(type, debug), 0, 1, "no", "log debug messages"}
+// clang-format on
+
 /* Applies every default. TIP_OK, or TIP_EINVAL with a message naming the entry. */
 int cfg_defaults(const struct cfg_entry *table, size_t n, void *obj, char err[CFG_ERR_MAX]);
 

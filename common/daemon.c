@@ -3,6 +3,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/net.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -111,4 +112,45 @@ int daemon_settings(int argc, char **argv, const char *name, const struct cfg_en
 		exit(EX_CONFIG);
 	}
 	return check;
+}
+
+SSL_CTX *daemon_tls_context(const char *cert, const char *key)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (!ctx)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	                                 SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET);
+	if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+int daemon_check_transport(int plain_http, const char *listen, const char *cert, const char *key,
+                           const char *path, char err[CFG_ERR_MAX])
+{
+	if (plain_http) {
+		if (!net_is_loopback(listen)) {
+			snprintf(err, CFG_ERR_MAX, "%s: plain_http needs a loopback listen address, not %s",
+			         path, listen);
+			return TIP_EINVAL;
+		}
+		if (cert[0] || key[0]) {
+			snprintf(err, CFG_ERR_MAX, "%s: plain_http and tls_cert/tls_key exclude each other",
+			         path);
+			return TIP_EINVAL;
+		}
+	} else if (!cert[0] || !key[0]) {
+		snprintf(err, CFG_ERR_MAX,
+		         "%s: tls_cert and tls_key are required (or plain_http on loopback)", path);
+		return TIP_EINVAL;
+	}
+	return TIP_OK;
 }

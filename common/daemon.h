@@ -30,4 +30,17 @@ struct http_server *daemon_metrics_server(struct event_base *base, const char *a
 int daemon_settings(int argc, char **argv, const char *name, const struct cfg_entry *table, size_t n,
                     void *conf, int (*check_conf)(void *conf, const char *path, char err[CFG_ERR_MAX]));
 
+/*
+ * The listener's transport settings: plain HTTP only on a loopback address and without certificate
+ * files; otherwise both files are required. TIP_OK, or TIP_EINVAL with err ("path: ...").
+ */
+int daemon_check_transport(int plain_http, const char *listen, const char *cert, const char *key,
+                           const char *path, char err[CFG_ERR_MAX]);
+
+/*
+ * A server TLS context for the certificate chain and key files: TLS 1.2 and 1.3, ECDHE with AES-GCM or
+ * ChaCha20-Poly1305, no renegotiation, compression or tickets. NULL when they are unusable.
+ */
+SSL_CTX *daemon_tls_context(const char *cert, const char *key);
+
 #endif

@@ -545,3 +545,15 @@ void http_reply_error(struct http_req *r, int status, const char *code, const ch
 	http_reply(r, status, "application/json", body, len, extra_headers);
 	free(body);
 }
+
+void http_reply_json(struct http_req *r, int status, json_t *body, const char *const *extra_headers)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	if (text)
+		http_reply(r, status, "application/json", text, strlen(text), extra_headers);
+	else
+		http_reply_error(r, 503, "unavailable", NULL, "out of memory", NULL);
+	free(text);
+	json_decref(body);
+}

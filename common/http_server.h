@@ -81,6 +81,9 @@ void http_reply(struct http_req *r, int status, const char *content_type, const 
 /* {"error": code, "field": field-or-null, "message": message} with the given status. */
 void http_reply_error(struct http_req *r, int status, const char *code, const char *field,
                       const char *message, const char *const *extra_headers);
+/* Sends body (a jansson value, whose reference this takes) as compact JSON; 503 when body is NULL. */
+struct json_t;
+void http_reply_json(struct http_req *r, int status, struct json_t *body, const char *const *extra_headers);
 /* The standard reason phrase of a status code ("Unknown" if none). */
 const char *http_reason(int status);
 

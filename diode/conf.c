@@ -30,12 +30,7 @@ const struct cfg_entry diode_send_table[] = {
         {"batch", CFG_INT, S(batch), 1, 1024, "64", "datagrams per sendmmsg"},
         {"sndbuf", CFG_SIZE, S(sndbuf), 65536, 1LL << 30, "8M", "socket send buffer"},
         {"max_record", CFG_SIZE, S(max_record), 1024, 1LL << 30, "32M", "largest record read from a spool"},
-        {"metrics_listen", CFG_STRING, S(metrics_listen), 1, 64, "127.0.0.1",
-         "address of the metrics listener"},
-        {"metrics_port", CFG_INT, S(metrics_port), 0, 65535, "9102", "metrics port; 0 turns metrics off"},
-        {"user", CFG_STRING, S(user), 0, 64, NULL, "user to run as after start (when started as root)"},
-        {"syslog", CFG_BOOL, S(syslog), 0, 1, "no", "log to syslog instead of stderr"},
-        {"debug", CFG_BOOL, S(debug), 0, 1, "no", "log debug messages"},
+        CFG_PROCESS_ENTRIES(struct diode_send_conf, "9102"),
 };
 const size_t diode_send_entries = sizeof(diode_send_table) / sizeof(diode_send_table[0]);
 #undef S
@@ -79,11 +74,6 @@ const struct cfg_entry diode_recv_table[] = {
         {"gap_timeout", CFG_DURATION, S(gap_timeout), 100, 24 * HOUR_MS, "30s",
          "a gap older than this alerts"},
         {"batch", CFG_INT, S(batch), 1, 1024, "64", "datagrams per recvmmsg"},
-        {"metrics_listen", CFG_STRING, S(metrics_listen), 1, 64, "127.0.0.1",
-         "address of the metrics listener"},
-        {"metrics_port", CFG_INT, S(metrics_port), 0, 65535, "9103", "metrics port; 0 turns metrics off"},
-        {"user", CFG_STRING, S(user), 0, 64, NULL, "user to run as after start (when started as root)"},
-        {"syslog", CFG_BOOL, S(syslog), 0, 1, "no", "log to syslog instead of stderr"},
-        {"debug", CFG_BOOL, S(debug), 0, 1, "no", "log debug messages"},
+        CFG_PROCESS_ENTRIES(struct diode_recv_conf, "9103"),
 };
 const size_t diode_recv_entries = sizeof(diode_recv_table) / sizeof(diode_recv_table[0]);

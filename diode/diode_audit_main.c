@@ -11,7 +11,7 @@
 #include "common/encoding.h"
 #include "common/err.h"
 #include "common/file.h"
-#include "diode/audit.h"
+#include "diode/tlog_audit.h"
 #include "diode/merkle.h"
 #include "proto/checkpoint.h"
 
@@ -244,29 +244,29 @@ static int cmd_consistency(const struct args *a, const struct key *keys, size_t 
 
 static int cmd_verify(const struct args *a, const struct key *keys, size_t n)
 {
-	struct audit_opts o = {a->sender, a->receiver, a->inbox, keys, n, (size_t)a->threads};
-	struct audit_report r;
+	struct tlog_audit_opts o = {a->sender, a->receiver, a->inbox, keys, n, (size_t)a->threads};
+	struct tlog_audit_report r;
 	char err[512];
 	int rc;
 
 	if (!a->sender || !a->receiver || !a->inbox)
 		return usage();
-	if (audit_verify(&o, &r, err, sizeof(err)) != TIP_OK) {
+	if (tlog_audit_verify(&o, &r, err, sizeof(err)) != TIP_OK) {
 		fprintf(stderr, "diode-audit: %s\n", err);
-		audit_report_free(&r);
+		tlog_audit_report_free(&r);
 		return EXIT_USAGE;
 	}
 	if (a->json) {
-		json_t *j = audit_report_json(&r);
+		json_t *j = tlog_audit_report_json(&r);
 
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(j);
 	} else {
-		audit_report_print(&r, stdout);
+		tlog_audit_report_print(&r, stdout);
 	}
 	rc = r.n_problems ? EXIT_DISCREPANCY : EXIT_CLEAN;
-	audit_report_free(&r);
+	tlog_audit_report_free(&r);
 	return rc;
 }
 
@@ -280,7 +280,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2 || parse(argc - 1, argv + 1, &a) != 0 || !a.keys)
 		return usage();
-	if (audit_read_keys(a.keys, &keys, &n, err, sizeof(err)) != TIP_OK) {
+	if (tlog_audit_read_keys(a.keys, &keys, &n, err, sizeof(err)) != TIP_OK) {
 		fprintf(stderr, "diode-audit: %s\n", err);
 		return EXIT_USAGE;
 	}

@@ -16,12 +16,12 @@
 #include "common/metrics.h"
 #include "diode/conf.h"
 #include "diode/deliver.h"
+#include "diode/origins.h"
 #include "diode/link.h"
 #include "diode/rxlog.h"
 #include "proto/keyfile.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -36,7 +36,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_ORIGINS  256
 #define GAP_CHECK_MS 1000
 
 struct gap {
@@ -65,11 +64,8 @@ struct receiver {
 	struct deliver *deliver;
 	struct rxlog *log;
 	uint64_t duplicates_logged;
-	struct key keys[MAX_ORIGINS];
-	struct ed25519_pub *pubs[MAX_ORIGINS];
-	struct deliver_origin origins[MAX_ORIGINS];
-	struct gap gaps[MAX_ORIGINS];
-	size_t n_origins;
+	struct origins origins;
+	struct gap gaps[ORIGINS_MAX];
 	int unsynced, exit_code, queue_alarm;
 	/* Signature checks run on verifier threads; records come back to the loop through an eventfd. */
 	pthread_mutex_t vmu;
@@ -99,46 +95,22 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Every *.pub in the directory is an origin's verifier key; the key's name is the origin. */
 static int load_origin_keys(struct receiver *r)
 {
-	DIR *d = opendir(r->conf.origin_keys);
-	struct dirent *e;
-	char path[DIODE_PATH_MAX + 300];
+	char bad[ORIGINS_PATH_MAX];
+	int rc = origins_load(r->conf.origin_keys, &r->origins, bad);
 
-	if (!d) {
+	if (rc == TIP_OK)
+		return 0;
+	if (rc == TIP_EFORMAT)
+		log_err("%s: not a usable origin signing key", bad);
+	else if (rc == TIP_EIO)
 		log_err("%s: %s", r->conf.origin_keys, strerror(errno));
-		return -1;
-	}
-	while ((e = readdir(d))) {
-		size_t n = strlen(e->d_name);
-		struct key *k = &r->keys[r->n_origins];
-
-		if (n < 5 || strcmp(e->d_name + n - 4, ".pub") != 0)
-			continue;
-		if (r->n_origins == MAX_ORIGINS) {
-			log_err("%s: more than %d origins", r->conf.origin_keys, MAX_ORIGINS);
-			closedir(d);
-			return -1;
-		}
-		snprintf(path, sizeof(path), "%s/%s", r->conf.origin_keys, e->d_name);
-		if (key_read_public(path, k) != TIP_OK || k->type != KEY_ED25519 || !rec_origin_ok(k->name) ||
-		    !(r->pubs[r->n_origins] = ed25519_pub_new(k->pub))) {
-			log_err("%s: not a usable origin signing key", path);
-			closedir(d);
-			return -1;
-		}
-		r->origins[r->n_origins].name = k->name;
-		r->origins[r->n_origins].pub = r->pubs[r->n_origins];
-		memcpy(r->origins[r->n_origins].key_id, k->id, REC_KEY_ID_LEN);
-		r->n_origins++;
-	}
-	closedir(d);
-	if (!r->n_origins) {
+	else if (rc == TIP_ENOTFOUND)
 		log_err("%s: no origin keys (*.pub)", r->conf.origin_keys);
-		return -1;
-	}
-	return 0;
+	else
+		log_err("%s: %s", r->conf.origin_keys, tip_strerror(rc));
+	return -1;
 }
 
 static int sync_inboxes(struct receiver *r);
@@ -201,7 +173,7 @@ static void deliver_one(struct receiver *r, const uint8_t *rec, size_t len, cons
 		hex_encode(c->hash, REC_HASH_LEN, hash, sizeof(hash));
 		snprintf(seq, sizeof(seq), "%llu", (unsigned long long)c->seq);
 		log_warn("record rejected (%s), kept in quarantine", deliver_reason_name(why));
-		rxlog_event(r->log, "reject %s %s %s %s", named ? r->origins[c->origin].name : "-",
+		rxlog_event(r->log, "reject %s %s %s %s", named ? r->origins.list[c->origin].name : "-",
 		            named ? seq : "-", deliver_reason_name(why), why == REJECT_DECODE ? "-" : hash);
 	}
 	if (rc == DELIVER_NEXT)
@@ -353,12 +325,12 @@ static void on_gap_check(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 
 	link_rx_expire(r->rx, (uint32_t)now, (uint32_t)r->conf.block_age);
-	for (size_t i = 0; i < r->n_origins; i++) {
+	for (size_t i = 0; i < r->origins.n; i++) {
 		struct gap *g = &r->gaps[i];
 		uint64_t next, highest;
 		int known;
 
-		deliver_position(r->deliver, r->origins[i].name, &next, &highest, &known);
+		deliver_position(r->deliver, r->origins.list[i].name, &next, &highest, &known);
 		if (known && highest >= next) {
 			if (!g->open) {
 				g->open = 1;
@@ -369,10 +341,10 @@ static void on_gap_check(evutil_socket_t fd, short what, void *arg)
 			g->to = highest;
 			if (!g->alerted && now - g->since_ms >= (uint64_t)r->conf.gap_timeout) {
 				log_err("gap: origin %s records %llu..%llu missing for %llu s",
-				        r->origins[i].name, (unsigned long long)next,
+				        r->origins.list[i].name, (unsigned long long)next,
 				        (unsigned long long)highest,
 				        (unsigned long long)((now - g->since_ms) / 1000));
-				rxlog_event(r->log, "gap-open %s %llu %llu", r->origins[i].name,
+				rxlog_event(r->log, "gap-open %s %llu %llu", r->origins.list[i].name,
 				            (unsigned long long)next, (unsigned long long)highest);
 				g->alerted = 1;
 			}
@@ -380,9 +352,9 @@ static void on_gap_check(evutil_socket_t fd, short what, void *arg)
 		} else if (g->open) {
 			if (g->alerted) {
 				log_info("gap closed: origin %s records %llu..%llu arrived",
-				         r->origins[i].name, (unsigned long long)g->from,
+				         r->origins.list[i].name, (unsigned long long)g->from,
 				         (unsigned long long)g->to);
-				rxlog_event(r->log, "gap-close %s %llu %llu", r->origins[i].name,
+				rxlog_event(r->log, "gap-close %s %llu %llu", r->origins.list[i].name,
 				            (unsigned long long)g->from, (unsigned long long)g->to);
 			}
 			g->open = 0;
@@ -555,7 +527,7 @@ int main(int argc, char **argv)
 	if (load_origin_keys(&r) != 0)
 		goto out;
 	if (check) {
-		printf("configuration ok: %zu origins\n", r.n_origins);
+		printf("configuration ok: %zu origins\n", r.origins.n);
 		exit_code = 0;
 		goto out;
 	}
@@ -573,8 +545,8 @@ int main(int argc, char **argv)
 	        .inbox_dir = r.conf.inbox,
 	        .quarantine_dir = r.conf.quarantine,
 	        .spool = spool_opts_default(),
-	        .origins = r.origins,
-	        .n_origins = r.n_origins,
+	        .origins = r.origins.list,
+	        .n_origins = r.origins.n,
 	        .max_record = r.conf.max_record,
 	        .max_held_bytes = r.conf.held_bytes,
 	};
@@ -588,8 +560,8 @@ int main(int argc, char **argv)
 	                        r.conf.inbox,
 	                        &cosign_key,
 	                        &event_key,
-	                        r.keys,
-	                        r.n_origins,
+	                        r.origins.keys,
+	                        r.origins.n,
 	                        (uint64_t)r.conf.checkpoint_records,
 	                        (uint64_t)r.conf.checkpoint_interval,
 	                        dc.spool};
@@ -648,7 +620,7 @@ int main(int argc, char **argv)
 	    (r.conf.sync_interval && event_add(ev_sync, &sync_tv)) || event_add(ev_gap, &gap_tv) ||
 	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL))
 		goto out;
-	log_info("%zu origins; inbox %s", r.n_origins, r.conf.inbox);
+	log_info("%zu origins; inbox %s", r.origins.n, r.conf.inbox);
 	event_base_dispatch(r.base);
 	exit_code = r.exit_code;
 	if (!exit_code && sync_inboxes(&r) != 0)
@@ -688,8 +660,7 @@ out:
 	link_rx_free(r.rx);
 	rxlog_free(r.log); /* after the last delivery and sync: it reads the inbox up to its end */
 	deliver_free(r.deliver);
-	for (size_t i = 0; i < r.n_origins; i++)
-		ed25519_pub_free(r.pubs[i]);
+	origins_free(&r.origins);
 	if (r.fd >= 0)
 		close(r.fd);
 	free(r.bufs);

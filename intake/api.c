@@ -36,18 +36,6 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static void reply_json(struct http_req *req, int status, json_t *body, const char *const *extra)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-
-	if (text)
-		http_reply(req, status, "application/json", text, strlen(text), extra);
-	else
-		http_reply_error(req, 503, "unavailable", NULL, "out of memory", NULL);
-	free(text);
-	json_decref(body);
-}
-
 /* 429 with Retry-After, or 0 if the client may go on. */
 static int rate_limited(struct http_req *req, struct rl *rl)
 {
@@ -122,8 +110,8 @@ static void on_durable(void *ctx, int rc, uint64_t seq, int64_t created_at)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		metric_inc(m.accepted);
 		metric_observe(m.latency, (double)(mono_us() - s->started) / 1e6);
-		reply_json(s->req, 201, json_pack("{s:s, s:s}", "query_code", shown, "received_at", when),
-		           NULL);
+		http_reply_json(s->req, 201,
+		                json_pack("{s:s, s:s}", "query_code", shown, "received_at", when), NULL);
 	} else {
 		metric_inc(m.unavailable);
 		http_reply_error(s->req, 503, "unavailable", NULL,
@@ -287,7 +275,7 @@ static void send_status(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 
 	if (sr->body) {
-		reply_json(sr->req, 200, sr->body, NULL);
+		http_reply_json(sr->req, 200, sr->body, NULL);
 	} else {
 		http_reply_error(sr->req, 404, "not_found", "query_code", "no report has this query code",
 		                 NULL);
@@ -374,10 +362,10 @@ static void handle_challenge(struct intake *in, struct http_req *req)
 		return;
 	}
 	metric_inc(m.challenges);
-	reply_json(req, 200,
-	           json_pack("{s:s, s:i, s:I}", "challenge", challenge, "bits", (int)pow_bits(in->pow),
-	                     "expires", (json_int_t)expires),
-	           NULL);
+	http_reply_json(req, 200,
+	                json_pack("{s:s, s:i, s:I}", "challenge", challenge, "bits", (int)pow_bits(in->pow),
+	                          "expires", (json_int_t)expires),
+	                NULL);
 }
 
 void api_handle(struct http_req *req, void *arg)
@@ -420,7 +408,8 @@ void api_handle(struct http_req *req, void *arg)
 	} else if (strcmp(h->path, "/healthz") == 0 && get) {
 		int ok = !outbox_broken(in->outbox);
 
-		reply_json(req, ok ? 200 : 503, json_pack("{s:s}", "status", ok ? "ok" : "failing"), NULL);
+		http_reply_json(req, ok ? 200 : 503, json_pack("{s:s}", "status", ok ? "ok" : "failing"),
+		                NULL);
 	} else {
 		http_reply_error(req, 404, "not_found", NULL, "no such resource", NULL);
 	}

@@ -1,8 +1,8 @@
 #include "intake/conf.h"
 
 #include "common/err.h"
+#include "common/daemon.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,12 +12,7 @@
 
 const struct cfg_entry intake_conf_table[] = {
         {"origin", CFG_STRING, S(origin), 1, 65, NULL, "this intake node's origin name"},
-        {"listen", CFG_STRING, S(listen), 1, 64, "127.0.0.1", "address of the public listener"},
-        {"port", CFG_INT, S(port), 0, 65535, "8443", "port of the public listener"},
-        {"tls_cert", CFG_STRING, S(tls_cert), 0, PATH, NULL, "PEM certificate chain"},
-        {"tls_key", CFG_STRING, S(tls_key), 0, PATH, NULL, "PEM private key of the certificate"},
-        {"plain_http", CFG_BOOL, S(plain_http), 0, 1, "no",
-         "serve plain HTTP (loopback only, behind a proxy)"},
+        CFG_LISTENER_ENTRIES(struct intake_conf, "public", "8443"),
         {"metrics_listen", CFG_STRING, S(metrics_listen), 1, 64, "127.0.0.1",
          "address of the metrics listener"},
         {"metrics_port", CFG_INT, S(metrics_port), 0, 65535, "9101", "metrics port; 0 turns metrics off"},
@@ -73,36 +68,13 @@ const struct cfg_entry intake_conf_table[] = {
 };
 const size_t intake_conf_entries = sizeof(intake_conf_table) / sizeof(intake_conf_table[0]);
 
-static int is_loopback(const char *addr)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (inet_pton(AF_INET, addr, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	return inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-}
-
 int intake_conf_check(void *conf, const char *path, char err[CFG_ERR_MAX])
 {
 	struct intake_conf *c = conf;
+	int rc = daemon_check_transport(c->plain_http, c->listen, c->tls_cert, c->tls_key, path, err);
 
-	if (c->plain_http) {
-		if (!is_loopback(c->listen)) {
-			snprintf(err, CFG_ERR_MAX, "%s: plain_http needs a loopback listen address, not %s",
-			         path, c->listen);
-			return TIP_EINVAL;
-		}
-		if (c->tls_cert[0] || c->tls_key[0]) {
-			snprintf(err, CFG_ERR_MAX, "%s: plain_http and tls_cert/tls_key exclude each other",
-			         path);
-			return TIP_EINVAL;
-		}
-	} else if (!c->tls_cert[0] || !c->tls_key[0]) {
-		snprintf(err, CFG_ERR_MAX,
-		         "%s: tls_cert and tls_key are required (or plain_http on loopback)", path);
-		return TIP_EINVAL;
-	}
+	if (rc != TIP_OK)
+		return rc;
 	if (strcmp(c->aead, "aes128gcm") != 0 && strcmp(c->aead, "chacha20poly1305") != 0) {
 		snprintf(err, CFG_ERR_MAX, "%s: aead: expected aes128gcm or chacha20poly1305", path);
 		return TIP_EINVAL;

@@ -24,25 +24,6 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-static SSL_CTX *tls_context(const struct intake_conf *c)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-
-	if (!ctx)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-	                                 SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET);
-	if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1 ||
-	    SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
-}
-
 struct keys {
 	struct key sign, seal, status;
 	struct ed25519_key *sign_key;
@@ -122,7 +103,7 @@ int main(int argc, char **argv)
 		log_err("%s: taxonomy: %s", conf.taxonomy, tip_strerror(rc));
 		goto out;
 	}
-	if (!conf.plain_http && !(tls = tls_context(&conf))) {
+	if (!conf.plain_http && !(tls = daemon_tls_context(conf.tls_cert, conf.tls_key))) {
 		log_err("TLS certificate %s / key %s unusable", conf.tls_cert, conf.tls_key);
 		ERR_print_errors_fp(stderr);
 		goto out;

@@ -5,13 +5,13 @@
  * The logs are made in-process by the same code the daemons run: a txlog over an outbox of
  * 1,000,000 signed records (a checkpoint every 100,000), the same records and the checkpoint chain
  * copied into inboxes as diode-recv would deliver them, and an rxlog that rebuilds the tree and
- * cosigns. Then audit_verify (every record decoded, its signature checked, chained, hashed and
+ * cosigns. Then tlog_audit_verify (every record decoded, its signature checked, chained, hashed and
  * compared with both trees) runs with one thread per CPU.
  * Prints: bench audit: records=N seconds=X verify_rate=N/s openssl_verify=N/s ratio=X
  */
 #include "common/err.h"
 #include "common/file.h"
-#include "diode/audit.h"
+#include "diode/tlog_audit.h"
 #include "diode/rxlog.h"
 #include "diode/spool.h"
 #include "diode/txlog.h"
@@ -160,17 +160,17 @@ int main(void)
 	char sender[700], receiver[700], msg[512];
 	snprintf(sender, sizeof(sender), "%s/send-log", dir);
 	snprintf(receiver, sizeof(receiver), "%s/recv-log", dir);
-	struct audit_opts ao = {sender, receiver, inbox, pubs, 4, 0};
-	struct audit_report r;
-	check("audit", audit_verify(&ao, &r, msg, sizeof(msg)));
+	struct tlog_audit_opts ao = {sender, receiver, inbox, pubs, 4, 0};
+	struct tlog_audit_report r;
+	check("audit", tlog_audit_verify(&ao, &r, msg, sizeof(msg)));
 	if (r.n_problems) {
-		audit_report_print(&r, stderr);
+		tlog_audit_report_print(&r, stderr);
 		return 1;
 	}
 	double rate = (double)r.records_checked / r.seconds, raw = openssl_verify_rate(cpus);
 	printf("bench audit: records=%llu seconds=%.2f verify_rate=%.0f/s openssl_verify=%.0f/s ratio=%.2f\n",
 	       (unsigned long long)r.records_checked, r.seconds, rate, raw, raw > 0 ? rate / raw : 0);
-	audit_report_free(&r);
+	tlog_audit_report_free(&r);
 	tu_rmtree(dir);
 	free(dir);
 	return 0;

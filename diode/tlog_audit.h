@@ -4,8 +4,8 @@
  * every place where it is not. What is checked, and why each check is there:
  * docs/internals/transfer-log.md ("Auditing").
  */
-#ifndef TIP_DIODE_AUDIT_H
-#define TIP_DIODE_AUDIT_H
+#ifndef TIP_DIODE_TLOG_AUDIT_H
+#define TIP_DIODE_TLOG_AUDIT_H
 
 #include <jansson.h>
 #include <stddef.h>
@@ -16,9 +16,9 @@
 #include "proto/record.h"
 
 /* Reads a file of verifier keys, one per line (blank lines and lines starting with '#' skipped). */
-int audit_read_keys(const char *path, struct key **keys, size_t *n, char *err, size_t err_cap);
+int tlog_audit_read_keys(const char *path, struct key **keys, size_t *n, char *err, size_t err_cap);
 
-struct audit_opts {
+struct tlog_audit_opts {
 	const char *sender;   /* the sender's log directory */
 	const char *receiver; /* the receiver's log directory */
 	const char *inbox;    /* the receiver's inbox directory (its records) */
@@ -28,12 +28,12 @@ struct audit_opts {
 };
 
 /* Sequence numbers [from, to] of an origin not delivered, with the receiver's explanation. */
-struct audit_gap {
+struct tlog_audit_gap {
 	uint64_t from, to;
 	char why[200];
 };
 
-struct audit_origin {
+struct tlog_audit_origin {
 	char name[REC_ORIGIN_MAX + 1];
 	uint64_t sender_leaves;                /* in the sender's committed tree */
 	uint64_t checkpoints;                  /* signed checkpoints of this origin */
@@ -42,12 +42,12 @@ struct audit_origin {
 	uint64_t delivered;                    /* inbox records that are the sender's, intact */
 	int cosigned;                          /* the receiver cosigned ... */
 	uint64_t cosigned_size, cosigned_time; /* ... this size, at this time */
-	struct audit_gap *gaps;
+	struct tlog_audit_gap *gaps;
 	size_t n_gaps;
 };
 
-struct audit_report {
-	struct audit_origin *origins;
+struct tlog_audit_report {
+	struct tlog_audit_origin *origins;
 	size_t n_origins;
 	char **problems; /* discrepancies: each one makes the result 1 */
 	size_t n_problems;
@@ -61,9 +61,10 @@ struct audit_report {
  * Verifies the pair. Returns TIP_OK with *out filled (out->n_problems says whether it is clean), or
  * an error when a directory cannot be read at all (err gets a message).
  */
-int audit_verify(const struct audit_opts *o, struct audit_report *out, char *err, size_t err_cap);
-void audit_report_free(struct audit_report *r);
-void audit_report_print(const struct audit_report *r, FILE *f);
-json_t *audit_report_json(const struct audit_report *r);
+int tlog_audit_verify(const struct tlog_audit_opts *o, struct tlog_audit_report *out, char *err,
+                      size_t err_cap);
+void tlog_audit_report_free(struct tlog_audit_report *r);
+void tlog_audit_report_print(const struct tlog_audit_report *r, FILE *f);
+json_t *tlog_audit_report_json(const struct tlog_audit_report *r);
 
 #endif

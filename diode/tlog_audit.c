@@ -1,4 +1,4 @@
-#include "diode/audit.h"
+#include "diode/tlog_audit.h"
 
 #include "common/encoding.h"
 #include "common/err.h"
@@ -25,7 +25,7 @@
 
 /* --- keys --- */
 
-int audit_read_keys(const char *path, struct key **keys, size_t *n, char *err, size_t err_cap)
+int tlog_audit_read_keys(const char *path, struct key **keys, size_t *n, char *err, size_t err_cap)
 {
 	char *text, *line, *save = NULL;
 	size_t len, cap = 0;
@@ -71,8 +71,8 @@ int audit_read_keys(const char *path, struct key **keys, size_t *n, char *err, s
 /* --- the report --- */
 
 struct ctx {
-	const struct audit_opts *o;
-	struct audit_report *r;
+	const struct tlog_audit_opts *o;
+	struct tlog_audit_report *r;
 	size_t threads;
 	/* the receiver's events, parsed */
 	struct ev {
@@ -129,7 +129,7 @@ static void summarise(struct ctx *c, const struct limiter *l, const char *what)
 		        (unsigned long long)(l->seen - MAX_REPORTED));
 }
 
-void audit_report_free(struct audit_report *r)
+void tlog_audit_report_free(struct tlog_audit_report *r)
 {
 	for (size_t i = 0; i < r->n_origins; i++)
 		free(r->origins[i].gaps);
@@ -395,9 +395,9 @@ struct sender_walk {
 	struct limiter bad;
 };
 
-static struct audit_origin *origin_of(struct ctx *c, const char *name, int create)
+static struct tlog_audit_origin *origin_of(struct ctx *c, const char *name, int create)
 {
-	struct audit_origin *grown;
+	struct tlog_audit_origin *grown;
 
 	for (size_t i = 0; i < c->r->n_origins; i++)
 		if (strcmp(c->r->origins[i].name, name) == 0)
@@ -415,7 +415,7 @@ static struct audit_origin *origin_of(struct ctx *c, const char *name, int creat
 static void on_checkpoint_record(struct ctx *c, void *arg, uint64_t index, const struct rinfo *ri)
 {
 	struct sender_walk *w = arg;
-	struct audit_origin *o;
+	struct tlog_audit_origin *o;
 	struct ckpts *cp;
 	struct ckpt ck;
 	int rc;
@@ -454,7 +454,7 @@ static void on_checkpoint_record(struct ctx *c, void *arg, uint64_t index, const
 }
 
 /* The sender's checkpoints of one origin, in order: never smaller than the one before, one root per size. */
-static void check_sequence(struct ctx *c, struct audit_origin *o, const struct ckpts *cp)
+static void check_sequence(struct ctx *c, struct tlog_audit_origin *o, const struct ckpts *cp)
 {
 	for (size_t i = 1; i < cp->n; i++) {
 		const struct ckpt *a = &cp->c[i - 1], *b = &cp->c[i];
@@ -477,7 +477,7 @@ static void check_sequence(struct ctx *c, struct audit_origin *o, const struct c
 }
 
 /* Each checkpoint against the sender's tree, and each consistent with the one before (a proof, verified). */
-static void check_against_tree(struct ctx *c, struct audit_origin *o, const struct ckpts *cp,
+static void check_against_tree(struct ctx *c, struct tlog_audit_origin *o, const struct ckpts *cp,
                                struct merkle *t)
 {
 	uint8_t proof[MERKLE_PROOF_MAX * MERKLE_HASH_LEN];
@@ -513,7 +513,7 @@ static void check_against_tree(struct ctx *c, struct audit_origin *o, const stru
 /* --- the receiver's records --- */
 
 struct inbox_walk {
-	struct audit_origin *o;
+	struct tlog_audit_origin *o;
 	const uint8_t (*sender)[MERKLE_HASH_LEN];
 	uint64_t n_sender;
 	const uint8_t (*rtree)[MERKLE_HASH_LEN];
@@ -566,7 +566,7 @@ static void on_inbox_record(struct ctx *c, void *arg, uint64_t index, const stru
 
 /* The receiver's cosigned checkpoint: signed by the sender's log key and a cosigner, a prefix of both trees.
  */
-static void check_cosigned(struct ctx *c, struct audit_origin *o, const struct key *log_key,
+static void check_cosigned(struct ctx *c, struct tlog_audit_origin *o, const struct key *log_key,
                            struct merkle *sender, struct merkle *received)
 {
 	char path[TLOG_PATH_MAX], *text;
@@ -746,12 +746,12 @@ static void explain(const struct ctx *c, const char *origin, uint64_t seq, char 
 }
 
 /* Every seq the sender signed that the inbox does not hold intact. */
-static void list_undelivered(struct ctx *c, struct audit_origin *o, const struct inbox_walk *w)
+static void list_undelivered(struct ctx *c, struct tlog_audit_origin *o, const struct inbox_walk *w)
 {
 	char why[200];
 
 	for (uint64_t s = 0; s < o->checkpoint_size; s++) {
-		struct audit_gap *last = o->n_gaps ? &o->gaps[o->n_gaps - 1] : NULL, *grown;
+		struct tlog_audit_gap *last = o->n_gaps ? &o->gaps[o->n_gaps - 1] : NULL, *grown;
 
 		if (s < w->n_leaves && w->good[s])
 			continue;
@@ -763,7 +763,7 @@ static void list_undelivered(struct ctx *c, struct audit_origin *o, const struct
 		if (!(grown = realloc(o->gaps, (o->n_gaps + 1) * sizeof(*grown))))
 			return;
 		o->gaps = grown;
-		grown[o->n_gaps] = (struct audit_gap){s, s, ""};
+		grown[o->n_gaps] = (struct tlog_audit_gap){s, s, ""};
 		snprintf(grown[o->n_gaps++].why, sizeof(why), "%s", why);
 	}
 	for (size_t i = 0; i < o->n_gaps; i++)
@@ -777,7 +777,7 @@ static void list_undelivered(struct ctx *c, struct audit_origin *o, const struct
 
 /* --- one origin --- */
 
-static void audit_origin(struct ctx *c, struct audit_origin *o, const struct ckpts *cp,
+static void check_origin(struct ctx *c, struct tlog_audit_origin *o, const struct ckpts *cp,
                          const struct key *log_key)
 {
 	char path[TLOG_PATH_MAX];
@@ -882,7 +882,8 @@ static int chain_origin(const char *dir, char *out, size_t cap)
 	return rc;
 }
 
-int audit_verify(const struct audit_opts *o, struct audit_report *out, char *err, size_t err_cap)
+int tlog_audit_verify(const struct tlog_audit_opts *o, struct tlog_audit_report *out, char *err,
+                      size_t err_cap)
 {
 	struct ctx c = {.o = o, .r = out};
 	struct sender_walk sw = {0};
@@ -917,11 +918,11 @@ int audit_verify(const struct audit_opts *o, struct audit_report *out, char *err
 	summarise(&c, &sw.bad, "sender checkpoint records");
 	check_events(&c);
 	for (size_t i = 0; i < out->n_origins; i++) {
-		struct audit_origin * or = &out->origins[i];
+		struct tlog_audit_origin * or = &out->origins[i];
 
 		if (strcmp(or->name, log_name) == 0)
 			continue; /* the checkpoint chain itself, checked above */
-		audit_origin(&c, or, &sw.per[i], sw.log_key);
+		check_origin(&c, or, &sw.per[i], sw.log_key);
 	}
 	rc = TIP_OK;
 out:
@@ -947,12 +948,12 @@ static void when(uint64_t t, char *out, size_t cap)
 	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-void audit_report_print(const struct audit_report *r, FILE *f)
+void tlog_audit_report_print(const struct tlog_audit_report *r, FILE *f)
 {
 	char t[32];
 
 	for (size_t i = 0; i < r->n_origins; i++) {
-		const struct audit_origin *o = &r->origins[i];
+		const struct tlog_audit_origin *o = &r->origins[i];
 
 		if (!o->checkpoints && !o->sender_leaves && !o->receiver_records)
 			continue;
@@ -994,12 +995,12 @@ static json_t *strings(char **s, size_t n)
 	return a;
 }
 
-json_t *audit_report_json(const struct audit_report *r)
+json_t *tlog_audit_report_json(const struct tlog_audit_report *r)
 {
 	json_t *origins = json_array();
 
 	for (size_t i = 0; i < r->n_origins; i++) {
-		const struct audit_origin *o = &r->origins[i];
+		const struct tlog_audit_origin *o = &r->origins[i];
 		json_t *gaps = json_array();
 
 		for (size_t g = 0; g < o->n_gaps; g++)

@@ -1,0 +1,483 @@
+/*
+ * casemgrd: the internal zone's case manager. This part ingests the inbox spools into PostgreSQL and
+ * applies the schema's migrations.
+ *
+ *   casemgrd -c FILE [-n]                 run (ingest, staff API); -n checks settings, keys, taxonomy, TLS
+ *   casemgrd migrate -c FILE [--to N]     apply the migrations (as db_owner), then exit
+ *   casemgrd hash-password -c FILE        read a password on stdin, print its Argon2id hash
+ *   casemgrd audit verify -c FILE         check the audit trail's chain and signed heads
+ *   casemgrd audit export -c FILE --dir D write every signed head to D/<size>.note
+ *   casemgrd -s                           print the settings table
+ *
+ * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration, keys or taxonomy unusable;
+ * 71 cannot start threads, listen or drop privileges; 65 an inbox spool is damaged, or a migration is
+ * refused, or audit verify found the trail altered; 69 migrate or audit verify cannot reach the
+ * database; 74 audit export cannot write; 70 a stored cursor is past the end of an inbox.
+ */
+#include "common/daemon.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "internal/audit.h"
+#include "internal/conf.h"
+#include "internal/ingest.h"
+#include "internal/migrate.h"
+#include "internal/staff.h"
+#include "proto/keyfile.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <event2/thread.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+struct casemgr {
+	struct casemgr_conf conf;
+	struct event_base *base;
+	struct ingest *ingest;
+	struct staff *staff;
+	struct key audit_key;
+	PGconn *heads_db; /* the background thread's connection for signing audit heads */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop, exit_code;
+	struct {
+		struct metric *reports, *replayed, *quarantined[INGEST_REASON_COUNT], *passed_over, *batches,
+		        *db_errors, *connected, *api_db_open, *api_db_waiting;
+	} m;
+};
+
+/* Waits ms milliseconds, or less if asked to stop. 1 when stopping. */
+static int pause_ms(struct casemgr *c, long long ms)
+{
+	struct timespec until;
+	int stop;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(ms / 1000);
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&c->mu);
+	while (!c->stop && pthread_cond_timedwait(&c->cv, &c->mu, &until) != ETIMEDOUT)
+		;
+	stop = c->stop;
+	pthread_mutex_unlock(&c->mu);
+	return stop;
+}
+
+/* Signs an audit head when one is due; a failure is logged and retried on the next call. */
+static void sign_heads(struct casemgr *c)
+{
+	char msg[DB_MSG_MAX];
+
+	if (!c->heads_db && !(c->heads_db = db_connect(c->conf.db_ingest, msg)))
+		return;
+	if (audit_sign_due(c->heads_db, &c->audit_key, c->conf.audit_head_events, c->conf.audit_head_interval,
+	                   msg) != TIP_OK) {
+		log_err("audit heads: %s", msg);
+		PQfinish(c->heads_db);
+		c->heads_db = NULL;
+	}
+}
+
+static void *ingest_main(void *arg)
+{
+	struct casemgr *c = arg;
+	char msg[DB_MSG_MAX];
+	int down = 0;
+
+	for (;;) {
+		int rc = ingest_step(c->ingest, msg);
+
+		sign_heads(c);
+		if (rc == TIP_EIO) {
+			/* One line when the database goes away and one when it is back, not one per retry. */
+			if (!down++)
+				log_err("database: %s; retrying every %lld ms", msg, c->conf.db_retry);
+			if (pause_ms(c, c->conf.db_retry))
+				break;
+			continue;
+		}
+		if (rc < 0) {
+			log_err("ingest: %s", msg);
+			c->exit_code = rc == TIP_ERANGE ? EX_SOFTWARE : EX_DATAERR;
+			event_base_loopbreak(c->base);
+			break;
+		}
+		if (down) {
+			log_info("database: connected again after %d attempts", down);
+			down = 0;
+		}
+		if (rc == 0 && pause_ms(c, c->conf.ingest_poll))
+			break;
+		if (rc > 0 && pause_ms(c, 0))
+			break;
+	}
+	return NULL;
+}
+
+static void refresh_metrics(void *arg)
+{
+	struct casemgr *c = arg;
+	const struct ingest_stats *s = ingest_stats(c->ingest);
+
+	metric_set(c->m.reports, (int64_t)atomic_load(&s->reports));
+	metric_set(c->m.replayed, (int64_t)atomic_load(&s->replayed));
+	for (int i = 0; i < INGEST_REASON_COUNT; i++)
+		metric_set(c->m.quarantined[i], (int64_t)atomic_load(&s->quarantined[i]));
+	metric_set(c->m.passed_over, (int64_t)atomic_load(&s->passed_over));
+	metric_set(c->m.batches, (int64_t)atomic_load(&s->batches));
+	metric_set(c->m.db_errors, (int64_t)atomic_load(&s->db_errors));
+	metric_set(c->m.connected, (int64_t)atomic_load(&s->connected));
+	if (c->staff->db) {
+		metric_set(c->m.api_db_open, (int64_t)pgq_open(c->staff->db));
+		metric_set(c->m.api_db_waiting, (int64_t)pgq_waiting(c->staff->db));
+	}
+}
+
+static int register_metrics(struct casemgr *c)
+{
+	/* The registry keeps the label strings: they live as long as the process. */
+	static char quarantine_labels[INGEST_REASON_COUNT][48], login_labels[STAFF_LOGIN_COUNT][48];
+
+	for (int i = 0; i < INGEST_REASON_COUNT; i++) {
+		snprintf(quarantine_labels[i], sizeof(quarantine_labels[i]), "reason=\"%s\"",
+		         ingest_reason_name((enum ingest_reason)i));
+		if (!(c->m.quarantined[i] = metric_counter("casemgr_quarantined_total", quarantine_labels[i],
+		                                           "records quarantined (alert on any increase)")))
+			return -1;
+	}
+	for (int i = 0; i < STAFF_LOGIN_COUNT; i++) {
+		snprintf(login_labels[i], sizeof(login_labels[i]), "result=\"%s\"",
+		         staff_login_name((enum staff_login)i));
+		if (!(c->staff->logins[i] = metric_counter("casemgr_logins_total", login_labels[i],
+		                                           "staff login attempts")))
+			return -1;
+	}
+	c->m.reports = metric_counter("casemgr_reports_total", NULL, "reports stored");
+	c->m.replayed = metric_counter("casemgr_replayed_total", NULL, "records found already stored");
+	c->m.passed_over =
+	        metric_counter("casemgr_passed_over_total", NULL, "records of another kind than report");
+	c->m.batches = metric_counter("casemgr_ingest_batches_total", NULL, "ingest transactions committed");
+	c->m.db_errors =
+	        metric_counter("casemgr_db_errors_total", NULL, "failed connections and transactions");
+	c->m.connected =
+	        metric_gauge("casemgr_db_connected", NULL, "1 while ingest is connected to PostgreSQL");
+	c->m.api_db_open =
+	        metric_gauge("casemgr_api_db_connections", NULL, "open connections of the staff API");
+	c->m.api_db_waiting =
+	        metric_gauge("casemgr_api_db_waiting", NULL, "staff requests waiting for a connection");
+	return c->m.reports && c->m.replayed && c->m.passed_over && c->m.batches && c->m.db_errors &&
+	                       c->m.connected && c->m.api_db_open && c->m.api_db_waiting
+	               ? 0
+	               : -1;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct casemgr *c = arg;
+	(void)what;
+
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(c->base);
+}
+
+static struct casemgr_conf sub_conf;
+
+/*
+ * A subcommand's command line: "-c FILE" and, when to is not NULL, "--to N", when dir is not NULL,
+ * "--dir DIR". Loads the settings into sub_conf (exiting as daemon_settings does on a bad file). 0, or
+ * -1 for a bad command line.
+ */
+static int sub_settings(int argc, char **argv, long *to, char **dir)
+{
+	char *conf_args[4] = {argv[0], NULL, NULL, NULL};
+
+	for (int i = 2; i < argc; i++) {
+		char *end;
+
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			conf_args[1] = argv[i];
+			conf_args[2] = argv[++i];
+		} else if (dir && strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+			*dir = argv[++i];
+		} else if (to && strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
+			*to = strtol(argv[++i], &end, 10);
+			if (*end || *to < 1 || *to > MIGRATE_MAX)
+				return -1;
+		} else {
+			return -1;
+		}
+	}
+	if (!conf_args[1])
+		return -1;
+	optind = 1;
+	daemon_settings(3, conf_args, "casemgrd", casemgr_conf_table, casemgr_conf_entries, &sub_conf,
+	                casemgr_conf_check);
+	log_init("casemgrd", sub_conf.syslog, sub_conf.debug ? LOG_DEBUG : LOG_INFO);
+	return 0;
+}
+
+/* casemgrd hash-password -c FILE: one line on stdin, its hash at the configured cost on stdout. */
+static int run_hash_password(int argc, char **argv)
+{
+	char line[AUTH_PASSWORD_MAX + 2], hash[AUTH_HASH_MAX];
+	size_t n;
+	int rc;
+
+	if (sub_settings(argc, argv, NULL, NULL) != 0) {
+		fprintf(stderr, "usage: casemgrd hash-password -c FILE < password\n");
+		return EX_USAGE;
+	}
+	struct auth_cost cost = {(uint32_t)sub_conf.argon2_time, (uint32_t)(sub_conf.argon2_memory / 1024),
+	                         1};
+	if (!fgets(line, sizeof(line), stdin))
+		line[0] = 0;
+	n = strcspn(line, "\n");
+	line[n] = 0;
+	rc = auth_hash_password(line, n, &cost, hash);
+	OPENSSL_cleanse(line, sizeof(line));
+	if (rc != TIP_OK) {
+		log_err("hash-password: %s (a password is 1 to %d bytes)", tip_strerror(rc),
+		        AUTH_PASSWORD_MAX);
+		return EX_DATAERR;
+	}
+	printf("%s\n", hash);
+	return 0;
+}
+
+/*
+ * casemgrd audit verify -c FILE: the whole trail against the heads, with the audit key's public half.
+ * casemgrd audit export -c FILE --dir DIR: every signed head into DIR/<size>.note, for safekeeping elsewhere.
+ */
+static int run_audit(int argc, char **argv)
+{
+	char path[CASEMGR_PATH_MAX + 8], msg[DB_MSG_MAX], *dir = NULL;
+	int export = argc >= 3 && strcmp(argv[2], "export") == 0;
+	struct key pub;
+	long long events, heads;
+	PGconn *db;
+	int rc;
+
+	if (argc < 3 || (!export && strcmp(argv[2], "verify") != 0) ||
+	    sub_settings(argc - 1, argv + 1, NULL, export ? &dir : NULL) != 0 || (export && !dir)) {
+		fprintf(stderr,
+		        "usage: casemgrd audit verify -c FILE | casemgrd audit export -c FILE --dir DIR\n");
+		return EX_USAGE;
+	}
+	snprintf(path, sizeof(path), "%s.pub", sub_conf.audit_key);
+	if (!export && ((rc = key_read_public(path, &pub)) != TIP_OK || pub.type != KEY_ED25519)) {
+		log_err("%s: not a signing public key (%s)", path, rc ? tip_strerror(rc) : "wrong type");
+		return EX_CONFIG;
+	}
+	if (!sub_conf.db_owner[0] || !(db = db_connect(sub_conf.db_owner, msg))) {
+		log_err("audit: %s", sub_conf.db_owner[0] ? msg : "db_owner is not set");
+		return EX_UNAVAILABLE;
+	}
+	rc = export ? audit_export(db, dir, &heads, msg) : audit_verify(db, &pub, &events, &heads, msg);
+	PQfinish(db);
+	if (rc != TIP_OK) {
+		log_err("audit %s: %s", argv[2], msg);
+		return rc == TIP_ECORRUPT ? EX_DATAERR : rc == TIP_EIO && export ? EX_IOERR : EX_UNAVAILABLE;
+	}
+	if (export)
+		printf("%lld signed heads in %s\n", heads, dir);
+	else
+		printf("audit trail ok: %lld events, %lld signed heads\n", events, heads);
+	return 0;
+}
+
+/* casemgrd migrate -c FILE [--to N] */
+static int run_migrate(int argc, char **argv)
+{
+	struct casemgr_conf *conf = &sub_conf;
+	char msg[DB_MSG_MAX];
+	long to = 0;
+	int applied, version, rc;
+	PGconn *db;
+
+	if (sub_settings(argc, argv, &to, NULL) != 0) {
+		fprintf(stderr, "usage: casemgrd migrate -c FILE [--to VERSION]\n");
+		return EX_USAGE;
+	}
+	if (!conf->db_owner[0]) {
+		log_err("migrate: db_owner is not set");
+		return EX_CONFIG;
+	}
+	if (!(db = db_connect(conf->db_owner, msg))) {
+		log_err("migrate: %s", msg);
+		return EX_UNAVAILABLE;
+	}
+	rc = migrate_run(db, conf->migrations, (int)to, &applied, &version, msg);
+	PQfinish(db);
+	if (rc != TIP_OK) {
+		log_err("migrate: %s", msg);
+		return rc == TIP_EIO && !strstr(msg, ".sql") ? EX_UNAVAILABLE : EX_DATAERR;
+	}
+	printf("schema at version %d (%d applied now)\n", version, applied);
+	return 0;
+}
+
+static int load_seal_key(const struct casemgr_conf *conf, struct ingest_conf *ic)
+{
+	struct key k;
+	int rc = key_read_private(conf->seal_key, &k);
+
+	if (rc != TIP_OK || k.type != KEY_X25519) {
+		log_err("%s: not an HPKE private key (%s)", conf->seal_key,
+		        rc ? tip_strerror(rc) : "wrong type");
+		key_wipe(&k);
+		return -1;
+	}
+	memcpy(ic->seal_sk, k.secret, HPKE_KEY_LEN);
+	memcpy(ic->seal_key_id, k.id, 4);
+	key_wipe(&k);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct casemgr c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	static struct origins origins;
+	struct taxonomy *tax = NULL;
+	static struct staff staff;
+	struct http_server *metrics = NULL, *api = NULL;
+	struct event *ev_term = NULL, *ev_int = NULL;
+	struct ingest_conf ic = {0};
+	SSL_CTX *tls = NULL;
+	char bad[ORIGINS_PATH_MAX];
+	int check, rc, started = 0, port = 0;
+
+	log_init("casemgrd", 0, LOG_INFO);
+	if (argc > 1 && strcmp(argv[1], "migrate") == 0)
+		return run_migrate(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "hash-password") == 0)
+		return run_hash_password(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "audit") == 0)
+		return run_audit(argc, argv);
+	check = daemon_settings(argc, argv, "casemgrd", casemgr_conf_table, casemgr_conf_entries, &c.conf,
+	                        casemgr_conf_check);
+	log_init("casemgrd", c.conf.syslog, c.conf.debug ? LOG_DEBUG : LOG_INFO);
+	c.exit_code = EX_CONFIG;
+	if ((rc = origins_load(c.conf.origin_keys, &origins, bad)) != TIP_OK) {
+		log_err("%s: %s", rc == TIP_EFORMAT ? bad : c.conf.origin_keys,
+		        rc == TIP_EFORMAT ? "not a usable origin signing key" : tip_strerror(rc));
+		goto out;
+	}
+	if (!(tax = tax_load(c.conf.taxonomy, &rc))) {
+		log_err("%s: taxonomy: %s", c.conf.taxonomy, tip_strerror(rc));
+		goto out;
+	}
+	if (load_seal_key(&c.conf, &ic) != 0)
+		goto out;
+	if ((rc = key_read_private(c.conf.audit_key, &c.audit_key)) != TIP_OK ||
+	    c.audit_key.type != KEY_ED25519) {
+		log_err("%s: not a signing key (%s)", c.conf.audit_key, rc ? tip_strerror(rc) : "wrong type");
+		goto out;
+	}
+	if (!c.conf.plain_http && !(tls = daemon_tls_context(c.conf.tls_cert, c.conf.tls_key))) {
+		log_err("TLS certificate %s / key %s unusable", c.conf.tls_cert, c.conf.tls_key);
+		ERR_print_errors_fp(stderr);
+		goto out;
+	}
+	if (check) {
+		printf("configuration ok: %zu origins\n", origins.n);
+		c.exit_code = 0;
+		goto out;
+	}
+	c.exit_code = EX_OSERR;
+	signal(SIGPIPE, SIG_IGN);
+	c.staff = &staff;
+	if (evthread_use_pthreads() != 0 || !(c.base = event_base_new()) || register_metrics(&c) != 0)
+		goto out;
+	if (c.conf.metrics_port &&
+	    !(metrics = daemon_metrics_server(c.base, c.conf.metrics_listen, (int)c.conf.metrics_port,
+	                                      refresh_metrics, &c)))
+		goto out;
+	struct http_limits lim = http_limits_default();
+	lim.max_body = c.conf.max_body;
+	lim.max_connections = (size_t)c.conf.max_connections;
+	const char *headers[] = {
+	        "Content-Security-Policy: default-src 'self'; object-src 'none'; base-uri 'none'; "
+	        "frame-ancestors 'none'; form-action 'self'",
+	        "X-Content-Type-Options: nosniff",
+	        "X-Frame-Options: DENY",
+	        "Referrer-Policy: no-referrer",
+	        "Cross-Origin-Opener-Policy: same-origin",
+	        "Cross-Origin-Resource-Policy: same-origin",
+	        "Cache-Control: no-store",
+	        tls ? "Strict-Transport-Security: max-age=63072000; includeSubDomains" : NULL,
+	        NULL,
+	};
+	staff.conf = (struct staff_conf){
+	        .session_ttl_s = c.conf.session_ttl / 1000,
+	        .login_failures = c.conf.login_failures,
+	        .lockout_s = c.conf.lockout / 1000,
+	        .cost = {(uint32_t)c.conf.argon2_time, (uint32_t)(c.conf.argon2_memory / 1024), 1},
+	        .pledge_version = c.conf.pledge_version,
+	};
+	if (!(staff.db = pgq_new(c.base, c.conf.db_app, (size_t)c.conf.db_connections,
+	                         (size_t)c.conf.db_queue)) ||
+	    !(staff.rl_login =
+	              rl_new((double)c.conf.rate_login / 3600, (double)c.conf.burst_login, 65536, 24, 48)))
+		goto out;
+	if (!(api = http_server_new(c.base, &lim, headers, staff_handle, &staff)) ||
+	    http_server_listen(api, c.conf.listen, (int)c.conf.port, tls, &port) != TIP_OK) {
+		log_err("cannot listen on %s port %lld: %s", c.conf.listen, c.conf.port, strerror(errno));
+		goto out;
+	}
+	if (daemon_drop_privileges(c.conf.user) != 0)
+		goto out;
+	ic.conninfo = c.conf.db_ingest;
+	ic.inbox_dir = c.conf.inbox;
+	ic.origins = &origins;
+	ic.taxonomy = tax;
+	ic.batch = (size_t)c.conf.ingest_batch;
+	ic.threads = (size_t)c.conf.ingest_threads;
+	ic.max_record = c.conf.max_record;
+	ev_term = evsignal_new(c.base, SIGTERM, on_signal, &c);
+	ev_int = evsignal_new(c.base, SIGINT, on_signal, &c);
+	if (!(c.ingest = ingest_new(&ic)) || !ev_term || !ev_int || evsignal_add(ev_term, NULL) ||
+	    evsignal_add(ev_int, NULL) || pthread_create(&c.thread, NULL, ingest_main, &c) != 0)
+		goto out;
+	started = 1;
+	c.exit_code = 0;
+	log_info("staff API listening on %s:%d (%s); ingest of %zu origins from %s", c.conf.listen, port,
+	         tls ? "https" : "http", origins.n, c.conf.inbox);
+	event_base_dispatch(c.base);
+out:
+	if (started) {
+		pthread_mutex_lock(&c.mu);
+		c.stop = 1;
+		pthread_cond_signal(&c.cv);
+		pthread_mutex_unlock(&c.mu);
+		pthread_join(c.thread, NULL);
+	}
+	OPENSSL_cleanse(ic.seal_sk, sizeof(ic.seal_sk));
+	ingest_free(c.ingest);
+	PQfinish(c.heads_db);
+	key_wipe(&c.audit_key);
+	http_server_free(api);
+	http_server_free(metrics);
+	pgq_free(staff.db);
+	rl_free(staff.rl_login);
+	SSL_CTX_free(tls);
+	if (ev_term)
+		event_free(ev_term);
+	if (ev_int)
+		event_free(ev_int);
+	if (c.base)
+		event_base_free(c.base);
+	tax_free(tax);
+	origins_free(&origins);
+	return c.exit_code;
+}

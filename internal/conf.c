@@ -1,0 +1,60 @@
+#include "internal/conf.h"
+
+#include "common/daemon.h"
+
+#define S(field) offsetof(struct casemgr_conf, field)
+#define PATH     CASEMGR_PATH_MAX
+#define DB       CASEMGR_DB_MAX
+#define HOUR_MS  3600000LL
+
+const struct cfg_entry casemgr_conf_table[] = {
+        CFG_LISTENER_ENTRIES(struct casemgr_conf, "staff API", "8444"),
+        {"db_app", CFG_STRING, S(db_app), 1, DB, NULL, "libpq connection string of the request path's role"},
+        {"db_owner", CFG_STRING, S(db_owner), 0, DB, NULL,
+         "libpq connection string of the schema owner (casemgrd migrate)"},
+        {"db_ingest", CFG_STRING, S(db_ingest), 1, DB, NULL, "libpq connection string of the ingest role"},
+        {"migrations", CFG_STRING, S(migrations), 1, PATH, NULL, "directory of the NNNN_name.sql migrations"},
+        {"inbox", CFG_STRING, S(inbox), 1, PATH, NULL, "inbox directory: one spool per origin"},
+        {"origin_keys", CFG_STRING, S(origin_keys), 1, PATH, NULL,
+         "directory of origin verifier keys (*.pub); a key's name is its origin"},
+        {"seal_key", CFG_STRING, S(seal_key), 1, PATH, NULL, "the internal zone's HPKE private key"},
+        {"taxonomy", CFG_STRING, S(taxonomy), 1, PATH, NULL, "directory of taxonomy.json and regions.json"},
+        {"ingest_batch", CFG_INT, S(ingest_batch), 1, 100000, "500", "records per ingest transaction"},
+        {"ingest_threads", CFG_INT, S(ingest_threads), 1, 64, "2", "threads checking and opening records"},
+        {"ingest_poll", CFG_DURATION, S(ingest_poll), 10, 60000, "200ms", "how often idle inboxes are read"},
+        {"db_retry", CFG_DURATION, S(db_retry), 10, HOUR_MS, "1s", "wait before reconnecting to PostgreSQL"},
+        {"db_connections", CFG_INT, S(db_connections), 1, 256, "8", "connections of the request path"},
+        {"db_queue", CFG_INT, S(db_queue), 1, 100000, "1024",
+         "requests waiting for a connection; 503 beyond"},
+        {"max_connections", CFG_INT, S(max_connections), 1, 100000, "512", "open client connections"},
+        {"max_body", CFG_SIZE, S(max_body), 1024, 1 << 20, "16K", "request body"},
+        {"session_ttl", CFG_DURATION, S(session_ttl), 60000, 7 * 24 * HOUR_MS, "8h", "lifetime of a session"},
+        {"login_failures", CFG_INT, S(login_failures), 1, 100, "5",
+         "failed logins in a row that lock an account"},
+        {"lockout", CFG_DURATION, S(lockout), 1000, 7 * 24 * HOUR_MS, "15m",
+         "how long a locked account stays locked"},
+        {"rate_login", CFG_INT, S(rate_login), 1, 1000000, "60",
+         "login attempts per hour per address prefix"},
+        {"burst_login", CFG_INT, S(burst_login), 1, 10000, "10", "login burst per address prefix"},
+        {"argon2_time", CFG_INT, S(argon2_time), 1, 100, "3", "Argon2id passes for new password hashes"},
+        {"argon2_memory", CFG_SIZE, S(argon2_memory), 8192, 4LL << 30, "64M",
+         "Argon2id memory for new password hashes"},
+        {"pledge_version", CFG_STRING, S(pledge_version), 1, 32, "2026-1",
+         "version of the confidentiality pledge users accept"},
+        {"audit_key", CFG_STRING, S(audit_key), 1, PATH, NULL,
+         "signing key of audit chain heads (private; audit verify reads its .pub)"},
+        {"audit_head_events", CFG_INT, S(audit_head_events), 1, 1000000, "1000",
+         "events between signed audit heads, at most"},
+        {"audit_head_interval", CFG_DURATION, S(audit_head_interval), 1000, 24 * HOUR_MS, "5m",
+         "time between signed audit heads when there are new events, at most"},
+        {"max_record", CFG_SIZE, S(max_record), 1024, 1LL << 30, "32M", "longest record read from an inbox"},
+        CFG_PROCESS_ENTRIES(struct casemgr_conf, "9106"),
+};
+const size_t casemgr_conf_entries = sizeof(casemgr_conf_table) / sizeof(casemgr_conf_table[0]);
+
+int casemgr_conf_check(void *conf, const char *path, char err[CFG_ERR_MAX])
+{
+	struct casemgr_conf *c = conf;
+
+	return daemon_check_transport(c->plain_http, c->listen, c->tls_cert, c->tls_key, path, err);
+}

@@ -1,0 +1,79 @@
+/*
+ * Ingest: the inbox spools (<inbox>/<origin>/, written by diode-recv) into PostgreSQL.
+ *
+ * Nothing from the diode is trusted, so every record is checked again: it decodes, it is the
+ * origin's, its key id and Ed25519 signature are the origin's, it continues the origin's hash chain,
+ * its sealed report opens with the internal zone's HPKE key and the report is valid against the
+ * taxonomy. A record that passes becomes a report (every field of the four blocks) and a case; one
+ * that fails is quarantined with its reason; records of other kinds are passed over. Either way the
+ * origin's cursor (next seq, previous record hash) moves past it in the same transaction
+ * (ingest_batch in internal/sql), so after a crash or a lost connection ingest resumes exactly where
+ * the database says, and a record stored twice is a no-op (unique on origin and seq).
+ *
+ * One thread uses a struct ingest (it runs threads of its own to check a batch's records in
+ * parallel; the chain is then judged in order); ingest_stats may be read from any thread.
+ * Blocking libpq: see docs/internals/casemgr.md for why this path does not use the event loop.
+ */
+#ifndef TIP_INTERNAL_INGEST_H
+#define TIP_INTERNAL_INGEST_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diode/origins.h"
+#include "internal/db.h"
+#include "proto/hpke.h"
+#include "proto/taxonomy.h"
+
+enum ingest_reason {
+	INGEST_DECODE,    /* not a well-formed record */
+	INGEST_ORIGIN,    /* a record of another origin in this origin's inbox */
+	INGEST_SIGNATURE, /* another key id, or the signature does not verify */
+	INGEST_CHAIN,     /* seq or prev_hash does not continue the chain */
+	INGEST_OPEN,      /* the sealed report does not open (or is sealed to another key) */
+	INGEST_INVALID,   /* the report breaks the taxonomy or a limit */
+	INGEST_REASON_COUNT
+};
+
+struct ingest_conf {
+	const char *conninfo; /* the ingest role */
+	const char *inbox_dir;
+	const struct origins *origins;
+	const struct taxonomy *taxonomy;
+	uint8_t seal_sk[HPKE_KEY_LEN];
+	uint8_t seal_key_id[4];
+	size_t batch;      /* records per transaction */
+	size_t threads;    /* threads checking and opening records, 1 .. INGEST_THREADS_MAX */
+	size_t max_record; /* longest record read */
+};
+
+#define INGEST_THREADS_MAX 64
+
+struct ingest_stats {
+	_Atomic uint64_t reports;  /* reports stored */
+	_Atomic uint64_t replayed; /* records already stored (a replay after a lost commit answer) */
+	_Atomic uint64_t quarantined[INGEST_REASON_COUNT];
+	_Atomic uint64_t passed_over; /* records of another kind than REPORT */
+	_Atomic uint64_t batches, db_errors;
+	_Atomic uint64_t connected; /* 1 while connected */
+};
+
+struct ingest;
+
+/* A new ingest (the configuration is copied; origins and taxonomy are borrowed). NULL: out of memory. */
+struct ingest *ingest_new(const struct ingest_conf *conf);
+/* Wipes the key, closes readers and the connection. NULL is safe. */
+void ingest_free(struct ingest *in);
+/*
+ * One pass over every origin: up to batch records each, one transaction each. Connects first when
+ * needed. Returns the records passed (0: nothing new), or TIP_EIO when the database failed (msg says
+ * why; the connection is dropped and the next call reconnects and resumes from the stored cursors),
+ * or a spool error (TIP_ECORRUPT, TIP_EOVERSIZE, TIP_EVERSION, with msg naming file and offset) when an
+ * inbox is damaged, or TIP_ERANGE when a stored cursor is beyond an inbox's end.
+ */
+int ingest_step(struct ingest *in, char msg[DB_MSG_MAX]);
+const struct ingest_stats *ingest_stats(const struct ingest *in);
+const char *ingest_reason_name(enum ingest_reason r);
+
+#endif

@@ -1,0 +1,591 @@
+#include "internal/staff.h"
+
+#include "common/encoding.h"
+#include "common/err.h"
+#include "common/log.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define COOKIE       "tip_session"
+#define BYTEA_PARAM  (2 + 2 * AUTH_DIGEST_LEN + 1) /* "\x" and hex */
+#define PAGE_DEFAULT 50
+#define PAGE_MAX     200
+#define FILTER_MAX   16
+
+const char *staff_login_name(enum staff_login l)
+{
+	static const char *const names[STAFF_LOGIN_COUNT] = {"ok", "failed", "locked", "rate_limited"};
+
+	return (unsigned)l < STAFF_LOGIN_COUNT ? names[l] : "unknown";
+}
+
+enum route_id { R_LOGIN, R_LOGOUT, R_ME, R_PLEDGE, R_CASES, R_CASE, R_ATTACHMENT };
+
+/* Who may use a route, checked in code before the database is asked (which checks again). */
+enum role_bit {
+	ROLE_NATIONAL = 1,
+	ROLE_PROVINCIAL = 2,
+	ROLE_UNIT = 4,
+	ROLE_REVIEWER = 8,
+	ROLE_AUDITOR = 16,
+	ROLE_ADMIN = 32,
+};
+#define ROLES_ANY   63
+#define ROLES_CASES (ROLE_NATIONAL | ROLE_PROVINCIAL | ROLE_UNIT | ROLE_REVIEWER)
+
+static const struct {
+	const char *name;
+	int bit;
+} role_names[] = {{"national", ROLE_NATIONAL}, {"provincial", ROLE_PROVINCIAL},
+                  {"unit_officer", ROLE_UNIT}, {"reviewer", ROLE_REVIEWER},
+                  {"auditor", ROLE_AUDITOR},   {"administrator", ROLE_ADMIN}};
+
+struct route {
+	enum http_method method;
+	int roles;
+	int csrf;   /* state-changing: the X-CSRF-Token header must match the session's */
+	int pledge; /* shows case data: the confidentiality pledge must have been accepted */
+};
+
+static const struct route routes[] = {
+        [R_LOGIN] = {HTTP_POST, 0, 0, 0},
+        [R_LOGOUT] = {HTTP_POST, ROLES_ANY, 1, 0},
+        [R_ME] = {HTTP_GET, ROLES_ANY, 0, 0},
+        [R_PLEDGE] = {HTTP_POST, ROLES_ANY, 1, 0},
+        [R_CASES] = {HTTP_GET, ROLES_CASES, 0, 1},
+        [R_CASE] = {HTTP_GET, ROLES_CASES, 0, 1},
+        [R_ATTACHMENT] = {HTTP_GET, ROLES_CASES, 0, 1},
+};
+
+/* One request on its way through the database. */
+struct call {
+	struct staff *s;
+	struct http_req *req;
+	enum route_id route;
+	char token[BYTEA_PARAM]; /* the session token's digest as a bytea parameter */
+	char params[6][40];      /* route parameters as text ("" for NULL) */
+	json_t *body;            /* login: the parsed body */
+	long long uid;           /* login: the user found */
+	char csrf_hex[2 * AUTH_DIGEST_LEN + 1];
+	char new_token[AUTH_TOKEN_TEXT], new_csrf[AUTH_TOKEN_TEXT];
+	int status; /* the answer kept until the commit: 200 with answer, or 404 */
+	const char *type;
+	char *answer;
+	size_t answer_len;
+	char extra[2][96];
+};
+
+static void call_free(struct call *c)
+{
+	json_decref(c->body);
+	free(c->answer);
+	OPENSSL_cleanse(c->new_token, sizeof(c->new_token));
+	free(c);
+}
+
+static void bytea_param(const uint8_t digest[AUTH_DIGEST_LEN], char out[BYTEA_PARAM])
+{
+	out[0] = '\\';
+	out[1] = 'x';
+	hex_encode(digest, AUTH_DIGEST_LEN, out + 2, BYTEA_PARAM - 2);
+}
+
+static const char *param_or_null(const struct call *c, int i)
+{
+	return c->params[i][0] ? c->params[i] : NULL;
+}
+
+/* The database failed or refused: the transaction is rolled back (or already gone) and 503 sent. */
+static void fail(struct call *c, struct pgq_tx *tx, const PGresult *res)
+{
+	if (res) {
+		log_err("database: %s", PQresultErrorMessage(res));
+		pgq_end(tx, 0, NULL, NULL);
+	}
+	http_reply_error(c->req, 503, "unavailable", NULL, "the database is unavailable; try again", NULL);
+	call_free(c);
+}
+
+static int ok(const PGresult *res)
+{
+	return res && (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK);
+}
+
+/* The answer, sent once the transaction has committed (a view is answered only once it is logged). */
+static void on_committed(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+	const char *extra[] = {c->extra[0][0] ? c->extra[0] : NULL, c->extra[1][0] ? c->extra[1] : NULL,
+	                       NULL};
+	(void)tx;
+
+	if (!ok(res))
+		http_reply_error(c->req, 503, "unavailable", NULL, "the database is unavailable; try again",
+		                 NULL);
+	else if (c->status == 404)
+		http_reply_error(c->req, 404, "not_found", NULL, "no such case or attachment", NULL);
+	else
+		http_reply(c->req, c->status, c->type, c->answer, c->answer_len, extra[0] ? extra : NULL);
+	call_free(c);
+}
+
+/* Keeps the answer (a copy of len bytes, or a 404 when data is NULL) and commits. */
+static void commit_then_reply(struct call *c, struct pgq_tx *tx, const char *type, const char *data,
+                              size_t len)
+{
+	c->status = data ? 200 : 404;
+	c->type = type;
+	if (data && !(c->answer = malloc(len ? len : 1))) {
+		pgq_end(tx, 0, NULL, NULL);
+		return fail(c, NULL, NULL);
+	}
+	if (data)
+		memcpy(c->answer, data, len);
+	c->answer_len = len;
+	pgq_end(tx, 1, on_committed, c);
+}
+
+/* The final statement of a route: a JSON document (200) or SQL NULL (404). */
+static void on_document(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+
+	if (!ok(res) || PQntuples(res) != 1)
+		return fail(c, tx, res);
+	commit_then_reply(c, tx, "application/json", PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
+	                  (size_t)PQgetlength(res, 0, 0));
+}
+
+static void on_attachment(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+
+	if (!ok(res) || PQntuples(res) != 1)
+		return fail(c, tx, res);
+	/* The type was sniffed by the intake from a fixed list; the file is never rendered inline. */
+	if (!PQgetisnull(res, 0, 0)) {
+		snprintf(c->extra[0], sizeof(c->extra[0]), "X-Attachment-Type: %.64s", PQgetvalue(res, 0, 1));
+		snprintf(c->extra[1], sizeof(c->extra[1]), "Content-Disposition: attachment");
+	}
+	commit_then_reply(c, tx, "application/octet-stream",
+	                  PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 2),
+	                  (size_t)PQgetlength(res, 0, 2));
+}
+
+static void on_done(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+	static const char done[] = "{\"status\":\"ok\"}";
+
+	if (!ok(res))
+		return fail(c, tx, res);
+	commit_then_reply(c, tx, "application/json", done, sizeof(done) - 1);
+}
+
+/* The session is valid and the route allowed: its statement. */
+static void run_route(struct call *c, struct pgq_tx *tx)
+{
+	const char *p[6];
+
+	for (int i = 0; i < 6; i++)
+		p[i] = param_or_null(c, i);
+	switch (c->route) {
+	case R_LOGOUT: {
+		const char *token[] = {c->token};
+		pgq_send(tx, "SELECT session_end($1::bytea)", 1, token, 0, on_done, c);
+		break;
+	}
+	case R_ME: pgq_send(tx, "SELECT me()", 0, NULL, 0, on_document, c); break;
+	case R_PLEDGE: pgq_send(tx, "SELECT pledge_accept($1)", 1, p, 0, on_done, c); break;
+	case R_CASES:
+		pgq_send(tx, "SELECT case_list($1, $2, $3, $4, $5::bigint, $6::integer)", 6, p, 0,
+		         on_document, c);
+		break;
+	case R_CASE: pgq_send(tx, "SELECT case_detail($1::bigint)", 1, p, 0, on_document, c); break;
+	case R_ATTACHMENT:
+		pgq_send(tx, "SELECT * FROM attachment_get($1::bigint, $2::integer)", 2, p, 1, on_attachment,
+		         c);
+		break;
+	case R_LOGIN: break;
+	}
+}
+
+static int role_bit(const char *name)
+{
+	for (size_t i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++)
+		if (strcmp(name, role_names[i].name) == 0)
+			return role_names[i].bit;
+	return 0;
+}
+
+static void on_session(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+	const struct route *r = &routes[c->route];
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (state && strcmp(state, "28000") == 0) {
+		pgq_end(tx, 0, NULL, NULL);
+		http_reply_error(c->req, 401, "unauthenticated", COOKIE, "log in first", NULL);
+		return call_free(c);
+	}
+	if (!ok(res) || PQntuples(res) != 1)
+		return fail(c, tx, res);
+	/* Columns: user_id, role, csrf_hash (hex bytea), pledged. */
+	if (r->csrf && (PQgetlength(res, 0, 2) != 2 + 2 * AUTH_DIGEST_LEN ||
+	                CRYPTO_memcmp(PQgetvalue(res, 0, 2) + 2, c->csrf_hex, 2 * AUTH_DIGEST_LEN) != 0)) {
+		pgq_end(tx, 0, NULL, NULL);
+		http_reply_error(c->req, 403, "csrf", "X-CSRF-Token", "missing or wrong CSRF token", NULL);
+		return call_free(c);
+	}
+	if (!(role_bit(PQgetvalue(res, 0, 1)) & r->roles)) {
+		pgq_end(tx, 0, NULL, NULL);
+		http_reply_error(c->req, 403, "forbidden", NULL, "not for your role", NULL);
+		return call_free(c);
+	}
+	if (r->pledge && strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
+		pgq_end(tx, 0, NULL, NULL);
+		http_reply_error(c->req, 403, "pledge_required", NULL,
+		                 "accept the confidentiality pledge before any case is shown", NULL);
+		return call_free(c);
+	}
+	run_route(c, tx);
+}
+
+static void on_begin_session(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+	const char *token[] = {c->token};
+
+	if (!ok(res))
+		return fail(c, tx, res);
+	pgq_send(tx, "SELECT user_id, role, csrf_hash, pledged FROM session_begin($1::bytea)", 1, token, 0,
+	         on_session, c);
+}
+
+/* ---- login ---- */
+
+/* After the COMMIT of a login's outcome: a failure counts (and may lock) before it is answered. */
+static void on_login_committed(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+	char cookie[160];
+	const char *extra[] = {cookie, NULL};
+	(void)tx;
+
+	if (!ok(res))
+		return fail(c, NULL, NULL);
+	metric_inc(c->s->logins[c->new_token[0] ? STAFF_LOGIN_OK : STAFF_LOGIN_FAILED]);
+	if (!c->new_token[0]) {
+		http_reply_error(c->req, 401, "invalid_credentials", NULL,
+		                 "wrong user name, password or code", NULL);
+		return call_free(c);
+	}
+	/* Secure even on plain HTTP behind a proxy: browsers keep such cookies for localhost too. */
+	snprintf(cookie, sizeof(cookie),
+	         "Set-Cookie: " COOKIE "=%s; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=%lld",
+	         c->new_token, c->s->conf.session_ttl_s);
+	http_reply_json(c->req, 200, json_pack("{s:s}", "csrf_token", c->new_csrf), extra);
+	call_free(c);
+}
+
+static void on_login_recorded(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+
+	if (!ok(res))
+		return fail(c, tx, res);
+	pgq_end(tx, 1, on_login_committed, c);
+}
+
+static void on_login_user(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+	const char *password = json_string_value(json_object_get(c->body, "password"));
+	const char *code = json_string_value(json_object_get(c->body, "totp"));
+	int found, good;
+
+	if (!ok(res))
+		return fail(c, tx, res);
+	/* A function returning one row gives a row of NULLs for an unknown user. */
+	found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0);
+	if (found && strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
+		pgq_end(tx, 0, NULL, NULL);
+		metric_inc(c->s->logins[STAFF_LOGIN_LOCKED]);
+		http_reply_error(c->req, 403, "locked", "username", "too many failed logins; try again later",
+		                 NULL);
+		return call_free(c);
+	}
+	good = auth_verify_password(found ? PQgetvalue(res, 0, 1) : NULL, password, strlen(password)) ==
+	       TIP_OK;
+	if (good && !PQgetisnull(res, 0, 2)) {
+		/* The secret arrives as a text bytea ("\x..."). */
+		uint8_t secret[64];
+		size_t len;
+		const char *hex = PQgetvalue(res, 0, 2);
+		good = code && hex_decode(hex + 2, strlen(hex + 2), secret, sizeof(secret), &len) == TIP_OK &&
+		       auth_totp_check(secret, len, (int64_t)time(NULL), code) == TIP_OK;
+		OPENSSL_cleanse(secret, sizeof(secret));
+	}
+	if (!found) {
+		pgq_end(tx, 0, NULL, NULL);
+		metric_inc(c->s->logins[STAFF_LOGIN_FAILED]);
+		http_reply_error(c->req, 401, "invalid_credentials", NULL,
+		                 "wrong user name, password or code", NULL);
+		return call_free(c);
+	}
+	char uid[24], failures[24], lock[32], token_hash[BYTEA_PARAM], csrf_hash[BYTEA_PARAM], ttl[32];
+	uint8_t digest[AUTH_DIGEST_LEN];
+	snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
+	if (!good) {
+		const char *p[] = {uid, failures, lock};
+		snprintf(failures, sizeof(failures), "%lld", c->s->conf.login_failures);
+		snprintf(lock, sizeof(lock), "%lld seconds", c->s->conf.lockout_s);
+		pgq_send(tx, "SELECT login_failed($1::bigint, $2::integer, $3::interval)", 3, p, 0,
+		         on_login_recorded, c);
+		return;
+	}
+	if (auth_new_token(c->new_token, digest) != TIP_OK) {
+		pgq_end(tx, 0, NULL, NULL);
+		return fail(c, NULL, NULL);
+	}
+	bytea_param(digest, token_hash);
+	if (auth_new_token(c->new_csrf, digest) != TIP_OK) {
+		pgq_end(tx, 0, NULL, NULL);
+		return fail(c, NULL, NULL);
+	}
+	bytea_param(digest, csrf_hash);
+	snprintf(ttl, sizeof(ttl), "%lld seconds", c->s->conf.session_ttl_s);
+	const char *p[] = {uid, token_hash, csrf_hash, ttl};
+	pgq_send(tx, "SELECT login_succeeded($1::bigint, $2::bytea, $3::bytea, $4::interval)", 4, p, 0,
+	         on_login_recorded, c);
+}
+
+static void on_begin_login(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+	const char *name[] = {json_string_value(json_object_get(c->body, "username"))};
+
+	if (!ok(res))
+		return fail(c, tx, res);
+	pgq_send(tx, "SELECT user_id, password_hash, totp_secret, locked FROM login_lookup($1)", 1, name, 0,
+	         on_login_user, c);
+}
+
+/* {"username": s, "password": s, "totp": s (optional)}, nothing else. 0, or a reply was sent. */
+static int login_body(struct call *c)
+{
+	size_t len;
+	const uint8_t *body = http_req_body(c->req, &len);
+	json_error_t e;
+	const char *key;
+	json_t *v;
+
+	if (!(c->body = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &e)) ||
+	    !json_is_object(c->body)) {
+		http_reply_error(c->req, 400, "invalid", NULL, "the body must be a JSON object", NULL);
+		return -1;
+	}
+	json_object_foreach(c->body, key, v)
+	{
+		int known = !strcmp(key, "username") || !strcmp(key, "password") || !strcmp(key, "totp");
+		size_t n = json_is_string(v) ? json_string_length(v) : 0;
+
+		if (!known || !json_is_string(v) || !n || n > AUTH_PASSWORD_MAX ||
+		    strlen(json_string_value(v)) != n) {
+			http_reply_error(c->req, 400, "invalid", key,
+			                 known ? "a non-empty string without NUL" : "unknown key", NULL);
+			return -1;
+		}
+	}
+	if (!json_object_get(c->body, "username") || !json_object_get(c->body, "password")) {
+		http_reply_error(c->req, 400, "invalid",
+		                 json_object_get(c->body, "username") ? "password" : "username", "required",
+		                 NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- routing ---- */
+
+/* The session cookie's digest into c->token; 0, or -1 when there is none or it is malformed. */
+static int session_token(struct call *c)
+{
+	const char *h = http_head_header(http_req_head(c->req), "Cookie"), *p;
+	char token[AUTH_TOKEN_TEXT];
+	uint8_t digest[AUTH_DIGEST_LEN];
+
+	for (p = h; p && (p = strstr(p, COOKIE "=")); p++)
+		if (p == h || p[-1] == ' ' || p[-1] == ';') {
+			size_t n = strcspn(p + sizeof(COOKIE), "; ");
+			if (n != AUTH_TOKEN_TEXT - 1)
+				return -1;
+			memcpy(token, p + sizeof(COOKIE), n);
+			token[n] = 0;
+			if (auth_token_digest(token, digest) != TIP_OK)
+				return -1;
+			bytea_param(digest, c->token);
+			return 0;
+		}
+	return -1;
+}
+
+/* A decimal id of 1 to 18 digits; 0 when it is not one. */
+static int is_id(const char *s, size_t n)
+{
+	return n >= 1 && n <= 18 && strspn(s, "0123456789") >= n && s[0] != '0';
+}
+
+/* The case list's filters: stage, province, region, category (codes), before (an id), limit. */
+static int list_filters(struct call *c)
+{
+	static const char *const keys[] = {"stage", "province", "region", "category", "before", "limit"};
+	const char *q = http_req_head(c->req)->query;
+
+	snprintf(c->params[5], sizeof(c->params[5]), "%d", PAGE_DEFAULT);
+	while (*q) {
+		size_t n = strcspn(q, "&"), k = strcspn(q, "=");
+		int i, found = -1;
+
+		for (i = 0; i < 6; i++)
+			if (k < n && strlen(keys[i]) == k && strncmp(q, keys[i], k) == 0)
+				found = i;
+		const char *v = q + k + 1;
+		size_t vn = n - k - 1;
+		if (found < 0 || k >= n || vn == 0 || vn > FILTER_MAX ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_") < vn ||
+		    (found >= 4 && !is_id(v, vn)) || (found == 5 && (vn > 3 || atoi(v) > PAGE_MAX))) {
+			char field[32];
+			int field_len =
+			        (int)(k < n ? k : n); /* snprintf truncates a long name to the buffer */
+			snprintf(field, sizeof(field), "%.*s", field_len, q);
+			http_reply_error(c->req, 400, "invalid", field,
+			                 found < 0 ? "unknown filter"
+			                           : "a code, or a number for before and limit (<= 200)",
+			                 NULL);
+			return -1;
+		}
+		memcpy(c->params[found], v, vn);
+		c->params[found][vn] = 0;
+		q += n + (q[n] == '&');
+	}
+	return 0;
+}
+
+/* Which route, with its path parameters; -1 with a reply sent. */
+static int route(struct call *c)
+{
+	const struct http_head *h = http_req_head(c->req);
+	const char *path = h->path, *rest;
+	size_t n;
+
+	if (!strcmp(path, "/api/v1/login"))
+		c->route = R_LOGIN;
+	else if (!strcmp(path, "/api/v1/logout"))
+		c->route = R_LOGOUT;
+	else if (!strcmp(path, "/api/v1/me"))
+		c->route = R_ME;
+	else if (!strcmp(path, "/api/v1/pledge"))
+		c->route = R_PLEDGE;
+	else if (!strcmp(path, "/api/v1/cases"))
+		c->route = R_CASES;
+	else if (!strncmp(path, "/api/v1/cases/", 14) && is_id(path + 14, n = strcspn(path + 14, "/"))) {
+		memcpy(c->params[0], path + 14, n);
+		rest = path + 14 + n;
+		if (!*rest)
+			c->route = R_CASE;
+		else if (!strncmp(rest, "/attachments/", 13) && strlen(rest + 13) <= 2 &&
+		         strspn(rest + 13, "0123456789") == strlen(rest + 13) && rest[13]) {
+			c->route = R_ATTACHMENT;
+			memcpy(c->params[1], rest + 13, strlen(rest + 13));
+		} else
+			goto not_found;
+	} else
+		goto not_found;
+	if (h->method != routes[c->route].method) {
+		http_reply_error(c->req, 405, "method_not_allowed", NULL,
+		                 routes[c->route].method == HTTP_GET ? "use GET" : "use POST", NULL);
+		return -1;
+	}
+	return 0;
+not_found:
+	http_reply_error(c->req, 404, "not_found", NULL, "no such resource", NULL);
+	return -1;
+}
+
+static void start_failed(struct call *c)
+{
+	http_reply_error(c->req, 503, "unavailable", NULL, "too busy; try again", NULL);
+	call_free(c);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void staff_handle(struct http_req *req, void *arg)
+{
+	struct staff *s = arg;
+	struct call *c;
+
+	if (!strcmp(http_req_head(req)->path, "/healthz")) {
+		http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"), NULL);
+		return;
+	}
+	if (!(c = calloc(1, sizeof(*c)))) {
+		http_reply_error(req, 503, "unavailable", NULL, "out of memory", NULL);
+		return;
+	}
+	c->s = s;
+	c->req = req;
+	if (route(c) != 0)
+		return call_free(c);
+	if (c->route == R_LOGIN) {
+		unsigned wait = rl_check(s->rl_login, http_req_peer(req), mono_ms());
+		if (wait) {
+			char header[48];
+			const char *extra[] = {header, NULL};
+			snprintf(header, sizeof(header), "Retry-After: %u", wait);
+			metric_inc(s->logins[STAFF_LOGIN_RATE_LIMITED]);
+			http_reply_error(req, 429, "rate_limited", NULL, "too many logins; try again later",
+			                 extra);
+			return call_free(c);
+		}
+		if (login_body(c) != 0)
+			return call_free(c);
+		if (pgq_begin(s->db, on_begin_login, c) != 0)
+			start_failed(c);
+		return;
+	}
+	if (session_token(c) != 0) {
+		http_reply_error(req, 401, "unauthenticated", COOKIE, "log in first", NULL);
+		return call_free(c);
+	}
+	if (routes[c->route].csrf) {
+		const char *h = http_head_header(http_req_head(req), "X-CSRF-Token");
+		uint8_t digest[AUTH_DIGEST_LEN];
+		if (!h || auth_token_digest(h, digest) != TIP_OK) {
+			http_reply_error(req, 403, "csrf", "X-CSRF-Token", "missing or wrong CSRF token",
+			                 NULL);
+			return call_free(c);
+		}
+		hex_encode(digest, sizeof(digest), c->csrf_hex, sizeof(c->csrf_hex));
+	}
+	if (c->route == R_PLEDGE)
+		snprintf(c->params[0], sizeof(c->params[0]), "%s", s->conf.pledge_version);
+	if (c->route == R_CASES && list_filters(c) != 0)
+		return call_free(c);
+	if (pgq_begin(s->db, on_begin_session, c) != 0)
+		start_failed(c);
+}

@@ -1,0 +1,50 @@
+/*
+ * casemgrd's staff API (JSON over HTTP) for the internal web pages. Routes, answers and errors:
+ * docs/formats/staff-api.md. Every answer to a bad request names the field; every error is
+ * {"error": code, "field": name-or-null, "message": text}.
+ *
+ * Access is checked twice: here, by role per route (administrators and auditors reach no case), and
+ * in PostgreSQL, where the session's user becomes the transaction's acting user and row-level
+ * security shows only that user's scope. Statements run through pgq, asynchronously on the loop.
+ */
+#ifndef TIP_INTERNAL_STAFF_H
+#define TIP_INTERNAL_STAFF_H
+
+#include <stddef.h>
+
+#include "common/http_server.h"
+#include "common/metrics.h"
+#include "intake/ratelimit.h"
+#include "internal/auth.h"
+#include "internal/pgq.h"
+
+struct staff_conf {
+	long long session_ttl_s;
+	long long login_failures; /* in a row before the account locks */
+	long long lockout_s;
+	struct auth_cost cost;
+	const char *pledge_version;
+};
+
+enum staff_login {
+	STAFF_LOGIN_OK,
+	STAFF_LOGIN_FAILED,
+	STAFF_LOGIN_LOCKED,
+	STAFF_LOGIN_RATE_LIMITED,
+	STAFF_LOGIN_COUNT
+};
+
+struct staff {
+	struct staff_conf conf;
+	struct pgq *db;
+	struct rl *rl_login;                      /* login attempts per client address prefix */
+	struct metric *logins[STAFF_LOGIN_COUNT]; /* counters the daemon registered */
+};
+
+/* "ok", "failed", "locked", "rate_limited": the label of each login counter. */
+const char *staff_login_name(enum staff_login l);
+
+/* The listener's handler (arg: struct staff). */
+void staff_handle(struct http_req *req, void *arg);
+
+#endif
