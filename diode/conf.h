@@ -15,7 +15,7 @@ struct diode_send_conf {
 	long long port;
 	char spools[DIODE_LIST_MAX]; /* "origin=dir origin=dir ..." */
 	char replay[256];            /* "5s 1m 10m": each record is sent again after these delays */
-	long long rate_mbit;
+	long long rate_mbit, replay_share;
 	size_t datagram_size;
 	long long fec_k, fec_m, depth;
 	long long heartbeat, batch;

@@ -61,7 +61,7 @@ struct sender {
 	struct event_base *base;
 	int fd;
 	struct link_tx *tx;
-	struct pacer pacer;
+	struct pacer pacer, replays; /* the link; replays that go before waiting new records */
 	struct source sources[MAX_SOURCES];
 	size_t n_sources, rr;
 	uint64_t replay_ms[MAX_REPLAY];
@@ -211,11 +211,9 @@ static void retire_chunks(struct sender *s, struct source *src)
 		src->pass_chunk[p] -= done;
 }
 
-/*
- * A replay of some spool whose chunk is due: now >= first sent + delay * slack. Returns 1 with the
- * record, 0 if none is due.
- */
-static int next_replay(struct sender *s, const uint8_t **rec, size_t *len, uint64_t now_ms, uint64_t slack)
+/* A replay of some spool whose chunk is due: now >= first sent + delay. Returns 1 with the record, 0 if
+ * none is due. */
+static int next_replay(struct sender *s, const uint8_t **rec, size_t *len, uint64_t now_ms)
 {
 	struct spool_fault fault;
 	uint64_t index;
@@ -229,7 +227,7 @@ static int next_replay(struct sender *s, const uint8_t **rec, size_t *len, uint6
 			if (src->pass_chunk[p] >= src->n_chunks)
 				continue;
 			c = &src->chunks[src->pass_chunk[p]];
-			if (now_ms < c->sent_ms + s->replay_ms[p] * slack)
+			if (now_ms < c->sent_ms + s->replay_ms[p])
 				continue;
 			if (src->pass_next[p] < c->from)
 				src->pass_next[p] = c->from;
@@ -249,9 +247,9 @@ static int next_replay(struct sender *s, const uint8_t **rec, size_t *len, uint6
 }
 
 /*
- * The next record to send. New records go first, so a burst gets across at the link rate; a
- * replay goes when the link has room, or before new records once it is twice as late as its
- * delay, so a saturated link still repeats everything in time.
+ * The next record to send. A due replay goes before new records only within replay_share of the
+ * rate, so the carousel never takes a burst's bandwidth but is not starved by it either; beyond
+ * that, replays use whatever room new records leave.
  */
 static int next_record(struct sender *s, const uint8_t **rec, size_t *len, uint64_t now_ms)
 {
@@ -268,8 +266,10 @@ static int next_record(struct sender *s, const uint8_t **rec, size_t *len, uint6
 		s->range_done = 1;
 		return 0;
 	}
-	if (next_replay(s, rec, len, now_ms, 2))
+	if (pacer_has_credit(&s->replays, now_ms * 1000000) && next_replay(s, rec, len, now_ms)) {
+		pacer_spend(&s->replays, *len);
 		return 1;
+	}
 	for (size_t n = 0; n < s->n_sources; n++) {
 		struct source *src = &s->sources[s->rr];
 
@@ -291,7 +291,7 @@ static int next_record(struct sender *s, const uint8_t **rec, size_t *len, uint6
 			return 0;
 		}
 	}
-	return next_replay(s, rec, len, now_ms, 1);
+	return next_replay(s, rec, len, now_ms);
 }
 
 /* Fills the output batch with up to n datagrams. */
@@ -606,12 +606,14 @@ int main(int argc, char **argv)
 	    (resend_origin && open_range(&s, resend_origin, resend_from, resend_to) != 0))
 		goto out;
 	exit_code = EX_OSERR;
-	/* The bucket holds 2 ms of the link rate (at least one batch): event-loop timers are not finer than
-	 * that. */
-	double rate = (double)s.conf.rate_mbit * 1e6 / 8, burst = rate * 0.002;
+	/* rate_mbit is spent on block data; repair and headers come on top. The bucket holds 2 ms of the
+	 * rate (at least one batch): event-loop timers are not finer than that. */
+	double rate = link_wire_rate(&lp, (double)s.conf.rate_mbit * 1e6 / 8), burst = rate * 0.002;
 	if (burst < (double)(s.conf.batch * (long long)s.conf.datagram_size))
 		burst = (double)(s.conf.batch * (long long)s.conf.datagram_size);
 	pacer_init(&s.pacer, rate, burst, mono_ns());
+	double share = (double)s.conf.rate_mbit * 1e6 / 8 * (double)s.conf.replay_share / 100;
+	pacer_init(&s.replays, share, share * 0.002, mono_ns());
 	s.pump = evtimer_new(s.base, on_pump, &s);
 	s.beat = event_new(s.base, -1, EV_PERSIST, on_heartbeat, &s);
 	ev_term = evsignal_new(s.base, SIGTERM, on_signal, &s);
@@ -622,8 +624,9 @@ int main(int argc, char **argv)
 	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL))
 		goto out;
 	schedule(&s, 1);
-	log_info("sender started: %zu spools to %s port %lld at %lld Mbit/s (session %08x)", s.n_sources,
-	         s.conf.destination, s.conf.port, s.conf.rate_mbit, session);
+	log_info("sender started: %zu spools to %s port %lld at %lld Mbit/s of data, %.0f of datagrams "
+	         "(session %08x)",
+	         s.n_sources, s.conf.destination, s.conf.port, s.conf.rate_mbit, rate * 8 / 1e6, session);
 	event_base_dispatch(s.base);
 	exit_code = s.exit_code;
 out:
