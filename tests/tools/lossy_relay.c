@@ -4,11 +4,13 @@
  * one address and forwards them to another, dropping, duplicating, reordering,
  * corrupting or truncating some, from a seeded PRNG so runs repeat.
  *
- *   lossy-relay -l ADDR:PORT -f ADDR:PORT [-p loss] [-b every:length] [-d dup]
- *               [-r reorder] [-x flip] [-t truncate] [-s seed]
+ *   lossy-relay -l ADDR:PORT -f ADDR:PORT [-o ADDR:PORT] [-p loss] [-b every:length]
+ *               [-d dup] [-r reorder] [-x flip] [-t truncate] [-s seed]
  *
  * Probabilities are fractions (0.05 = 5%). -b 1000:50 drops 50 datagrams in a
- * row once every 1000. On SIGTERM or SIGINT it prints its counters as one line
+ * row once every 1000. -o sends from the given address, for receivers that
+ * check where datagrams come from (udpcast's takes only its own two ports).
+ * On SIGTERM or SIGINT it prints its counters as one line
  * "relay: received=N forwarded=N dropped=N duplicated=N reordered=N flipped=N truncated=N"
  * and exits 0.
  */
@@ -65,19 +67,24 @@ static int parse_addr(const char *s, struct sockaddr_in *a)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in listen_addr, fwd;
+	struct sockaddr_in listen_addr, fwd, from;
 	double loss = 0, dup = 0, reorder = 0, flip = 0, truncate = 0;
 	unsigned long burst_every = 0, burst_len = 0, burst_left = 0, count = 0;
 	uint64_t received = 0, forwarded = 0, dropped = 0, duplicated = 0, reordered = 0, flipped = 0,
 	         truncated = 0;
 	static uint8_t bufs[BATCH][MAX_DGRAM], held[MAX_DGRAM];
 	size_t held_len = 0;
-	int have_listen = 0, have_fwd = 0, opt, in, out;
+	int have_listen = 0, have_fwd = 0, have_from = 0, opt, in, out;
 
-	while ((opt = getopt(argc, argv, "l:f:p:b:d:r:x:t:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "l:f:o:p:b:d:r:x:t:s:")) != -1) {
 		switch (opt) {
 		case 'l': have_listen = parse_addr(optarg, &listen_addr) == 0; break;
 		case 'f': have_fwd = parse_addr(optarg, &fwd) == 0; break;
+		case 'o':
+			if (parse_addr(optarg, &from) != 0)
+				return 2;
+			have_from = 1;
+			break;
 		case 'p': loss = atof(optarg); break;
 		case 'b': sscanf(optarg, "%lu:%lu", &burst_every, &burst_len); break;
 		case 'd': dup = atof(optarg); break;
@@ -96,6 +103,7 @@ int main(int argc, char **argv)
 	setsockopt(in, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
 	setsockopt(out, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
 	if (bind(in, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) != 0 ||
+	    (have_from && bind(out, (struct sockaddr *)&from, sizeof(from)) != 0) ||
 	    connect(out, (struct sockaddr *)&fwd, sizeof(fwd)) != 0) {
 		perror("lossy-relay");
 		return 1;
