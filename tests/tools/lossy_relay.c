@@ -29,6 +29,10 @@
 #define MAX_DGRAM 65536
 
 static volatile sig_atomic_t stop;
+/* What one received batch becomes: each datagram at most three times (itself, a duplicate, a held one). */
+static struct mmsghdr out_msgs[3 * BATCH];
+static struct iovec out_iov[3 * BATCH];
+static unsigned out_n;
 static uint64_t rng_state = 0x853c49e6748fea9bULL;
 
 static void on_signal(int sig)
@@ -65,6 +69,27 @@ static int parse_addr(const char *s, struct sockaddr_in *a)
 	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
 }
 
+static void queue(const uint8_t *d, size_t len)
+{
+	out_iov[out_n].iov_base = (void *)d;
+	out_iov[out_n].iov_len = len;
+	memset(&out_msgs[out_n], 0, sizeof(out_msgs[out_n]));
+	out_msgs[out_n].msg_hdr.msg_iov = &out_iov[out_n];
+	out_msgs[out_n].msg_hdr.msg_iovlen = 1;
+	out_n++;
+}
+
+/* Sends what the batch queued, in order; a datagram the kernel refuses is lost, as on a link. */
+static void flush(int out)
+{
+	for (unsigned at = 0; at < out_n;) {
+		int rc = sendmmsg(out, out_msgs + at, out_n - at, 0);
+
+		at += rc > 0 ? (unsigned)rc : 1;
+	}
+	out_n = 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in listen_addr, fwd, from;
@@ -74,6 +99,7 @@ int main(int argc, char **argv)
 	         truncated = 0;
 	static uint8_t bufs[BATCH][MAX_DGRAM], held[MAX_DGRAM];
 	size_t held_len = 0;
+	int held_queued = 0;
 	int have_listen = 0, have_fwd = 0, have_from = 0, opt, in, out;
 
 	while ((opt = getopt(argc, argv, "l:f:o:p:b:d:r:x:t:s:")) != -1) {
@@ -157,24 +183,29 @@ int main(int argc, char **argv)
 				len = 1 + rng() % (len - 1);
 				truncated++;
 			}
-			if (!held_len && chance(reorder)) {
+			/* A datagram held back goes out after the next one; the buffer is reused only after
+			 * the batch that sends it. */
+			if (!held_len && !held_queued && chance(reorder)) {
 				memcpy(held, d, len);
 				held_len = len;
 				reordered++;
 				continue;
 			}
-			send(out, d, len, 0);
+			queue(d, len);
 			forwarded++;
 			if (chance(dup)) {
-				send(out, d, len, 0);
+				queue(d, len);
 				duplicated++;
 			}
 			if (held_len) {
-				send(out, held, held_len, 0);
+				queue(held, held_len);
 				forwarded++;
 				held_len = 0;
+				held_queued = 1;
 			}
 		}
+		flush(out);
+		held_queued = 0;
 	}
 	if (held_len) {
 		send(out, held, held_len, 0);
