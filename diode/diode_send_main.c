@@ -339,8 +339,9 @@ static void transmit(struct sender *s)
 	if (!n)
 		return;
 	rc = udpb_send(s->fd, s->out + s->sent_out * d, n, d, s->per_send);
-	if (rc < 0 && errno == EIO && s->per_send > 1) {
-		log_warn("send: the interface cannot segment datagrams; sending them one by one");
+	if (rc < 0 && (errno == EIO || errno == EINVAL) && s->per_send > 1) {
+		log_warn("send: the path cannot segment datagrams (%s); sending them one by one",
+		         strerror(errno));
 		udpb_gso_disable(s->fd);
 		s->per_send = 1;
 		return;

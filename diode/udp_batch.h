@@ -16,7 +16,8 @@
  * message may then carry (1: no offload, every message is one datagram).
  */
 size_t udpb_gso_enable(int fd, size_t d);
-/* Turns the segmentation off again (after a send failed with EIO: the device cannot do it). */
+/* Turns the segmentation off again, after a send failed with EIO (the device cannot do it) or EINVAL
+ * (datagrams larger than the path's MTU, which only plain sends may fragment). */
 void udpb_gso_disable(int fd);
 /*
  * Sends the n datagrams of d bytes at buf, up to per in one message, with as few sendmmsg
