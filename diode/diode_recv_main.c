@@ -297,13 +297,14 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	struct receiver *r = arg;
 	(void)what;
 
-	/* A bounded number of batches per wake-up, so timers (sync, gaps) keep their turn. */
-	for (int round = 0; round < 16; round++) {
-		size_t n = udpb_recv(r->io, fd, on_datagram, r);
+	/* A bounded number of datagrams per wake-up, so timers (sync, gaps) keep their turn. */
+	for (size_t seen = 0; seen < 16 * (size_t)r->conf.batch;) {
+		int more;
 
+		seen += udpb_recv(r->io, fd, on_datagram, r, &more);
 		if (r->exit_code)
 			return;
-		if (n < (size_t)r->conf.batch)
+		if (!more)
 			break;
 	}
 	int pct = queue_percent(fd);

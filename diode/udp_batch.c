@@ -116,8 +116,11 @@ static size_t segment_size(struct msghdr *h)
 	return 0;
 }
 
-size_t udpb_recv(struct udpb_rx *b, int fd, void (*each)(void *arg, const uint8_t *dg, size_t len), void *arg)
+size_t udpb_recv(struct udpb_rx *b, int fd, void (*each)(void *arg, const uint8_t *dg, size_t len), void *arg,
+                 int *more)
 {
+	size_t datagrams = 0;
+
 	for (size_t i = 0; i < b->batch; i++) {
 		b->iov[i].iov_base = b->bufs + i * RX_BUF;
 		b->iov[i].iov_len = RX_BUF;
@@ -136,10 +139,13 @@ size_t udpb_recv(struct udpb_rx *b, int fd, void (*each)(void *arg, const uint8_
 		if (!seg || seg > len)
 			seg = len;
 		/* Coalesced datagrams all have the first one's size, except perhaps the last. */
-		for (size_t at = 0; at < len; at += seg)
+		for (size_t at = 0; at < len; at += seg, datagrams++)
 			each(arg, p + at, len - at < seg ? len - at : seg);
-		if (!len)
+		if (!len) {
 			each(arg, p, 0);
+			datagrams++;
+		}
 	}
-	return n > 0 ? (size_t)n : 0;
+	*more = n == (int)b->batch;
+	return datagrams;
 }

@@ -33,9 +33,10 @@ struct udpb_rx *udpb_rx_new(int fd, size_t batch);
 void udpb_rx_free(struct udpb_rx *b); /* NULL is safe */
 /*
  * One recvmmsg (non-blocking) on fd; calls each() for every datagram in what arrived, with its
- * length as sent. Returns the messages read (0 when none was waiting, or on error).
+ * length as sent. Returns how many datagrams that was (0 when none was waiting, or on error); *more
+ * is 1 when every buffer was filled, so more may be waiting.
  */
-size_t udpb_recv(struct udpb_rx *b, int fd, void (*each)(void *arg, const uint8_t *dg, size_t len),
-                 void *arg);
+size_t udpb_recv(struct udpb_rx *b, int fd, void (*each)(void *arg, const uint8_t *dg, size_t len), void *arg,
+                 int *more);
 
 #endif
