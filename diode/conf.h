@@ -18,7 +18,7 @@ struct diode_send_conf {
 	char log_dir[DIODE_PATH_MAX];
 	char log_key[DIODE_PATH_MAX];
 	long long checkpoint_records, checkpoint_interval;
-	long long rate_mbit;
+	long long rate_mbit, replay_share;
 	size_t datagram_size;
 	long long fec_k, fec_m, depth;
 	long long heartbeat, batch;

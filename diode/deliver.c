@@ -11,6 +11,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/*
+ * Sequence numbers whose signature is being or has been checked, by seq modulo this: a copy of a
+ * record still waiting for its delivery (a replay that caught up with it) is not checked again.
+ */
+#define CLAIM_SLOTS 4096
+
 /* A verified record waiting for the gap before it to fill, in a list sorted by seq. */
 struct held {
 	uint64_t seq;
@@ -26,6 +32,7 @@ struct origin_state {
 	struct spool *spool;
 	struct rec_chain chain;
 	_Atomic uint64_t next_seq; /* chain.next_seq, for checks on other threads */
+	_Atomic uint64_t *claims;  /* CLAIM_SLOTS: seq + 1 of the record claimed in each, 0 for none */
 	struct held *held;
 	uint64_t highest;
 	int known, dirty;
@@ -66,6 +73,9 @@ struct deliver *deliver_new(const struct deliver_conf *conf, int *err)
 		int n = snprintf(o->dir, sizeof(o->dir), "%s/%s", conf->inbox_dir, conf->origins[i].name);
 
 		o->conf = &conf->origins[i];
+		*err = TIP_ENOMEM;
+		if (!(o->claims = calloc(CLAIM_SLOTS, sizeof(*o->claims))))
+			goto fail;
 		*err = TIP_EINVAL;
 		if (!rec_origin_ok(o->conf->name) || n < 0 || (size_t)n >= sizeof(o->dir))
 			goto fail;
@@ -100,6 +110,7 @@ void deliver_free(struct deliver *d)
 			free(h);
 		}
 		spool_close(o->spool);
+		free(o->claims);
 	}
 	spool_close(d->quarantine);
 	free(d->origins);
@@ -112,6 +123,27 @@ static struct origin_state *find(const struct deliver *d, const char *name)
 		if (strcmp(d->origins[i].conf->name, name) == 0)
 			return &d->origins[i];
 	return NULL;
+}
+
+/* 1 if seq is now claimed for a signature check; 0 if a copy of it is, or was and is waiting. */
+static int claim(const struct origin_state *o, uint64_t seq)
+{
+	_Atomic uint64_t *slot = &o->claims[seq % CLAIM_SLOTS];
+	uint64_t old = atomic_load(slot);
+
+	do {
+		if (old == seq + 1)
+			return 0;
+	} while (!atomic_compare_exchange_weak(slot, &old, seq + 1));
+	return 1;
+}
+
+/* A claimed record that will not be delivered: the next copy of seq must be checked. */
+static void unclaim(const struct origin_state *o, uint64_t seq)
+{
+	uint64_t mine = seq + 1;
+
+	atomic_compare_exchange_strong(&o->claims[seq % CLAIM_SLOTS], &mine, 0);
 }
 
 /* Quarantine record: the reason (one byte) and the record's bytes as they arrived. */
@@ -157,9 +189,10 @@ static int drain(struct deliver *d, struct origin_state *o)
 		d->stats.held_bytes -= h->len;
 		if (h->seq < o->chain.next_seq)
 			d->stats.duplicates++;
-		else if (memcmp(h->prev_hash, o->chain.prev_hash, REC_HASH_LEN) != 0)
+		else if (memcmp(h->prev_hash, o->chain.prev_hash, REC_HASH_LEN) != 0) {
+			unclaim(o, h->seq);
 			rc = quarantine(d, REJECT_FORK, h->buf, h->len);
-		else
+		} else
 			rc = append(d, o, h->buf, h->len, h->hash);
 		free(h->buf);
 		free(h);
@@ -216,9 +249,13 @@ void deliver_check(const struct deliver *d, const uint8_t *buf, size_t len, stru
 		c->verdict = DELIVER_DUPLICATE;
 	else if (memcmp(r.key_id, o->conf->key_id, REC_KEY_ID_LEN) != 0)
 		c->why = REJECT_KEY;
-	else if (rec_verify(&r, o->conf->pub) != TIP_OK)
+	else if (!claim(o, r.seq))
+		/* A replay that arrived while the first copy waited for its check or for delivery. */
+		c->verdict = DELIVER_DUPLICATE;
+	else if (rec_verify(&r, o->conf->pub) != TIP_OK) {
+		unclaim(o, r.seq);
 		c->why = REJECT_SIGNATURE;
-	else
+	} else
 		c->verdict = TIP_OK;
 	if (o) {
 		c->origin = (size_t)(o - d->origins);
@@ -245,10 +282,16 @@ int deliver_checked(struct deliver *d, const uint8_t *buf, size_t len, const str
 	if (!o->known || c->seq > o->highest)
 		o->highest = c->seq;
 	o->known = 1;
-	if (c->seq > o->chain.next_seq)
-		return hold(d, o, c, buf, len);
-	if (memcmp(c->prev_hash, o->chain.prev_hash, REC_HASH_LEN) != 0)
+	if (c->seq > o->chain.next_seq) {
+		rc = hold(d, o, c, buf, len);
+		if (rc == DELIVER_DROPPED)
+			unclaim(o, c->seq);
+		return rc;
+	}
+	if (memcmp(c->prev_hash, o->chain.prev_hash, REC_HASH_LEN) != 0) {
+		unclaim(o, c->seq);
 		return quarantine(d, *why = REJECT_FORK, buf, len);
+	}
 	rc = append(d, o, buf, len, c->hash);
 	if (rc == TIP_OK)
 		rc = drain(d, o);

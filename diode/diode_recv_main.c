@@ -19,6 +19,7 @@
 #include "diode/origins.h"
 #include "diode/link.h"
 #include "diode/rxlog.h"
+#include "diode/udp_batch.h"
 #include "proto/keyfile.h"
 
 #include <arpa/inet.h>
@@ -75,9 +76,7 @@ struct receiver {
 	pthread_t *verifiers;
 	int vstop, vfd;
 	uint64_t vdropped;
-	uint8_t *bufs;
-	struct mmsghdr *msgs;
-	struct iovec *iov;
+	struct udpb_rx *io;
 	struct {
 		struct metric *datagrams, *bad[7], *records, *duplicates, *held, *dropped,
 		        *rejected[REJECT_COUNT];
@@ -270,33 +269,27 @@ static int queue_percent(int fd)
 	return (int)((uint64_t)mem[SK_MEMINFO_RMEM_ALLOC] * 100 / mem[SK_MEMINFO_RCVBUF]);
 }
 
+static void on_datagram(void *arg, const uint8_t *dg, size_t len)
+{
+	struct receiver *r = arg;
+
+	metric_add(r->m.bytes, len);
+	link_rx_datagram(r->rx, dg, len, (uint32_t)mono_ms());
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct receiver *r = arg;
-	size_t batch = (size_t)r->conf.batch, size = r->conf.datagram_size;
 	(void)what;
 
-	/* A bounded number of batches per wake-up, so timers (sync, gaps) keep their turn. */
-	for (int round = 0; round < 16; round++) {
-		for (size_t i = 0; i < batch; i++) {
-			r->iov[i].iov_base = r->bufs + i * (size + 1);
-			r->iov[i].iov_len = size + 1; /* one byte more: a longer datagram shows as too long */
-			memset(&r->msgs[i].msg_hdr, 0, sizeof(r->msgs[i].msg_hdr));
-			r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
-			r->msgs[i].msg_hdr.msg_iovlen = 1;
-		}
-		int n = recvmmsg(fd, r->msgs, (unsigned)batch, MSG_DONTWAIT, NULL);
+	/* A bounded number of datagrams per wake-up, so timers (sync, gaps) keep their turn. */
+	for (size_t seen = 0; seen < 16 * (size_t)r->conf.batch;) {
+		int more;
 
-		if (n <= 0)
-			break;
-		uint32_t now = (uint32_t)mono_ms();
-		for (int i = 0; i < n; i++) {
-			metric_add(r->m.bytes, r->msgs[i].msg_len);
-			link_rx_datagram(r->rx, r->iov[i].iov_base, r->msgs[i].msg_len, now);
-		}
+		seen += udpb_recv(r->io, fd, on_datagram, r, &more);
 		if (r->exit_code)
 			return;
-		if ((size_t)n < batch)
+		if (!more)
 			break;
 	}
 	int pct = queue_percent(fd);
@@ -585,11 +578,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	key_wipe(&link);
-	size_t batch = (size_t)r.conf.batch;
-	r.bufs = malloc(batch * (r.conf.datagram_size + 1));
-	r.msgs = calloc(batch, sizeof(*r.msgs));
-	r.iov = calloc(batch, sizeof(*r.iov));
-	if (!r.bufs || !r.msgs || !r.iov)
+	if (!(r.io = udpb_rx_new(r.fd, (size_t)r.conf.batch)))
 		goto out;
 	r.n_verifiers =
 	        r.conf.verify_threads ? (size_t)r.conf.verify_threads : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
@@ -663,9 +652,7 @@ out:
 	origins_free(&r.origins);
 	if (r.fd >= 0)
 		close(r.fd);
-	free(r.bufs);
-	free(r.msgs);
-	free(r.iov);
+	udpb_rx_free(r.io);
 	if (r.base)
 		event_base_free(r.base);
 	return exit_code;

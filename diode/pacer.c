@@ -43,3 +43,14 @@ void pacer_refund(struct pacer *p, size_t bytes)
 	if (p->tokens > p->burst)
 		p->tokens = p->burst;
 }
+
+int pacer_has_credit(struct pacer *p, uint64_t now_ns)
+{
+	refill(p, now_ns);
+	return p->tokens > 0;
+}
+
+void pacer_spend(struct pacer *p, size_t bytes)
+{
+	p->tokens -= (double)bytes;
+}

@@ -24,5 +24,12 @@ size_t pacer_take(struct pacer *p, size_t size, size_t max, uint64_t now_ns);
 uint64_t pacer_wait_ns(const struct pacer *p, size_t size);
 /* Gives back tokens for datagrams that were taken but could not be sent. */
 void pacer_refund(struct pacer *p, size_t bytes);
+/*
+ * For items of any size (records): 1 if the bucket is not in debt, after refilling to now. The caller
+ * then spends an item's bytes with pacer_spend(), which may leave the bucket in debt by up to one item;
+ * the debt is paid back at the rate before the next item may go.
+ */
+int pacer_has_credit(struct pacer *p, uint64_t now_ns);
+void pacer_spend(struct pacer *p, size_t bytes);
 
 #endif

@@ -249,14 +249,20 @@ void tu_transfer_log_keys(const char *dir)
 	}
 }
 
+/* Metrics are off unless the extra settings turn them on. */
+static const char *metrics_off(const char *extra)
+{
+	return strstr(extra, "metrics_port") ? "" : "metrics_port 0\n";
+}
+
 void tu_diode_recv_conf(char *conf, const char *dir, const char *listen, int port, const char *extra)
 {
 	snprintf(conf, 600, "%s/recv.conf", dir);
 	tu_write_text(conf,
 	              "link_key %s/link.key\nlisten %s\nport %d\norigin_keys %s/keys\ninbox %s/inbox\n"
 	              "quarantine %s/quarantine\nlog_dir %s/recv-log\ncosign_key %s/cosign.key\n"
-	              "event_key %s/event.key\nmetrics_port 0\n%s",
-	              dir, listen, port, dir, dir, dir, dir, dir, dir, extra);
+	              "event_key %s/event.key\n%s%s",
+	              dir, listen, port, dir, dir, dir, dir, dir, dir, metrics_off(extra), extra);
 }
 
 void tu_diode_send_conf(char *conf, const char *dir, int port, const char *spools, const char *extra)
@@ -264,8 +270,8 @@ void tu_diode_send_conf(char *conf, const char *dir, int port, const char *spool
 	snprintf(conf, 600, "%s/send.conf", dir);
 	tu_write_text(conf,
 	              "link_key %s/link.key\ndestination 127.0.0.1\nport %d\nspools %s\nlog_dir %s/send-log\n"
-	              "log_key %s/log.key\nmetrics_port 0\n%s",
-	              dir, port, spools, dir, dir, extra);
+	              "log_key %s/log.key\n%s%s",
+	              dir, port, spools, dir, dir, metrics_off(extra), extra);
 }
 
 void tu_corpus_keys(struct key *keys, struct key *pubs)

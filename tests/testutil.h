@@ -40,7 +40,8 @@ void tu_transfer_log_keys(const char *dir);
  * Settings files for a diode pair working in dir, path into conf (600 bytes): dir/recv.conf, a
  * diode-recv on listen:port with dir/link.key, origins in dir/keys, dir/inbox, dir/quarantine and its
  * log in dir/recv-log; dir/send.conf, a diode-send to 127.0.0.1:port of spools ("origin=dir ...") with
- * its log in dir/send-log. Metrics off; extra (lines, may be "") is appended.
+ * its log in dir/send-log. extra (lines, may be "") is appended; metrics are off unless it sets
+ * metrics_port.
  */
 void tu_diode_recv_conf(char *conf, const char *dir, const char *listen, int port, const char *extra);
 void tu_diode_send_conf(char *conf, const char *dir, int port, const char *spools, const char *extra);

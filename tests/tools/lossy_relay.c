@@ -4,11 +4,13 @@
  * one address and forwards them to another, dropping, duplicating, reordering,
  * corrupting or truncating some, from a seeded PRNG so runs repeat.
  *
- *   lossy-relay -l ADDR:PORT -f ADDR:PORT [-p loss] [-b every:length] [-d dup]
- *               [-r reorder] [-x flip] [-t truncate] [-s seed]
+ *   lossy-relay -l ADDR:PORT -f ADDR:PORT [-o ADDR:PORT] [-p loss] [-b every:length]
+ *               [-d dup] [-r reorder] [-x flip] [-t truncate] [-s seed]
  *
  * Probabilities are fractions (0.05 = 5%). -b 1000:50 drops 50 datagrams in a
- * row once every 1000. On SIGTERM or SIGINT it prints its counters as one line
+ * row once every 1000. -o sends from the given address, for receivers that
+ * check where datagrams come from (udpcast's takes only its own two ports).
+ * On SIGTERM or SIGINT it prints its counters as one line
  * "relay: received=N forwarded=N dropped=N duplicated=N reordered=N flipped=N truncated=N"
  * and exits 0.
  */
@@ -27,6 +29,10 @@
 #define MAX_DGRAM 65536
 
 static volatile sig_atomic_t stop;
+/* What one received batch becomes: each datagram at most three times (itself, a duplicate, a held one). */
+static struct mmsghdr out_msgs[3 * BATCH];
+static struct iovec out_iov[3 * BATCH];
+static unsigned out_n;
 static uint64_t rng_state = 0x853c49e6748fea9bULL;
 
 static void on_signal(int sig)
@@ -63,21 +69,48 @@ static int parse_addr(const char *s, struct sockaddr_in *a)
 	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
 }
 
+static void queue(const uint8_t *d, size_t len)
+{
+	out_iov[out_n].iov_base = (void *)d;
+	out_iov[out_n].iov_len = len;
+	memset(&out_msgs[out_n], 0, sizeof(out_msgs[out_n]));
+	out_msgs[out_n].msg_hdr.msg_iov = &out_iov[out_n];
+	out_msgs[out_n].msg_hdr.msg_iovlen = 1;
+	out_n++;
+}
+
+/* Sends what the batch queued, in order; a datagram the kernel refuses is lost, as on a link. */
+static void flush(int out)
+{
+	for (unsigned at = 0; at < out_n;) {
+		int rc = sendmmsg(out, out_msgs + at, out_n - at, 0);
+
+		at += rc > 0 ? (unsigned)rc : 1;
+	}
+	out_n = 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct sockaddr_in listen_addr, fwd;
+	struct sockaddr_in listen_addr, fwd, from;
 	double loss = 0, dup = 0, reorder = 0, flip = 0, truncate = 0;
 	unsigned long burst_every = 0, burst_len = 0, burst_left = 0, count = 0;
 	uint64_t received = 0, forwarded = 0, dropped = 0, duplicated = 0, reordered = 0, flipped = 0,
 	         truncated = 0;
 	static uint8_t bufs[BATCH][MAX_DGRAM], held[MAX_DGRAM];
 	size_t held_len = 0;
-	int have_listen = 0, have_fwd = 0, opt, in, out;
+	int held_queued = 0;
+	int have_listen = 0, have_fwd = 0, have_from = 0, opt, in, out;
 
-	while ((opt = getopt(argc, argv, "l:f:p:b:d:r:x:t:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "l:f:o:p:b:d:r:x:t:s:")) != -1) {
 		switch (opt) {
 		case 'l': have_listen = parse_addr(optarg, &listen_addr) == 0; break;
 		case 'f': have_fwd = parse_addr(optarg, &fwd) == 0; break;
+		case 'o':
+			if (parse_addr(optarg, &from) != 0)
+				return 2;
+			have_from = 1;
+			break;
 		case 'p': loss = atof(optarg); break;
 		case 'b': sscanf(optarg, "%lu:%lu", &burst_every, &burst_len); break;
 		case 'd': dup = atof(optarg); break;
@@ -96,6 +129,7 @@ int main(int argc, char **argv)
 	setsockopt(in, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
 	setsockopt(out, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
 	if (bind(in, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) != 0 ||
+	    (have_from && bind(out, (struct sockaddr *)&from, sizeof(from)) != 0) ||
 	    connect(out, (struct sockaddr *)&fwd, sizeof(fwd)) != 0) {
 		perror("lossy-relay");
 		return 1;
@@ -149,24 +183,29 @@ int main(int argc, char **argv)
 				len = 1 + rng() % (len - 1);
 				truncated++;
 			}
-			if (!held_len && chance(reorder)) {
+			/* A datagram held back goes out after the next one; the buffer is reused only after
+			 * the batch that sends it. */
+			if (!held_len && !held_queued && chance(reorder)) {
 				memcpy(held, d, len);
 				held_len = len;
 				reordered++;
 				continue;
 			}
-			send(out, d, len, 0);
+			queue(d, len);
 			forwarded++;
 			if (chance(dup)) {
-				send(out, d, len, 0);
+				queue(d, len);
 				duplicated++;
 			}
 			if (held_len) {
-				send(out, held, held_len, 0);
+				queue(held, held_len);
 				forwarded++;
 				held_len = 0;
+				held_queued = 1;
 			}
 		}
+		flush(out);
+		held_queued = 0;
 	}
 	if (held_len) {
 		send(out, held, held_len, 0);

@@ -50,6 +50,36 @@ static void free_source(struct source *s)
 	ed25519_pub_free(s->pk);
 }
 
+/* Two origins, intake-a and intake-b, with their sources. */
+static void make_origins(struct source *a, struct source *b, struct deliver_origin origins[2])
+{
+	make_source(a, "intake-a", "a");
+	make_source(b, "intake-b", "b");
+	origins[0] = (struct deliver_origin){"intake-a", a->pk, {0}};
+	origins[1] = (struct deliver_origin){"intake-b", b->pk, {0}};
+	memcpy(origins[0].key_id, a->key.id, 4);
+	memcpy(origins[1].key_id, b->key.id, 4);
+}
+
+/* A record signed with a's key at seq but with another history than a's chain: quarantined as a fork. */
+static void deliver_fork(struct deliver *d, struct source *a, uint64_t seq)
+{
+	struct rec_chain fc;
+	uint8_t h[REC_HASH_LEN], *forked;
+	size_t flen;
+	enum deliver_reason why;
+
+	rec_chain_init(&fc, "intake-a");
+	fc.next_seq = seq;
+	memset(fc.prev_hash, 7, sizeof(fc.prev_hash));
+	assert_int_equal(rec_sign(&fc, a->sk, a->key.id, REC_REPORT, 1, (const uint8_t *)"x", 1, 4096,
+	                          &forked, &flen, h),
+	                 TIP_OK);
+	assert_int_equal(deliver_record(d, forked, flen, &why), DELIVER_REJECTED);
+	assert_int_equal(why, REJECT_FORK);
+	free(forked);
+}
+
 static struct deliver *open_deliver(const char *dir, struct deliver_origin *o, size_t held)
 {
 	char inbox[512], quarantine[512];
@@ -104,12 +134,9 @@ static void test_exactly_once_in_order(void **state)
 	struct source a, b, forger;
 	enum deliver_reason why;
 
-	make_source(&a, "intake-a", "a");
-	make_source(&b, "intake-b", "b");
+	struct deliver_origin origins[2];
+	make_origins(&a, &b, origins);
 	make_source(&forger, "intake-a", "forged"); /* another key claiming origin intake-a */
-	struct deliver_origin origins[2] = {{"intake-a", a.pk, {0}}, {"intake-b", b.pk, {0}}};
-	memcpy(origins[0].key_id, a.key.id, 4);
-	memcpy(origins[1].key_id, b.key.id, 4);
 
 	struct deliver *d = open_deliver(dir, origins, 1 << 20);
 	assert_int_equal(deliver_record(d, a.rec[0], a.len[0], &why), DELIVER_NEXT);
@@ -146,18 +173,7 @@ static void test_exactly_once_in_order(void **state)
 	assert_int_equal(why, REJECT_ORIGIN);
 	free_source(&c);
 	/* A record with intake-a's key and the right seq but another history: a fork. */
-	struct rec_chain fc;
-	uint8_t h[REC_HASH_LEN], *forked;
-	size_t flen;
-	rec_chain_init(&fc, "intake-a");
-	fc.next_seq = 4;
-	memset(fc.prev_hash, 7, sizeof(fc.prev_hash));
-	assert_int_equal(rec_sign(&fc, a.sk, a.key.id, REC_REPORT, 1, (const uint8_t *)"x", 1, 4096, &forked,
-	                          &flen, h),
-	                 TIP_OK);
-	assert_int_equal(deliver_record(d, forked, flen, &why), DELIVER_REJECTED);
-	assert_int_equal(why, REJECT_FORK);
-	free(forked);
+	deliver_fork(d, &a, 4);
 	assert_int_equal(deliver_sync(d), TIP_OK);
 	deliver_free(d);
 
@@ -190,11 +206,8 @@ static void test_holding_is_capped(void **state)
 	struct source a, b;
 	enum deliver_reason why;
 
-	make_source(&a, "intake-a", "a");
-	make_source(&b, "intake-b", "b");
-	struct deliver_origin origins[2] = {{"intake-a", a.pk, {0}}, {"intake-b", b.pk, {0}}};
-	memcpy(origins[0].key_id, a.key.id, 4);
-	memcpy(origins[1].key_id, b.key.id, 4);
+	struct deliver_origin origins[2];
+	make_origins(&a, &b, origins);
 	/* Room for about two held records. */
 	struct deliver *d = open_deliver(dir, origins, a.len[1] * 2 + 10);
 	assert_int_equal(deliver_record(d, a.rec[1], a.len[1], &why), DELIVER_HELD);
@@ -210,9 +223,58 @@ static void test_holding_is_capped(void **state)
 	free(dir);
 }
 
+/* A replay that arrives while the first copy waits for delivery is not checked again, unless that copy
+ * turns out bad or is dropped. */
+static void test_copies_checked_once(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	struct source a, b;
+	struct deliver_check first, again, bad_check;
+	enum deliver_reason why;
+
+	struct deliver_origin origins[2];
+	make_origins(&a, &b, origins);
+	struct deliver *d = open_deliver(dir, origins, a.len[2] + 10);
+
+	deliver_check(d, a.rec[0], a.len[0], &first);
+	deliver_check(d, a.rec[0], a.len[0], &again);
+	assert_int_equal(first.verdict, TIP_OK);
+	assert_int_equal(again.verdict, DELIVER_DUPLICATE);
+	assert_int_equal(deliver_checked(d, a.rec[0], a.len[0], &first, &why), DELIVER_NEXT);
+	assert_int_equal(deliver_checked(d, a.rec[0], a.len[0], &again, &why), DELIVER_DUPLICATE);
+
+	/* A copy whose signature fails leaves the next copy to be checked. */
+	uint8_t *bad = malloc(a.len[1]);
+	memcpy(bad, a.rec[1], a.len[1]);
+	bad[a.len[1] - 1] ^= 1;
+	deliver_check(d, bad, a.len[1], &bad_check);
+	assert_int_equal(bad_check.verdict, DELIVER_REJECTED);
+	free(bad);
+	deliver_check(d, a.rec[1], a.len[1], &first);
+	assert_int_equal(first.verdict, TIP_OK);
+	assert_int_equal(deliver_checked(d, a.rec[1], a.len[1], &first, &why), DELIVER_NEXT);
+
+	/* A copy dropped for want of holding memory leaves the next copy to be checked too. */
+	assert_int_equal(deliver_record(d, a.rec[3], a.len[3], &why), DELIVER_HELD);
+	assert_int_equal(deliver_record(d, a.rec[4], a.len[4], &why), DELIVER_DROPPED);
+	assert_int_equal(deliver_record(d, a.rec[2], a.len[2], &why), DELIVER_NEXT);
+	assert_int_equal(deliver_record(d, a.rec[4], a.len[4], &why), DELIVER_NEXT);
+
+	/* So does a fork: the record with the right history still gets in. */
+	deliver_fork(d, &a, 5);
+	assert_int_equal(deliver_record(d, a.rec[5], a.len[5], &why), DELIVER_NEXT);
+	deliver_free(d);
+	free_source(&a);
+	free_source(&b);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_copies_checked_once),
 	        cmocka_unit_test(test_exactly_once_in_order),
 	        cmocka_unit_test(test_holding_is_capped),
 	};

@@ -36,10 +36,28 @@ static void test_rate_and_burst(void **state)
 	assert_int_equal(pacer_take(&p, 1000, 64, t - 500000000), 0);
 }
 
+static void test_credit_and_debt(void **state)
+{
+	(void)state;
+	struct pacer p;
+	uint64_t t = 1000000000;
+
+	/* 1 MB/s with 1000 bytes of burst: an item far larger than the bucket still goes, once. */
+	pacer_init(&p, 1e6, 1000, t);
+	assert_false(pacer_has_credit(&p, t));
+	t += 1000;
+	assert_true(pacer_has_credit(&p, t));
+	pacer_spend(&p, 50000);
+	/* 50 ms of debt: none before it is paid back, credit after. */
+	assert_false(pacer_has_credit(&p, t + 49000000));
+	assert_true(pacer_has_credit(&p, t + 50001000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_rate_and_burst),
+	        cmocka_unit_test(test_credit_and_debt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
