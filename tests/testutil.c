@@ -13,7 +13,9 @@
 
 #include <ftw.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -226,26 +228,36 @@ void tu_write_text(const char *path, const char *fmt, ...)
 		abort();
 }
 
-void tu_transfer_log_keys(const char *dir)
+void tu_diode_keys(const char *dir, const char *origin, struct key *origin_key)
 {
 	static const struct {
 		enum key_type type;
 		const char *name, *file;
-	} keys[] = {{KEY_ED25519, "diode-log", "log.key"},
+	} keys[] = {{KEY_ED25519, NULL, NULL},
+	            {KEY_LINK, "link", "link.key"},
+	            {KEY_ED25519, "diode-log", "log.key"},
 	            {KEY_COSIGN, "diode-recv", "cosign.key"},
 	            {KEY_ED25519, "diode-recv-events", "event.key"}};
 	char path[600];
 	struct key k;
 
+	snprintf(path, sizeof(path), "%s/keys", dir);
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		abort();
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (key_generate(keys[i].type, keys[i].name, &k) != TIP_OK)
+		const char *name = i ? keys[i].name : origin;
+
+		if (key_generate(keys[i].type, name, &k) != TIP_OK)
 			abort();
-		snprintf(path, sizeof(path), "%s/%s", dir, keys[i].file);
+		snprintf(path, sizeof(path), "%s/%s", dir, keys[i].file ? keys[i].file : "origin.key");
 		if (key_write_private(path, &k) != TIP_OK)
 			abort();
-		snprintf(path, sizeof(path), "%s/keys/%s.pub", dir, keys[i].name);
-		if (i == 0 && key_write_public(path, &k) != TIP_OK)
+		/* The origin's and the log's verifier keys go where the receiver finds its origins. */
+		snprintf(path, sizeof(path), "%s/keys/%s.pub", dir, name);
+		if ((i == 0 || i == 2) && key_write_public(path, &k) != TIP_OK)
 			abort();
+		if (i == 0)
+			*origin_key = k;
 	}
 }
 

@@ -32,10 +32,11 @@ void tu_publish_bulletins(const char *spool_dir, const struct key *key, const st
 /* Writes printf-formatted text to path (created or truncated); aborts on failure. */
 void tu_write_text(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*
- * The transfer logs' keys in dir: log.key (the sender's, named "diode-log"; its verifier key also
- * in dir/keys/, where the receiver finds its origins), cosign.key and event.key.
+ * The keys of a diode pair in dir: origin.key (an Ed25519 key named origin, returned in
+ * *origin_key), link.key, log.key (the sender's log, "diode-log"), cosign.key and event.key; the
+ * verifier keys of the origin and of the log in dir/keys/, where the receiver finds its origins.
  */
-void tu_transfer_log_keys(const char *dir);
+void tu_diode_keys(const char *dir, const char *origin, struct key *origin_key);
 /*
  * Settings files for a diode pair working in dir, path into conf (600 bytes): dir/recv.conf, a
  * diode-recv on listen:port with dir/link.key, origins in dir/keys, dir/inbox, dir/quarantine and its

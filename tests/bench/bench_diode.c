@@ -367,18 +367,10 @@ static void bench_diode(void **state)
 	for (int m = 0; m < 2; m++)
 		for (int l = 0; l < 2; l++) {
 			char *dir = tu_mkdtemp(), path[600], file[600];
-			struct key origin, link;
+			struct key origin;
 			struct rec_chain chain;
 
-			snprintf(path, sizeof(path), "%s/keys", dir);
-			mkdir(path, 0700);
-			assert_int_equal(key_generate(KEY_ED25519, "bench", &origin), TIP_OK);
-			assert_int_equal(key_generate(KEY_LINK, "link", &link), TIP_OK);
-			snprintf(path, sizeof(path), "%s/keys/bench.pub", dir);
-			assert_int_equal(key_write_public(path, &origin), TIP_OK);
-			snprintf(path, sizeof(path), "%s/link.key", dir);
-			assert_int_equal(key_write_private(path, &link), TIP_OK);
-			tu_transfer_log_keys(dir);
+			tu_diode_keys(dir, "bench", &origin);
 			rec_chain_init(&chain, "bench");
 			snprintf(path, sizeof(path), "%s/outbox", dir);
 			uint64_t payload =

@@ -30,17 +30,9 @@
 #include <unistd.h>
 
 static char *dir;
-static struct key origin_key[2], stranger, link_key;
+static struct key origin_key[2], stranger;
 static const char *const origins[2] = {"intake-a", "intake-b"};
 static size_t max_payload = 50000;
-
-static void write_key(const struct key *k, const char *file, int pub)
-{
-	char path[600];
-
-	snprintf(path, sizeof(path), "%s/%.80s", dir, file);
-	assert_int_equal(pub ? key_write_public(path, k) : key_write_private(path, k), TIP_OK);
-}
 
 /* A fresh directory with both origins' keys (verifier keys in keys/), the link key, and empty chains. */
 static void make_world(struct rec_chain chain[2])
@@ -48,17 +40,12 @@ static void make_world(struct rec_chain chain[2])
 	char path[600];
 
 	dir = tu_mkdtemp();
-	snprintf(path, sizeof(path), "%s/keys", dir);
-	mkdir(path, 0700);
-	for (int i = 0; i < 2; i++) {
-		assert_int_equal(key_generate(KEY_ED25519, origins[i], &origin_key[i]), TIP_OK);
-		snprintf(path, sizeof(path), "keys/%s.pub", origins[i]);
-		write_key(&origin_key[i], path, 1);
+	tu_diode_keys(dir, origins[0], &origin_key[0]);
+	assert_int_equal(key_generate(KEY_ED25519, origins[1], &origin_key[1]), TIP_OK);
+	snprintf(path, sizeof(path), "%s/keys/%s.pub", dir, origins[1]);
+	assert_int_equal(key_write_public(path, &origin_key[1]), TIP_OK);
+	for (int i = 0; i < 2; i++)
 		rec_chain_init(&chain[i], origins[i]);
-	}
-	assert_int_equal(key_generate(KEY_LINK, "link", &link_key), TIP_OK);
-	write_key(&link_key, "link.key", 0);
-	tu_transfer_log_keys(dir);
 }
 
 /* Appends n records of origin i (continuing its chain) to its outbox spool; sizes vary up to ~50 KiB. */

@@ -287,21 +287,12 @@ static void run_pair(int bad_seq, int want, const char *until)
 	char path[700], conf_send[600], conf_recv[600], log[600], out[65536];
 	struct tdaemon recv_d, send_d;
 	struct rec_chain chain;
-	struct key link;
 	int port = tfree_port(), rc = -1;
 
 	dir = tu_mkdtemp();
-	snprintf(path, sizeof(path), "%s/keys", dir);
-	mkdir(path, 0700);
-	assert_int_equal(key_generate(KEY_ED25519, "intake-a", &origin), TIP_OK);
+	tu_diode_keys(dir, "intake-a", &origin);
 	assert_int_equal(key_generate(KEY_ED25519, "diode-log", &stranger),
 	                 TIP_OK); /* the log's name, not its key */
-	assert_int_equal(key_generate(KEY_LINK, "link", &link), TIP_OK);
-	snprintf(path, sizeof(path), "%s/keys/intake-a.pub", dir);
-	assert_int_equal(key_write_public(path, &origin), TIP_OK);
-	snprintf(path, sizeof(path), "%s/link.key", dir);
-	assert_int_equal(key_write_private(path, &link), TIP_OK);
-	tu_transfer_log_keys(dir);
 	snprintf(path, sizeof(path), "%s/log.key", dir);
 	assert_int_equal(key_read_private(path, &log_key), TIP_OK);
 	write_keys_file();
