@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define KEM_ID   0x0020
@@ -335,17 +336,77 @@ int hpke_setup_base_s(enum hpke_aead aead, const uint8_t pkR[HPKE_KEY_LEN], cons
 	return rc;
 }
 
+/*
+ * The recipient's key, kept by each thread for the next open: making an X25519 key from its private
+ * half computes the public half, a scalar multiplication as costly as the Diffie-Hellman itself, and
+ * a recipient opens report after report with one key. The cache is compared in constant time and
+ * wiped when its thread ends.
+ */
+struct recipient {
+	uint8_t sk[HPKE_KEY_LEN], pk[HPKE_KEY_LEN];
+	EVP_PKEY *key;
+};
+static pthread_key_t recipient_tls;
+static pthread_once_t recipient_once = PTHREAD_ONCE_INIT;
+
+static void recipient_free(void *p)
+{
+	struct recipient *r = p;
+
+	EVP_PKEY_free(r->key);
+	OPENSSL_cleanse(r, sizeof(*r));
+	free(r);
+}
+
+static void recipient_init(void)
+{
+	if (pthread_key_create(&recipient_tls, recipient_free) != 0)
+		abort(); /* only when the process is out of keys: nothing here can go on */
+}
+
+/* The key for skR (and pkR): the thread's cached one, or a new one cached. *owned: the caller frees it. */
+static EVP_PKEY *recipient_key(const uint8_t skR[HPKE_KEY_LEN], uint8_t pkR[HPKE_KEY_LEN], int *owned)
+{
+	struct recipient *r;
+	EVP_PKEY *k;
+
+	pthread_once(&recipient_once, recipient_init);
+	r = pthread_getspecific(recipient_tls);
+	*owned = 0;
+	if (r && CRYPTO_memcmp(r->sk, skR, HPKE_KEY_LEN) == 0) {
+		memcpy(pkR, r->pk, HPKE_KEY_LEN);
+		return r->key;
+	}
+	if (!(k = x25519_private(skR, pkR)))
+		return NULL;
+	if (!r && (r = calloc(1, sizeof(*r))) && pthread_setspecific(recipient_tls, r) != 0) {
+		free(r);
+		r = NULL;
+	}
+	if (!r) {
+		*owned = 1; /* no cache: used once */
+		return k;
+	}
+	EVP_PKEY_free(r->key);
+	memcpy(r->sk, skR, HPKE_KEY_LEN);
+	memcpy(r->pk, pkR, HPKE_KEY_LEN);
+	r->key = k;
+	return k;
+}
+
 static int decap(EVP_MAC_CTX *mc, const uint8_t enc[HPKE_KEY_LEN], const uint8_t skR[HPKE_KEY_LEN],
                  uint8_t shared_secret[HPKE_SECRET_LEN])
 {
 	uint8_t dh[HPKE_KEY_LEN], pkR[HPKE_KEY_LEN];
-	EVP_PKEY *r = x25519_private(skR, pkR);
-	int rc = r ? x25519(r, enc, dh) : TIP_ECRYPTO;
+	int owned, rc;
+	EVP_PKEY *r = recipient_key(skR, pkR, &owned);
 
+	rc = r ? x25519(r, enc, dh) : TIP_ECRYPTO;
 	if (rc == TIP_OK)
 		rc = extract_and_expand(mc, dh, enc, pkR, shared_secret);
 	OPENSSL_cleanse(dh, sizeof(dh));
-	EVP_PKEY_free(r);
+	if (owned)
+		EVP_PKEY_free(r);
 	return rc;
 }
 
