@@ -21,7 +21,7 @@ const struct cfg_entry diode_send_table[] = {
         {"checkpoint_interval", CFG_DURATION, S(checkpoint_interval), 100, 24 * HOUR_MS, "10s",
          "or after this long, when an origin has new records"},
         {"rate_mbit", CFG_INT, S(rate_mbit), 1, 100000, "100",
-         "block data in megabits per second (paced; repair and headers go on top)"},
+         "link rate in megabits per second: every datagram byte counts (paced)"},
         {"replay_share", CFG_INT, S(replay_share), 1, 100, "10",
          "percent of rate_mbit replays may take while new records wait"},
         {"datagram_size", CFG_SIZE, S(datagram_size), 256, 65507, "1452",

@@ -657,15 +657,16 @@ int main(int argc, char **argv)
 	    (resend_origin && open_range(&s, resend_origin, resend_from, resend_to) != 0))
 		goto out;
 	exit_code = EX_OSERR;
-	/* rate_mbit is spent on block data; repair and headers come on top. The bucket holds 20 ms of the
-	 * rate (at least one batch): on a busy machine the sender's wake-ups come late, by a scheduler
-	 * slice or more, and what a smaller bucket cannot hold meanwhile is lost for good (sent with a
-	 * receiver on the same 2 cores: 73% of the rate with 2 ms, 87% with 10 ms, 93% with 20 ms). */
-	double rate = link_wire_rate(&lp, (double)s.conf.rate_mbit * 1e6 / 8), burst = rate * 0.02;
+	/* rate_mbit is the link's: every datagram byte counts, repair and headers included. The bucket
+	 * holds 20 ms of the rate (at least one batch): on a busy machine the sender's wake-ups come late,
+	 * by a scheduler slice or more, and what a smaller bucket cannot hold meanwhile is lost for good
+	 * (sent with a receiver on the same 2 cores: 73% of the rate with 2 ms, 87% with 10 ms, 93% with
+	 * 20 ms). */
+	double rate = (double)s.conf.rate_mbit * 1e6 / 8, burst = rate * 0.02;
 	if (burst < (double)(s.conf.batch * (long long)s.conf.datagram_size))
 		burst = (double)(s.conf.batch * (long long)s.conf.datagram_size);
 	pacer_init(&s.pacer, rate, burst, mono_ns());
-	double share = (double)s.conf.rate_mbit * 1e6 / 8 * (double)s.conf.replay_share / 100;
+	double share = rate * (double)s.conf.replay_share / 100;
 	pacer_init(&s.replays, share, share * 0.002, mono_ns());
 	s.pump = evtimer_new(s.base, on_pump, &s);
 	s.beat = event_new(s.base, -1, EV_PERSIST, on_heartbeat, &s);
@@ -677,9 +678,8 @@ int main(int argc, char **argv)
 	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL))
 		goto out;
 	schedule(&s, 1);
-	log_info("sender started: %zu spools to %s port %lld at %lld Mbit/s of data, %.0f of datagrams "
-	         "(session %08x)",
-	         s.n_sources, s.conf.destination, s.conf.port, s.conf.rate_mbit, rate * 8 / 1e6, session);
+	log_info("sender started: %zu spools to %s port %lld at %lld Mbit/s (session %08x)", s.n_sources,
+	         s.conf.destination, s.conf.port, s.conf.rate_mbit, session);
 	event_base_dispatch(s.base);
 	exit_code = s.exit_code;
 out:

@@ -26,13 +26,6 @@ int link_params_check(const struct link_params *p)
 	return TIP_OK;
 }
 
-double link_wire_rate(const struct link_params *p, double data_rate)
-{
-	double d = (double)p->datagram_size;
-
-	return data_rate * (double)(p->k + p->m) / (double)p->k * d / (d - DG_OVERHEAD);
-}
-
 /* --- Sender --- */
 
 struct group {

@@ -39,12 +39,6 @@ struct link_params {
 struct link_params link_params_default(void);
 /* TIP_OK or TIP_EINVAL. */
 int link_params_check(const struct link_params *p);
-/*
- * Datagram bytes per second that carry data_rate bytes per second of block data (data symbols)
- * when blocks are full: data_rate * (k + m) / k * D / (D - DG_OVERHEAD). A sender paced at this
- * rate spends the configured rate on data and adds repair and headers on top.
- */
-double link_wire_rate(const struct link_params *p, double data_rate);
 
 /* --- Sender --- */
 
