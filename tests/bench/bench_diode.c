@@ -1,6 +1,7 @@
 /*
  * Goodput of the one-way link over loopback: diode-send → (lossy-relay) → diode-recv, configured for 1
- * Gbit/s of data, at 0% and 5% random loss, and Debian's udpcast (udp-sender --async with FEC,
+ * Gbit/s of datagrams, at 0% and 5% random loss (and photo records at 0% once more with 4% repair, as a
+ * clean link allows), and Debian's udpcast (udp-sender --async with FEC,
  * udp-receiver) moving the same bytes in the same run, through the same relay with the same loss.
  *
  * Our goodput counts record payload bytes that reached the inbox, intact and once, per second from the
@@ -214,9 +215,11 @@ out:
 	return same;
 }
 
-static void run_ours(const char *dir, const struct mix *mx, uint64_t payload, double loss, struct result *res)
+/* tuning: sender settings beyond the defaults ("" or lines such as "fec_m 8\n"). */
+static void run_ours(const char *dir, const struct mix *mx, uint64_t payload, double loss, const char *tuning,
+                     struct result *res)
 {
-	char conf_send[600], conf_recv[600], log[600], listen[64], forward[64], spools[700], extra[128];
+	char conf_send[600], conf_recv[600], log[600], listen[64], forward[64], spools[700], extra[160];
 	struct tdaemon recv_d, send_d;
 	struct httpc_response page;
 	int recv_port = tfree_port(), relay_port = tfree_port(), metrics_port = tfree_port();
@@ -224,7 +227,8 @@ static void run_ours(const char *dir, const struct mix *mx, uint64_t payload, do
 
 	tu_diode_recv_conf(conf_recv, dir, "127.0.0.1", recv_port, "rcvbuf 256M\n");
 	snprintf(spools, sizeof(spools), "bench=%s/outbox", dir);
-	snprintf(extra, sizeof(extra), "replay 2s 6s\nrate_mbit 1000\nmetrics_port %d\n", metrics_port);
+	snprintf(extra, sizeof(extra), "replay 2s 6s\nrate_mbit 1000\nmetrics_port %d\n%s", metrics_port,
+	         tuning);
 	tu_diode_send_conf(conf_send, dir, loss > 0 ? relay_port : recv_port, spools, extra);
 	snprintf(log, sizeof(log), "%s/recv.log", dir);
 	assert_int_equal(tdaemon_start(&recv_d, "diode-recv", conf_recv, log), 0);
@@ -255,11 +259,10 @@ static void run_ours(const char *dir, const struct mix *mx, uint64_t payload, do
 		reap(relay_pid, SIGTERM);
 	res->mbit = (double)payload * 8 / elapsed / 1e6;
 	res->cpu_per_gbit = cpu / ((double)payload * 8 / 1e9);
-	printf("ours %s, loss %.0f%%: %.2f s, %.0f Mbit/s goodput, %.2f CPU s per Gbit, %.1f%% of the "
-	       "payload "
-	       "again on the wire, %llu replays\n",
-	       mx->name, loss * 100, elapsed, res->mbit, res->cpu_per_gbit, res->overhead_pct,
-	       (unsigned long long)res->replays);
+	printf("ours %s%s%.*s, loss %.0f%%: %.2f s, %.0f Mbit/s goodput, %.2f CPU s per Gbit, %.1f%% of the "
+	       "payload again on the wire, %llu replays\n",
+	       mx->name, *tuning ? " with " : "", (int)strcspn(tuning, "\n"), tuning, loss * 100, elapsed,
+	       res->mbit, res->cpu_per_gbit, res->overhead_pct, (unsigned long long)res->replays);
 }
 
 /*
@@ -358,7 +361,7 @@ static void run_udpcast(const char *dir, const char *file, uint64_t bytes, doubl
 
 static void bench_diode(void **state)
 {
-	struct result ours[2][2], uc[2][2][N_FEC];
+	struct result ours[2][2], uc[2][2][N_FEC], clean;
 	char line[2048];
 	size_t used = 0;
 	(void)state;
@@ -379,7 +382,16 @@ static void bench_diode(void **state)
 
 			printf("%s: %d records, %.1f MB of payload, %.1f MB of records\n", mixes[m].name,
 			       mixes[m].records, (double)payload / 1e6, (double)bytes / 1e6);
-			run_ours(dir, &mixes[m], payload, l ? LOSS : 0, &ours[m][l]);
+			run_ours(dir, &mixes[m], payload, l ? LOSS : 0, "", &ours[m][l]);
+			/* A clean link can do with less repair: photo records at 0% with 4% instead of
+			 * 15%, both ends starting afresh on the same outbox. */
+			if (m == 1 && l == 0) {
+				snprintf(path, sizeof(path),
+				         "cd %s && rm -rf inbox quarantine recv-log send-log outbox/cursor.*",
+				         dir);
+				assert_int_equal(system(path), 0);
+				run_ours(dir, &mixes[m], payload, 0, "fec_m 8\n", &clean);
+			}
 			for (size_t f = 0; f < N_FEC; f++)
 				run_udpcast(dir, file, bytes, l ? LOSS : 0, udpcast_fec[f], &uc[m][l][f]);
 			tu_rmtree(dir);
@@ -416,7 +428,8 @@ static void bench_diode(void **state)
 				used += (size_t)snprintf(line + used, sizeof(line) - used,
 				                         " %s%d_vs_udpcast=failed", n, pct);
 		}
-	printf("%s\n", line);
+	printf("%s photo0_fec_m8_mbit=%.0f photo0_fec_m8_cpu_s_per_gbit=%.2f\n", line, clean.mbit,
+	       clean.cpu_per_gbit);
 }
 
 int main(void)
