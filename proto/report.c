@@ -222,7 +222,7 @@ static void check_activity(struct vctx *v, const Tip__Activity *a)
 	region_ok(v, a->region, 1, "activity.region");
 	text_ok(v, a->place, s, 0, "activity.place");
 	text_ok(v, a->time, s, 0, "activity.time");
-	text_ok(v, a->narrative, v->lim->long_text, 1, "activity.narrative");
+	text_ok(v, a->narrative, v->lim->long_text, 0, "activity.narrative");
 	count_ok(v, a->n_attachments, v->lim->max_attachments, "activity.attachments");
 	for (size_t i = 0; i < a->n_attachments && v->rc == TIP_OK; i++)
 		check_attachment(v, a->attachments[i], i, &total);

@@ -109,7 +109,6 @@ function check(report) {
   return [
     req('activity.categories', report.activity.categories.length > 0, 'err.categories'),
     req('activity.region', report.activity.region !== '', 'err.required'),
-    req('activity.narrative', report.activity.narrative !== '', 'err.required'),
     report.reporter.anonymous || req('reporter.name', report.reporter.name !== '', 'err.required'),
     report.reporter.anonymous || req('reporter.phone', report.reporter.phone !== '', 'err.required'),
     files.length <= lim.max_attachments ||

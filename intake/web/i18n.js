@@ -27,7 +27,7 @@ const TEXT = {
   'f.county': ['县（区、市）', 'County or district'],
   'f.time': ['发生时间', 'When'],
   'f.place': ['具体地点（选填）', 'Exact place (optional)'],
-  'f.narrative': ['主要问题 *', 'What happened *'],
+  'f.narrative': ['主要问题', 'What happened'],
   'f.narrative_hint': ['简要写明何人、何时、何地、做了什么。', 'Briefly: who, when, where and what.'],
   'f.files': ['证据材料（照片、PDF、录音、视频，选填）', 'Evidence (photos, PDF, audio, video; optional)'],
   'f.files_hint': [

@@ -341,7 +341,7 @@ static void test_report_errors_name_the_field(void **state)
 	         400, "invalid", "activity.colour"},
 	        {"{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true},\"activity\":{"
 	         "\"categories\":"
-	         "[\"other\"],\"region\":\"110101\",\"narrative\":\"\"}}",
+	         "[\"other\"],\"region\":\"110101\",\"narrative\":\"a\\u0007b\"}}",
 	         400, "invalid", "activity.narrative"},
 	        {"{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true}}", 400, "invalid",
 	         "activity"},

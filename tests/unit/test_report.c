@@ -48,13 +48,13 @@ static void test_valid_reports(void **state)
 
 	tu_report_init(&s);
 	expect(&s, TIP_OK, "");
-	/* The smallest anonymous report: a category, a region, a narrative. */
+	/* The smallest anonymous report: a category and a region (the narrative is optional). */
 	tu_report_init(&s);
 	s.reporter.anonymous = 1;
 	s.reporter.name = s.reporter.id_number = s.reporter.phone = s.reporter.address = "";
 	s.r.n_persons = 0;
 	s.activity.n_categories = 1;
-	s.activity.sector = s.activity.place = s.activity.time = "";
+	s.activity.sector = s.activity.place = s.activity.time = s.activity.narrative = "";
 	s.activity.n_attachments = 0;
 	s.r.umbrella = NULL;
 	s.activity.region = "440000";
@@ -109,7 +109,7 @@ static void test_each_field_is_named(void **state)
 	CASE(s.activity.sector = "space", TIP_ERANGE, "activity.sector");
 	CASE(s.activity.region = "", TIP_EINVAL, "activity.region");
 	CASE(s.activity.region = "11010", TIP_ERANGE, "activity.region");
-	CASE(s.activity.narrative = "", TIP_EINVAL, "activity.narrative");
+	CASE(s.activity.narrative = "a\x01b", TIP_EINVAL, "activity.narrative");
 	CASE(s.activity.n_attachments = 11, TIP_EOVERSIZE, "activity.attachments");
 	CASE(s.attachment.content_type = "application/x-msdownload", TIP_ERANGE,
 	     "activity.attachments[0].content_type");
