@@ -15,10 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#define READ_BATCH   4096
-#define IDLE_NS      20000000
 #define EVENT_MAX    512    /* bytes of one event line */
-#define QUEUE_MAX    100000 /* events waiting for the thread; more are counted and dropped */
+#define QUEUE_MAX    100000 /* events waiting for the thread; more are counted, and the count logged */
 #define TREE_SYNC_MS 10000  /* trees are rebuilt from the inbox, so they are committed only now and then */
 
 struct rxorigin {
@@ -169,27 +167,47 @@ static void try_cosign(struct rxlog *l, struct rxorigin *x)
 	x->pending = NULL;
 }
 
+/* Appends one event line to the event spool and its tree. */
+static int append_event(struct rxlog *l, const char *line, size_t len)
+{
+	uint8_t leaf[MERKLE_HASH_LEN];
+	int rc = spool_append(l->events, line, len, NULL);
+
+	if (rc != TIP_OK)
+		return rc;
+	merkle_leaf_hash(line, len, leaf);
+	return merkle_append(l->ev.tree, leaf, NULL);
+}
+
 /* Appends the queued events to the event spool and tree, durably. */
 static int write_events(struct rxlog *l)
 {
 	struct event *e, *next;
-	uint8_t leaf[MERKLE_HASH_LEN];
+	uint64_t dropped;
+	char line[64];
 	int rc = TIP_OK;
 
 	pthread_mutex_lock(&l->mu);
 	e = l->head;
 	l->head = l->tail = NULL;
 	l->queued = 0;
+	dropped = l->dropped;
+	l->dropped = 0;
 	pthread_mutex_unlock(&l->mu);
-	if (!e)
+	if (!e && !dropped)
 		return TIP_OK;
 	for (; e; e = next) {
 		next = e->next;
-		if (rc == TIP_OK && (rc = spool_append(l->events, e->line, e->len, NULL)) == TIP_OK) {
-			merkle_leaf_hash(e->line, e->len, leaf);
-			rc = merkle_append(l->ev.tree, leaf, NULL);
-		}
+		if (rc == TIP_OK)
+			rc = append_event(l, e->line, e->len);
 		free(e);
+	}
+	/* Events the full queue could not take are not lost silently: their number is an event. */
+	if (rc == TIP_OK && dropped) {
+		int n = snprintf(line, sizeof(line), "%llu events-dropped %llu",
+		                 (unsigned long long)wall_ms(), (unsigned long long)dropped);
+
+		rc = append_event(l, line, (size_t)n);
 	}
 	return rc == TIP_OK ? spool_sync(l->events, NULL) : rc;
 }
@@ -204,7 +222,7 @@ static int step(struct rxlog *l, int *work)
 
 	for (size_t i = 0; i < l->n; i++) {
 		l->cur = i;
-		if ((rc = tlog_follow(l->o[i].log.tree, l->o[i].reader, READ_BATCH, on_inbox_record, l,
+		if ((rc = tlog_follow(l->o[i].log.tree, l->o[i].reader, TLOG_READ_BATCH, on_inbox_record, l,
 		                      &fault)) < 0) {
 			log_err("transfer log: inbox %s: %s (%s offset %llu)", l->o[i].key->name,
 			        tip_strerror(rc), fault.file, (unsigned long long)fault.offset);
@@ -231,7 +249,7 @@ static int step(struct rxlog *l, int *work)
 static void *run(void *arg)
 {
 	struct rxlog *l = arg;
-	struct timespec idle = {0, IDLE_NS};
+	struct timespec idle = {0, TLOG_IDLE_NS};
 
 	while (!atomic_load(&l->stop)) {
 		int work = 0, rc = step(l, &work);
@@ -294,7 +312,7 @@ static int open_events(struct rxlog *l)
 	    (rc = tlog_tree_open(&l->ev, tree, state, l->evkey.name, &l->evkey, wall_ms())) != TIP_OK ||
 	    !(r = tlog_reader_open(dir, "diode-recv-log", &l->conf.spool, l->ev.tree, &rc)))
 		return rc;
-	while ((rc = tlog_follow(l->ev.tree, r, READ_BATCH, NULL, NULL, &fault)) > 0) {
+	while ((rc = tlog_follow(l->ev.tree, r, TLOG_READ_BATCH, NULL, NULL, &fault)) > 0) {
 	}
 	spool_reader_close(r);
 	return rc;

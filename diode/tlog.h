@@ -19,7 +19,9 @@
 #include "proto/checkpoint.h"
 #include "proto/keyfile.h"
 
-#define TLOG_PATH_MAX 512
+#define TLOG_PATH_MAX   512
+#define TLOG_READ_BATCH 4096     /* records a log thread takes from one spool before looking at the others */
+#define TLOG_IDLE_NS    20000000 /* a log thread with nothing to do looks again after this */
 
 /* Parts of a log directory. */
 #define TLOG_TREES       "trees"         /* trees/<origin>/: one Merkle tree (tiles) per origin */

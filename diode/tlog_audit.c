@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/file.h"
 #include "diode/merkle.h"
+#include "diode/origins.h"
 #include "diode/spool.h"
 #include "diode/tlog.h"
 #include "proto/checkpoint.h"
@@ -20,7 +21,6 @@
 #define BATCH        4096 /* records checked on the threads at a time */
 #define MAX_THREADS  64
 #define MAX_REPORTED 20 /* problems listed per origin and kind before they are only counted */
-#define MAX_ORIGINS  256
 #define READER       "diode-audit"
 
 /* --- keys --- */
@@ -402,7 +402,7 @@ static struct tlog_audit_origin *origin_of(struct ctx *c, const char *name, int 
 	for (size_t i = 0; i < c->r->n_origins; i++)
 		if (strcmp(c->r->origins[i].name, name) == 0)
 			return &c->r->origins[i];
-	if (!create || c->r->n_origins == MAX_ORIGINS || !rec_origin_ok(name))
+	if (!create || c->r->n_origins == ORIGINS_MAX || !rec_origin_ok(name))
 		return NULL;
 	if (!(grown = realloc(c->r->origins, (c->r->n_origins + 1) * sizeof(*grown))))
 		return NULL;
@@ -909,7 +909,7 @@ int tlog_audit_verify(const struct tlog_audit_opts *o, struct tlog_audit_report 
 	}
 	origins_in(&c, o->sender);
 	origins_in(&c, o->receiver);
-	if (!(sw.per = calloc(MAX_ORIGINS, sizeof(*sw.per))))
+	if (!(sw.per = calloc(ORIGINS_MAX, sizeof(*sw.per))))
 		return TIP_ENOMEM;
 	if ((rc = (int)walk_records(&c, cp_dir, log_name, sw.log_key, on_checkpoint_record, &sw)) < 0) {
 		snprintf(err, err_cap, "%s: %s", cp_dir, tip_strerror(rc));
@@ -926,7 +926,7 @@ int tlog_audit_verify(const struct tlog_audit_opts *o, struct tlog_audit_report 
 	}
 	rc = TIP_OK;
 out:
-	for (size_t i = 0; i < MAX_ORIGINS; i++) {
+	for (size_t i = 0; i < ORIGINS_MAX; i++) {
 		free(sw.per[i].c);
 		free(sw.per[i].seq);
 	}

@@ -14,9 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#define READ_BATCH 4096 /* records taken from one spool before looking at the others */
-#define IDLE_NS    20000000
-
 struct txsrc {
 	char origin[REC_ORIGIN_MAX + 1];
 	struct spool_reader *reader;
@@ -91,8 +88,8 @@ static int follow(struct txlog *l, struct txsrc *s)
 	struct spool_fault fault;
 	/* No further than the next checkpoint, so that there is one every every_records leaves. */
 	uint64_t room = tlog_tree_room(&s->log, l->conf.every_records);
-	int n = tlog_follow(s->log.tree, s->reader, room < READ_BATCH ? (size_t)room : READ_BATCH, NULL, NULL,
-	                    &fault);
+	int n = tlog_follow(s->log.tree, s->reader, room < TLOG_READ_BATCH ? (size_t)room : TLOG_READ_BATCH,
+	                    NULL, NULL, &fault);
 
 	if (n < 0)
 		log_err("transfer log %s: %s (%s offset %llu)", s->origin, tip_strerror(n), fault.file,
@@ -103,7 +100,7 @@ static int follow(struct txlog *l, struct txsrc *s)
 static void *run(void *arg)
 {
 	struct txlog *l = arg;
-	struct timespec idle = {0, IDLE_NS};
+	struct timespec idle = {0, TLOG_IDLE_NS};
 
 	while (!atomic_load(&l->stop)) {
 		int work = 0, rc = TIP_OK;

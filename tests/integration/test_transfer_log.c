@@ -514,6 +514,15 @@ static void test_transfer_log(void **state)
 	                       "%s/audit.keys",
 	                       dir, dir, dir, dir),
 	                 2);
+	/* A keys file with a line that is no verifier key: usage error, the line named. */
+	snprintf(path, sizeof(path), "%s/bad.keys", dir);
+	tu_write_text(path, "# keys\nintake-a+0000+not-base64\n");
+	assert_int_equal(audit(out, sizeof(out),
+	                       "verify --sender %s/intact/send-log --receiver %s/intact/recv-log --inbox "
+	                       "%s/intact/inbox --keys %s",
+	                       dir, dir, dir, path),
+	                 2);
+	assert_non_null(strstr(out, "not a verifier key: intake-a+0000+not-base64"));
 
 	tu_rmtree(dir);
 	free(dir);
