@@ -25,7 +25,7 @@ const char *staff_login_name(enum staff_login l)
 	return (unsigned)l < STAFF_LOGIN_COUNT ? names[l] : "unknown";
 }
 
-enum route_id { R_LOGIN, R_LOGOUT, R_ME, R_PLEDGE, R_CASES, R_CASE, R_ATTACHMENT };
+enum route_id { R_LOGIN, R_LOGOUT, R_ME, R_PLEDGE, R_CASES, R_CASE, R_ATTACHMENT, R_CASE_OP, R_OP };
 
 /* Who may use a route, checked in code before the database is asked (which checks again). */
 enum role_bit {
@@ -47,7 +47,7 @@ static const struct {
                   {"auditor", ROLE_AUDITOR},   {"administrator", ROLE_ADMIN}};
 
 struct route {
-	enum http_method method;
+	enum http_method method; /* HTTP_OTHER: GET or POST, the operation's own (checked by api_call) */
 	int roles;
 	int csrf;   /* state-changing: the X-CSRF-Token header must match the session's */
 	int pledge; /* shows case data: the confidentiality pledge must have been accepted */
@@ -61,6 +61,8 @@ static const struct route routes[] = {
         [R_CASES] = {HTTP_GET, ROLES_CASES, 0, 1},
         [R_CASE] = {HTTP_GET, ROLES_CASES, 0, 1},
         [R_ATTACHMENT] = {HTTP_GET, ROLES_CASES, 0, 1},
+        [R_CASE_OP] = {HTTP_OTHER, ROLES_CASES, 1, 1},
+        [R_OP] = {HTTP_OTHER, ROLES_ANY, 1, 1},
 };
 
 /* One request on its way through the database. */
@@ -68,9 +70,11 @@ struct call {
 	struct staff *s;
 	struct http_req *req;
 	enum route_id route;
+	int csrf;                /* the route changes state: the CSRF token must match */
 	char token[BYTEA_PARAM]; /* the session token's digest as a bytea parameter */
 	char params[6][40];      /* route parameters as text ("" for NULL) */
 	json_t *body;            /* login: the parsed body */
+	char *args;              /* operations: the arguments as a JSON object */
 	long long uid;           /* login: the user found */
 	char csrf_hex[2 * AUTH_DIGEST_LEN + 1];
 	char new_token[AUTH_TOKEN_TEXT], new_csrf[AUTH_TOKEN_TEXT];
@@ -84,6 +88,7 @@ struct call {
 static void call_free(struct call *c)
 {
 	json_decref(c->body);
+	free(c->args);
 	free(c->answer);
 	OPENSSL_cleanse(c->new_token, sizeof(c->new_token));
 	free(c);
@@ -188,6 +193,44 @@ static void on_done(struct pgq_tx *tx, const PGresult *res, void *arg)
 	commit_then_reply(c, tx, "application/json", done, sizeof(done) - 1);
 }
 
+/*
+ * An operation's answer: its document, or the refusal its function raised (SQLSTATE TWnnn: HTTP status
+ * nnn, COLUMN naming the field), or 400 for input the database itself refused as malformed.
+ */
+static void on_operation(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	static const struct {
+		const char *state, *error;
+		int status;
+	} refusals[] = {{"TW400", "invalid", 400},
+	                {"TW403", "forbidden", 403},
+	                {"TW404", "not_found", 404},
+	                {"TW405", "method_not_allowed", 405},
+	                {"TW409", "refused", 409}};
+	struct call *c = arg;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (!state || ok(res))
+		return on_document(tx, res, arg);
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		if (!strcmp(state, refusals[i].state)) {
+			const char *field = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+			http_reply_error(c->req, refusals[i].status, refusals[i].error,
+			                 field && *field ? field : NULL,
+			                 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), NULL);
+			pgq_end(tx, 0, NULL, NULL);
+			return call_free(c);
+		}
+	/* Class 22 (data exception): a value PostgreSQL could not take, e.g. text it cannot store. */
+	if (!strncmp(state, "22", 2)) {
+		log_info("operation refused by the database: %s", PQresultErrorMessage(res));
+		http_reply_error(c->req, 400, "invalid", NULL, "a value the database cannot store", NULL);
+		pgq_end(tx, 0, NULL, NULL);
+		return call_free(c);
+	}
+	fail(c, tx, res);
+}
+
 /* The session is valid and the route allowed: its statement. */
 static void run_route(struct call *c, struct pgq_tx *tx)
 {
@@ -212,6 +255,13 @@ static void run_route(struct call *c, struct pgq_tx *tx)
 		pgq_send(tx, "SELECT * FROM attachment_get($1::bigint, $2::integer)", 2, p, 1, on_attachment,
 		         c);
 		break;
+	case R_CASE_OP:
+	case R_OP: {
+		const char *op[] = {p[1], http_req_head(c->req)->method == HTTP_GET ? "GET" : "POST",
+		                    c->route == R_CASE_OP ? p[0] : NULL, c->args};
+		pgq_send(tx, "SELECT api_call($1, $2, $3::bigint, $4::jsonb)", 4, op, 0, on_operation, c);
+		break;
+	}
 	case R_LOGIN: break;
 	}
 }
@@ -238,7 +288,7 @@ static void on_session(struct pgq_tx *tx, const PGresult *res, void *arg)
 	if (!ok(res) || PQntuples(res) != 1)
 		return fail(c, tx, res);
 	/* Columns: user_id, role, csrf_hash (hex bytea), pledged. */
-	if (r->csrf && (PQgetlength(res, 0, 2) != 2 + 2 * AUTH_DIGEST_LEN ||
+	if (c->csrf && (PQgetlength(res, 0, 2) != 2 + 2 * AUTH_DIGEST_LEN ||
 	                CRYPTO_memcmp(PQgetvalue(res, 0, 2) + 2, c->csrf_hex, 2 * AUTH_DIGEST_LEN) != 0)) {
 		pgq_end(tx, 0, NULL, NULL);
 		http_reply_error(c->req, 403, "csrf", "X-CSRF-Token", "missing or wrong CSRF token", NULL);
@@ -479,6 +529,79 @@ static int list_filters(struct call *c)
 	return 0;
 }
 
+#define OP_NAME_MAX  40
+#define OP_ARGS_MAX  32 /* query parameters of a GET operation */
+#define OP_VALUE_MAX 64
+
+/* An operation's name: [a-z_]{1,40}. */
+static int is_op_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= OP_NAME_MAX && strspn(s, "abcdefghijklmnopqrstuvwxyz_") == n;
+}
+
+/*
+ * An operation's arguments as a JSON object into c->args: a POST's body (a JSON object, or nothing for
+ * {}), or a GET's query string, each value a string of [A-Za-z0-9_.:-] (no decoding: ids, codes, dates
+ * and times need nothing else). 0, or -1 with a reply sent.
+ */
+static int op_args(struct call *c)
+{
+	json_t *args = NULL;
+	json_error_t e;
+
+	if (http_req_head(c->req)->method == HTTP_POST) {
+		size_t len;
+		const uint8_t *body = http_req_body(c->req, &len);
+		args = len ? json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &e) : json_object();
+		if (!json_is_object(args)) {
+			json_decref(args);
+			http_reply_error(c->req, 400, "invalid", NULL, "the body must be a JSON object",
+			                 NULL);
+			return -1;
+		}
+	} else {
+		const char *q = http_req_head(c->req)->query;
+		args = json_object();
+		for (size_t count = 0; args && *q; count++) {
+			size_t n = strcspn(q, "&"), k = strcspn(q, "=");
+			char key[OP_NAME_MAX + 1], value[OP_VALUE_MAX + 1];
+			int bad = count >= OP_ARGS_MAX || k >= n || k == 0 || k > OP_NAME_MAX ||
+			          n - k - 1 > OP_VALUE_MAX;
+			if (!bad) {
+				memcpy(key, q, k);
+				key[k] = 0;
+				memcpy(value, q + k + 1, n - k - 1);
+				value[n - k - 1] = 0;
+				bad = !is_op_name(key) || json_object_get(args, key) ||
+				      strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123"
+				                    "456789_.:-") != strlen(value) ||
+				      json_object_set_new(args, key, json_string(value)) != 0;
+			}
+			if (bad) {
+				char field[OP_NAME_MAX + 1];
+				snprintf(field, sizeof(field), "%.*s", (int)(k < n ? k : n), q);
+				json_decref(args);
+				http_reply_error(c->req, 400, "invalid", is_op_name(field) ? field : NULL,
+				                 "parameters name=value, at most 32, each once, values of "
+				                 "letters, digits "
+				                 "and _ . : - (at most 64)",
+				                 NULL);
+				return -1;
+			}
+			q += n + (q[n] == '&');
+		}
+	}
+	c->args = args ? json_dumps(args, JSON_COMPACT) : NULL;
+	json_decref(args);
+	if (!c->args) {
+		http_reply_error(c->req, 503, "unavailable", NULL, "out of memory", NULL);
+		return -1;
+	}
+	return 0;
+}
+
 /* Which route, with its path parameters; -1 with a reply sent. */
 static int route(struct call *c)
 {
@@ -496,7 +619,10 @@ static int route(struct call *c)
 		c->route = R_PLEDGE;
 	else if (!strcmp(path, "/api/v1/cases"))
 		c->route = R_CASES;
-	else if (!strncmp(path, "/api/v1/cases/", 14) && is_id(path + 14, n = strcspn(path + 14, "/"))) {
+	else if (!strncmp(path, "/api/v1/ops/", 12) && is_op_name(path + 12)) {
+		c->route = R_OP;
+		snprintf(c->params[1], sizeof(c->params[1]), "%s", path + 12);
+	} else if (!strncmp(path, "/api/v1/cases/", 14) && is_id(path + 14, n = strcspn(path + 14, "/"))) {
 		memcpy(c->params[0], path + 14, n);
 		rest = path + 14 + n;
 		if (!*rest)
@@ -505,15 +631,23 @@ static int route(struct call *c)
 		         strspn(rest + 13, "0123456789") == strlen(rest + 13) && rest[13]) {
 			c->route = R_ATTACHMENT;
 			memcpy(c->params[1], rest + 13, strlen(rest + 13));
+		} else if (!strncmp(rest, "/actions/", 9) && is_op_name(rest + 9)) {
+			c->route = R_CASE_OP;
+			snprintf(c->params[1], sizeof(c->params[1]), "%s", rest + 9);
 		} else
 			goto not_found;
 	} else
 		goto not_found;
-	if (h->method != routes[c->route].method) {
+	if (routes[c->route].method == HTTP_OTHER ? h->method != HTTP_GET && h->method != HTTP_POST
+	                                          : h->method != routes[c->route].method) {
 		http_reply_error(c->req, 405, "method_not_allowed", NULL,
-		                 routes[c->route].method == HTTP_GET ? "use GET" : "use POST", NULL);
+		                 routes[c->route].method == HTTP_GET    ? "use GET"
+		                 : routes[c->route].method == HTTP_POST ? "use POST"
+		                                                        : "use GET or POST",
+		                 NULL);
 		return -1;
 	}
+	c->csrf = routes[c->route].csrf && h->method == HTTP_POST;
 	return 0;
 not_found:
 	http_reply_error(c->req, 404, "not_found", NULL, "no such resource", NULL);
@@ -572,7 +706,7 @@ void staff_handle(struct http_req *req, void *arg)
 		http_reply_error(req, 401, "unauthenticated", COOKIE, "log in first", NULL);
 		return call_free(c);
 	}
-	if (routes[c->route].csrf) {
+	if (c->csrf) {
 		const char *h = http_head_header(http_req_head(req), "X-CSRF-Token");
 		uint8_t digest[AUTH_DIGEST_LEN];
 		if (!h || auth_token_digest(h, digest) != TIP_OK) {
@@ -585,6 +719,8 @@ void staff_handle(struct http_req *req, void *arg)
 	if (c->route == R_PLEDGE)
 		snprintf(c->params[0], sizeof(c->params[0]), "%s", s->conf.pledge_version);
 	if (c->route == R_CASES && list_filters(c) != 0)
+		return call_free(c);
+	if ((c->route == R_CASE_OP || c->route == R_OP) && op_args(c) != 0)
 		return call_free(c);
 	if (pgq_begin(s->db, on_begin_session, c) != 0)
 		start_failed(c);

@@ -95,7 +95,7 @@ static double run_copy(PGconn *c)
 		PQclear(PQgetResult(c));
 	}
 	must(tpg_exec(c, "TRUNCATE reports, report_persons, report_officials, report_attachments, cases, "
-	                 "case_links") == 0,
+	                 "case_links, status_outbox CASCADE") == 0,
 	     "TRUNCATE");
 	t0 = now_s();
 	must(tpg_exec(c, "BEGIN") == 0, "BEGIN");

@@ -12,6 +12,7 @@
 #include "pg.h"
 #include "testutil.h"
 
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,19 @@
 static struct tcm f;
 
 /* The files in internal/sql. */
-#define MIGRATIONS 4
+static long long migrations_count(void)
+{
+	char pattern[600];
+	glob_t g;
+	long long n;
+
+	snprintf(pattern, sizeof(pattern), "%s/[0-9][0-9][0-9][0-9]_*.sql", f.migrations);
+	assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+	n = (long long)g.gl_pathc;
+	globfree(&g);
+	return n;
+}
+#define MIGRATIONS migrations_count()
 
 static int setup(void **state)
 {
