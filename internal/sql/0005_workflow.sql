@@ -603,7 +603,11 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION op_redistribute(case_id bigint, args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+-- With the owner's rights: a case handed up leaves the province's view, and PostgreSQL checks an updated
+-- row against the actor's view. wf_begin's rules (the handling office or the national office) decide
+-- who may, as for every transition.
+CREATE FUNCTION op_redistribute(case_id bigint, args jsonb) RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = public, pg_temp AS $$
 DECLARE
 	before cases;
 	after cases;

@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "httpc.h"
 #include "pg.h"
+#include "staffc.h"
 #include "testutil.h"
 
 #include "common/err.h"
@@ -28,23 +29,28 @@ static struct tcm f;
 static struct tdaemon d;
 static PGconn *owner;
 
-#define PASSWORD "correct horse battery"
+#define PASSWORD TSTAFF_PASSWORD
 static const uint8_t totp_seed[20] = "12345678901234567890";
 
 /* Units: 1 national, 2 Beijing office, 3 Shanghai office, 4 Dongcheng unit, 5 Huangpu unit, 6 Beijing review.
  */
-static const char *const users[][3] = {
-        {"nat", "national", "1"},      {"bj", "provincial", "2"}, {"sh", "provincial", "3"},
-        {"dc", "unit_officer", "4"},   {"rev", "reviewer", "6"},  {"aud", "auditor", "1"},
-        {"adm", "administrator", "1"}, {"totp", "national", "1"}, {"lock", "national", "1"},
+static const char *const users[][4] = {
+        {"nat", "national", "1", NULL},
+        {"bj", "provincial", "2", NULL},
+        {"sh", "provincial", "3", NULL},
+        {"dc", "unit_officer", "4", NULL},
+        {"rev", "reviewer", "6", NULL},
+        {"aud", "auditor", "1", NULL},
+        {"adm", "administrator", "1", NULL},
+        {"totp", "national", "1", "\\x3132333435363738393031323334353637383930"},
+        {"lock", "national", "1", NULL},
 };
 #define N_USERS (sizeof(users) / sizeof(users[0]))
 
 static int setup(void **state)
 {
 	(void)state;
-	struct auth_cost cheap = {1, 1024, 1};
-	char hash[AUTH_HASH_MAX], log[300];
+	char log[300];
 
 	tcm_setup(&f, 1);
 	/* More logins than a person makes; the rate limit itself has its own test below. */
@@ -63,20 +69,7 @@ static int setup(void **state)
 	                          "(3, 'verification', '310101', '310000', 'Huangpu unit'), "
 	                          "(2, 'review', '110000', '110000', 'Beijing review')"),
 	                 0);
-	assert_int_equal(auth_hash_password(PASSWORD, strlen(PASSWORD), &cheap, hash), TIP_OK);
-	for (size_t i = 0; i < N_USERS; i++) {
-		const char *p[] = {users[i][0], users[i][1], users[i][2], hash,
-		                   strcmp(users[i][0], "totp") == 0
-		                           ? "\\x3132333435363738393031323334353637383930"
-		                           : NULL};
-		PGresult *r = PQexecParams(
-		        owner,
-		        "INSERT INTO users (username, role, unit_id, password_hash, totp_secret) "
-		        "VALUES ($1, $2, $3::bigint, $4, $5::bytea)",
-		        5, NULL, p, NULL, NULL, 0);
-		assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-		PQclear(r);
-	}
+	tstaff_users(owner, users, N_USERS);
 	/* Cases 1 and 2 in Beijing (Dongcheng), case 3 in Shanghai; case 1 assigned to the Dongcheng unit, 1
 	 * and 2 sent to Beijing's reviewers. */
 	tcm_add_reports(&f, 2);
@@ -106,29 +99,14 @@ static int teardown(void **state)
 	return 0;
 }
 
-struct session {
-	char cookie[128]; /* "Cookie: tip_session=...\r\n" */
-	char csrf[AUTH_TOKEN_TEXT];
-};
-
-static int call(const char *method, const char *path, const struct session *s, int csrf, const char *body,
+static int call(const char *method, const char *path, const struct tsession *s, int csrf, const char *body,
                 struct httpc_response *r)
 {
-	char headers[300] = "";
-
-	if (s)
-		snprintf(headers, sizeof(headers), "%s%s%s%s", s->cookie, csrf ? "X-CSRF-Token: " : "",
-		         csrf ? s->csrf : "", csrf ? "\r\n" : "");
-	if (body)
-		strncat(headers, "Content-Type: application/json\r\n", sizeof(headers) - strlen(headers) - 1);
-	assert_int_equal(httpc_request("127.0.0.1", d.port, 0, method, path, headers, body,
-	                               body ? strlen(body) : 0, r),
-	                 0);
-	return r->status;
+	return tstaff_call(d.port, method, path, s, csrf, body, r);
 }
 
 /* Status of one call, the response freed. */
-static int status(const char *method, const char *path, const struct session *s, int csrf)
+static int status(const char *method, const char *path, const struct tsession *s, int csrf)
 {
 	struct httpc_response r;
 	int st = call(method, path, s, csrf, method[0] == 'P' ? "{}" : NULL, &r);
@@ -137,38 +115,20 @@ static int status(const char *method, const char *path, const struct session *s,
 	return st;
 }
 
-static int login(const char *user, const char *password, const char *totp, struct session *s)
+static int login(const char *user, const char *password, const char *totp, struct tsession *s)
 {
-	char body[256], cookie[256];
-	struct httpc_response r;
-	int st;
-
-	snprintf(body, sizeof(body), "{\"username\": \"%s\", \"password\": \"%s\"%s%s%s}", user, password,
-	         totp ? ", \"totp\": \"" : "", totp ? totp : "", totp ? "\"" : "");
-	if ((st = call("POST", "/api/v1/login", NULL, 0, body, &r)) == 200) {
-		assert_non_null(httpc_header(&r, "Set-Cookie", cookie, sizeof(cookie)));
-		assert_non_null(strstr(cookie, "; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age="));
-		snprintf(s->cookie, sizeof(s->cookie), "Cookie: %.*s\r\n", (int)strcspn(cookie, ";"), cookie);
-		const char *t = strstr(r.body, "\"csrf_token\":\"");
-		assert_non_null(t);
-		snprintf(s->csrf, sizeof(s->csrf), "%.43s", t + 14);
-	}
-	httpc_free(&r);
-	return st;
+	return tstaff_login(d.port, user, password, totp, s);
 }
 
-static struct session login_ok(const char *user)
+static struct tsession login_ok(const char *user)
 {
-	struct session s;
-
-	assert_int_equal(login(user, PASSWORD, NULL, &s), 200);
-	return s;
+	return tstaff_session(d.port, user, 0);
 }
 
 static void test_login(void **state)
 {
 	(void)state;
-	struct session s;
+	struct tsession s;
 	struct httpc_response r;
 	char code[8];
 
@@ -231,7 +191,7 @@ static void test_pledge(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < N_USERS - 2; i++) {
-		struct session s = login_ok(users[i][0]);
+		struct tsession s = login_ok(users[i][0]);
 		int cases = strcmp(users[i][1], "auditor") && strcmp(users[i][1], "administrator");
 		struct httpc_response r;
 
@@ -266,7 +226,7 @@ static void test_scopes(void **state)
 	long long expected_views = 0;
 
 	for (size_t u = 0; u < sizeof(expect) / sizeof(expect[0]); u++) {
-		struct session s = login_ok(expect[u].user);
+		struct tsession s = login_ok(expect[u].user);
 		struct httpc_response r;
 		int listed = 0;
 
@@ -314,7 +274,7 @@ static void test_scopes(void **state)
 static void test_case_list(void **state)
 {
 	(void)state;
-	struct session s = login_ok("nat");
+	struct tsession s = login_ok("nat");
 	struct httpc_response r;
 
 	assert_int_equal(call("GET", "/api/v1/cases?limit=2", &s, 0, NULL, &r), 200);
@@ -355,7 +315,7 @@ static void test_login_rate_limit(void **state)
 {
 	(void)state;
 	char path[300];
-	struct session s;
+	struct tsession s;
 
 	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
 	snprintf(path, sizeof(path), "%s", f.conf);

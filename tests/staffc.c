@@ -1,0 +1,79 @@
+#include "staffc.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "common/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int tstaff_call(int port, const char *method, const char *path, const struct tsession *s, int csrf,
+                const char *body, struct httpc_response *r)
+{
+	char headers[300] = "";
+
+	if (s)
+		snprintf(headers, sizeof(headers), "%s%s%s%s", s->cookie, csrf ? "X-CSRF-Token: " : "",
+		         csrf ? s->csrf : "", csrf ? "\r\n" : "");
+	if (body)
+		strncat(headers, "Content-Type: application/json\r\n", sizeof(headers) - strlen(headers) - 1);
+	assert_int_equal(
+	        httpc_request("127.0.0.1", port, 0, method, path, headers, body, body ? strlen(body) : 0, r),
+	        0);
+	return r->status;
+}
+
+int tstaff_login(int port, const char *user, const char *password, const char *totp, struct tsession *s)
+{
+	char body[256], cookie[256];
+	struct httpc_response r;
+	int st;
+
+	snprintf(body, sizeof(body), "{\"username\": \"%s\", \"password\": \"%s\"%s%s%s}", user, password,
+	         totp ? ", \"totp\": \"" : "", totp ? totp : "", totp ? "\"" : "");
+	if ((st = tstaff_call(port, "POST", "/api/v1/login", NULL, 0, body, &r)) == 200) {
+		assert_non_null(httpc_header(&r, "Set-Cookie", cookie, sizeof(cookie)));
+		assert_non_null(strstr(cookie, "; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age="));
+		snprintf(s->cookie, sizeof(s->cookie), "Cookie: %.*s\r\n", (int)strcspn(cookie, ";"), cookie);
+		const char *t = strstr(r.body, "\"csrf_token\":\"");
+		assert_non_null(t);
+		snprintf(s->csrf, sizeof(s->csrf), "%.43s", t + 14);
+	}
+	httpc_free(&r);
+	return st;
+}
+
+struct tsession tstaff_session(int port, const char *user, int pledge)
+{
+	struct tsession s;
+	struct httpc_response r;
+
+	assert_int_equal(tstaff_login(port, user, TSTAFF_PASSWORD, NULL, &s), 200);
+	if (pledge) {
+		assert_int_equal(tstaff_call(port, "POST", "/api/v1/pledge", &s, 1, "{}", &r), 200);
+		httpc_free(&r);
+	}
+	return s;
+}
+
+void tstaff_users(PGconn *owner, const char *const (*users)[4], size_t n)
+{
+	struct auth_cost cheap = {1, 1024, 1};
+	char hash[AUTH_HASH_MAX];
+
+	assert_int_equal(auth_hash_password(TSTAFF_PASSWORD, strlen(TSTAFF_PASSWORD), &cheap, hash), TIP_OK);
+	for (size_t i = 0; i < n; i++) {
+		const char *p[] = {users[i][0], users[i][1], users[i][2], hash, users[i][3]};
+		PGresult *r = PQexecParams(
+		        owner,
+		        "INSERT INTO users (username, role, unit_id, password_hash, totp_secret) "
+		        "VALUES ($1, $2, $3::bigint, $4, $5::bytea)",
+		        5, NULL, p, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			fail_msg("user %s: %s", users[i][0], PQresultErrorMessage(r));
+		PQclear(r);
+	}
+}
