@@ -1,4 +1,5 @@
 #include "daemon.h"
+#include "testutil.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -117,6 +118,11 @@ int tdaemon_stop(struct tdaemon *d, int sig)
 	if (waitpid(d->pid, &status, 0) != d->pid)
 		return -1;
 	d->pid = 0;
+	if (getenv("TIP_SHOW_LOG")) {
+		char *log = tu_read_file(d->log, NULL);
+		fprintf(stderr, "---- %s\n%s", d->log, log ? log : "");
+		free(log);
+	}
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);

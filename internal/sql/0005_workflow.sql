@@ -177,34 +177,33 @@ BEGIN
 END
 $$;
 
--- A calendar date YYYY-MM-DD, or a time with its offset (RFC 3339).
-CREATE FUNCTION arg_date(args jsonb, key text, required boolean) RETURNS date LANGUAGE plpgsql IMMUTABLE AS $$
+-- A string matching pattern that PostgreSQL reads as a value of type_ (a date, a time with its offset),
+-- as text for the caller to cast; hint says what is wanted.
+CREATE FUNCTION arg_typed(args jsonb, key text, required boolean, pattern text, type_ regtype, hint text)
+	RETURNS text LANGUAGE plpgsql STABLE AS $$
 DECLARE
-	v text := arg_text(args, key, required, 10);
+	v text := arg_text(args, key, required, 40);
 BEGIN
-	IF v IS NOT NULL AND v !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN
-		PERFORM wf_fail('TW400', 'a date YYYY-MM-DD', key);
+	IF v IS NOT NULL THEN
+		IF v !~ pattern THEN
+			PERFORM wf_fail('TW400', hint, key);
+		END IF;
+		EXECUTE format('SELECT %L::%s', v, type_);
 	END IF;
-	RETURN v::date;
+	RETURN v;
 EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
-	PERFORM wf_fail('TW400', 'a date YYYY-MM-DD', key);
+	PERFORM wf_fail('TW400', hint, key);
 	RETURN NULL;
 END
 $$;
 
-CREATE FUNCTION arg_time(args jsonb, key text, required boolean) RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	v text := arg_text(args, key, required, 35);
-BEGIN
-	IF v IS NOT NULL AND v !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})$' THEN
-		PERFORM wf_fail('TW400', 'a time like 2026-12-05T09:30:00+08:00', key);
-	END IF;
-	RETURN v::timestamptz;
-EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
-	PERFORM wf_fail('TW400', 'a time like 2026-12-05T09:30:00+08:00', key);
-	RETURN NULL;
-END
-$$;
+CREATE FUNCTION arg_date(args jsonb, key text, required boolean) RETURNS date LANGUAGE sql STABLE
+	AS $$ SELECT arg_typed(args, key, required, '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'date', 'a date YYYY-MM-DD')::date $$;
+
+CREATE FUNCTION arg_time(args jsonb, key text, required boolean) RETURNS timestamptz LANGUAGE sql STABLE
+	AS $$ SELECT arg_typed(args, key, required,
+	                       '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})$',
+	                       'timestamptz', 'a time like 2026-12-05T09:30:00+08:00')::timestamptz $$;
 
 CREATE FUNCTION arg_bool(args jsonb, key text, dflt boolean) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE

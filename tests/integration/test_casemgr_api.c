@@ -89,11 +89,6 @@ static int teardown(void **state)
 {
 	(void)state;
 	tdaemon_stop(&d, SIGTERM);
-	if (getenv("TIP_SHOW_LOG")) {
-		char *log = tu_read_file(d.log, NULL);
-		fprintf(stderr, "%s", log ? log : "");
-		free(log);
-	}
 	PQfinish(owner);
 	tcm_teardown(&f);
 	return 0;

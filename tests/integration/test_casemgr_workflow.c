@@ -85,11 +85,6 @@ static int teardown(void **state)
 {
 	(void)state;
 	tdaemon_stop(&d, SIGTERM);
-	if (getenv("TIP_SHOW_LOG")) {
-		char *log = tu_read_file(d.log, NULL);
-		fprintf(stderr, "%s", log ? log : "");
-		free(log);
-	}
 	PQfinish(owner);
 	tcm_teardown(&f);
 	return 0;
@@ -294,6 +289,13 @@ static void test_closed_loop(void **state)
 	    "{\"channel\": \"phone\", \"outcome\": \"reached\", \"contacted_at\": "
 	    "\"2099-01-01T00:00:00+08:00\"}",
 	    400, "contacted_at");
+	act("cy", 1, "record_contact",
+	    "{\"channel\": \"phone\", \"outcome\": \"reached\", \"contacted_at\": "
+	    "\"2026-02-30T09:00:00+08:00\"}",
+	    400, "contacted_at");
+	act("cy", 1, "record_contact",
+	    "{\"channel\": \"phone\", \"outcome\": \"reached\", \"contacted_at\": \"2026-12-05 09:00\"}", 400,
+	    "contacted_at");
 	act("cy", 1, "record_contact",
 	    "{\"channel\": \"fax\", \"outcome\": \"reached\", \"contacted_at\": "
 	    "\"2026-12-05T09:00:00+08:00\"}",
