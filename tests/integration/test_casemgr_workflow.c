@@ -394,13 +394,91 @@ static void test_other_paths(void **state)
 	assert_string_equal(stage_of(3), "closed");
 }
 
+/*
+ * Every transition, every role, every stage: the one check all transitions pass first agrees with the
+ * table in docs/workflow.md. Run as the request path's role with each user as the acting user, on a
+ * case handled by the Beijing office, assigned to the Chaoyang unit, reviewed by Beijing review.
+ */
+static void test_transition_matrix(void **state)
+{
+	(void)state;
+	static const char *const stages[] = {"received",  "accepted",     "distributed", "assigned",
+	                                     "verifying", "under_review", "concluded",   "feedback_given",
+	                                     "closed",    "not_accepted"};
+	static const struct {
+		const char *actor;
+		const char *allowed; /* users who may, separated by spaces */
+	} actors[] = {{"office", " nat bj "},
+	              {"unit", " cy "},
+	              {"worker", " nat bj cy "},
+	              {"review", " nat bj rev "}};
+	PGconn *app = tpg_connect(&f.pg, "tip_app");
+	PGresult *t = PQexec(
+	        owner, "SELECT name, actor, array_to_string(from_stages, ' ') FROM workflow_transitions");
+	int checked = 0;
+
+	assert_int_equal(PQresultStatus(t), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(t), 13);
+	assert_int_equal(tpg_exec(owner,
+	                          "UPDATE cases SET handling_unit = 2, assigned_unit = 4, review_unit = 6, "
+	                          "conflict = false, merged_into = NULL WHERE id = 2"),
+	                 0);
+	for (size_t st = 0; st < sizeof(stages) / sizeof(stages[0]); st++) {
+		char sql[200];
+		snprintf(sql, sizeof(sql), "UPDATE cases SET stage = '%s' WHERE id = 2", stages[st]);
+		assert_int_equal(tpg_exec(owner, sql), 0);
+		for (int i = 0; i < PQntuples(t); i++) {
+			const char *name = PQgetvalue(t, i, 0), *actor = PQgetvalue(t, i, 1);
+			char from[200];
+			snprintf(from, sizeof(from), " %s ", PQgetvalue(t, i, 2));
+			int stage_ok =
+			        strstr(from, stages[st]) && from[strstr(from, stages[st]) - from - 1] == ' ';
+			const char *allowed = NULL;
+			for (size_t a = 0; a < sizeof(actors) / sizeof(actors[0]); a++)
+				if (!strcmp(actors[a].actor, actor))
+					allowed = actors[a].allowed;
+			assert_non_null(allowed);
+			for (size_t u = 0; u < N_USERS; u++) {
+				char who[16], uid[24];
+				const char *p[] = {uid, name};
+				snprintf(who, sizeof(who), " %s ", users[u][0]);
+				snprintf(uid, sizeof(uid), "%zu", u + 1);
+				assert_int_equal(tpg_exec(app, "BEGIN"), 0);
+				PGresult *r = PQexecParams(app, "SELECT set_config('tip.actor', $1, true)", 1,
+				                           NULL, p, NULL, NULL, 0);
+				PQclear(r);
+				r = PQexecParams(app,
+				                 "SELECT coalesce((wf_refusal(c, $1))[1], 'allowed') FROM "
+				                 "cases c WHERE id = 2",
+				                 1, NULL, p + 1, NULL, NULL, 0);
+				assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+				const char *got = PQntuples(r) ? PQgetvalue(r, 0, 0) : "invisible";
+				const char *want = !strstr(allowed, who) ? NULL
+				                   : stage_ok            ? "allowed"
+				                                         : "TW409";
+				/* Those not allowed either do not see the case or are refused for their role.
+				 */
+				if (want ? strcmp(got, want) != 0
+				         : strcmp(got, "invisible") && strcmp(got, "TW403"))
+					fail_msg("%s on a %s case as %s: %s, not %s", name, stages[st],
+					         users[u][0], got, want ? want : "invisible or TW403");
+				PQclear(r);
+				assert_int_equal(tpg_exec(app, "ROLLBACK"), 0);
+				checked++;
+			}
+		}
+	}
+	assert_int_equal(checked, 10 * 13 * (int)N_USERS);
+	PQclear(t);
+	PQfinish(app);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_distribution),
-	        cmocka_unit_test(test_refusals),
-	        cmocka_unit_test(test_closed_loop),
-	        cmocka_unit_test(test_other_paths),
+	        cmocka_unit_test(test_distribution),      cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_closed_loop),       cmocka_unit_test(test_other_paths),
+	        cmocka_unit_test(test_transition_matrix),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
