@@ -282,13 +282,16 @@ $$;
 
 -- Queues the case's public status for the outward link: for its own reporter and for the reporter
 -- of every case merged into it. Fixed codes and a date only. Owner's rights: a merged case may lie
--- outside the actor's view, and tip_app cannot read the outbox.
+-- outside the actor's view, and tip_app cannot read the outbox; the request path may queue only for a
+-- case it sees (the daemon's background roles act for no user).
 CREATE FUNCTION wf_bulletin(case_id bigint) RETURNS void LANGUAGE sql SECURITY DEFINER
 	SET search_path = public, pg_temp AS $$
 	INSERT INTO status_outbox (query_hash, stage, result, day)
 	SELECT r.query_hash, c.stage, c.result, wf_today()
 	FROM cases c JOIN cases m ON m.id = c.id OR m.merged_into = c.id JOIN reports r ON r.id = m.report_id
-	WHERE c.id = case_id $$;
+	WHERE c.id = case_id
+	      AND (session_user <> 'tip_app'
+	           OR actor_sees_case(c.province, c.handling_unit, c.assigned_unit, c.review_unit, c.conflict)) $$;
 REVOKE ALL ON FUNCTION wf_bulletin(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION wf_bulletin(bigint) TO tip_app;
 
@@ -574,7 +577,8 @@ CREATE POLICY scoped ON case_result_files FOR SELECT TO tip_app
 CREATE POLICY scoped ON case_reviews FOR SELECT TO tip_app
 	USING (EXISTS (SELECT FROM case_results r WHERE r.id = result_id));
 CREATE POLICY append ON case_results FOR INSERT TO tip_app WITH CHECK (submitted_by = actor_id());
-CREATE POLICY append ON case_result_files FOR INSERT TO tip_app WITH CHECK (true);
+CREATE POLICY append ON case_result_files FOR INSERT TO tip_app
+	WITH CHECK (EXISTS (SELECT FROM case_results r WHERE r.id = result_id AND r.submitted_by = actor_id()));
 CREATE POLICY append ON case_reviews FOR INSERT TO tip_app WITH CHECK (reviewer = actor_id());
 CREATE POLICY review ON case_results FOR UPDATE TO tip_app USING (EXISTS (SELECT FROM cases c WHERE c.id = case_id));
 GRANT SELECT, INSERT ON case_results, case_result_files, case_reviews TO tip_app;
