@@ -1,6 +1,6 @@
 /*
- * casemgrd: the internal zone's case manager. This part ingests the inbox spools into PostgreSQL and
- * applies the schema's migrations.
+ * casemgrd: the internal zone's case manager. This part ingests the inbox spools into PostgreSQL,
+ * serves the staff API, runs the case clocks and applies the schema's migrations.
  *
  *   casemgrd -c FILE [-n]                 run (ingest, staff API); -n checks settings, keys, taxonomy, TLS
  *   casemgrd migrate -c FILE [--to N]     apply the migrations (as db_owner), then exit
@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "internal/audit.h"
+#include "internal/clocks.h"
 #include "internal/conf.h"
 #include "internal/ingest.h"
 #include "internal/migrate.h"
@@ -41,6 +42,9 @@ struct casemgr {
 	struct event_base *base;
 	struct ingest *ingest;
 	struct staff *staff;
+	struct pgq *clocks_db; /* the clock timer's connection, as the ingest role */
+	struct clocks *clocks;
+	struct clocks_metrics clocks_m;
 	struct key audit_key;
 	PGconn *heads_db; /* the background thread's connection for signing audit heads */
 	pthread_t thread;
@@ -147,7 +151,8 @@ static void refresh_metrics(void *arg)
 static int register_metrics(struct casemgr *c)
 {
 	/* The registry keeps the label strings: they live as long as the process. */
-	static char quarantine_labels[INGEST_REASON_COUNT][48], login_labels[STAFF_LOGIN_COUNT][48];
+	static char quarantine_labels[INGEST_REASON_COUNT][48], login_labels[STAFF_LOGIN_COUNT][48],
+	        notice_labels[CLOCKS_KIND_COUNT][48];
 
 	for (int i = 0; i < INGEST_REASON_COUNT; i++) {
 		snprintf(quarantine_labels[i], sizeof(quarantine_labels[i]), "reason=\"%s\"",
@@ -163,6 +168,25 @@ static int register_metrics(struct casemgr *c)
 		                                           "staff login attempts")))
 			return -1;
 	}
+	for (int i = 0; i < CLOCKS_KIND_COUNT; i++) {
+		snprintf(notice_labels[i], sizeof(notice_labels[i]), "kind=\"%s\"",
+		         clocks_kind_name((enum clocks_kind)i));
+		if (!(c->clocks_m.fired[i] = metric_counter("casemgr_notices_total", notice_labels[i],
+		                                            "case clock notices fired")))
+			return -1;
+	}
+	c->clocks_m.overdue =
+	        metric_gauge("casemgr_overdue_cases", NULL,
+	                     "cases with an overdue clock (contact or handling) at the last run");
+	c->clocks_m.runs =
+	        metric_counter("casemgr_clock_runs_total", NULL, "runs of the case clocks committed");
+	c->clocks_m.failures =
+	        metric_counter("casemgr_clock_failures_total", NULL, "runs of the case clocks failed");
+	c->clocks_m.calendar_next_year = metric_gauge(
+	        "casemgr_calendar_next_year", NULL, "1 when the holiday calendar has entries for next year");
+	if (!c->clocks_m.overdue || !c->clocks_m.runs || !c->clocks_m.failures ||
+	    !c->clocks_m.calendar_next_year)
+		return -1;
 	c->m.reports = metric_counter("casemgr_reports_total", NULL, "reports stored");
 	c->m.replayed = metric_counter("casemgr_replayed_total", NULL, "records found already stored");
 	c->m.passed_over =
@@ -444,6 +468,10 @@ int main(int argc, char **argv)
 	ic.batch = (size_t)c.conf.ingest_batch;
 	ic.threads = (size_t)c.conf.ingest_threads;
 	ic.max_record = c.conf.max_record;
+	struct clocks_conf cc = {c.conf.clock_max_wait, c.conf.db_retry};
+	if (!(c.clocks_db = pgq_new(c.base, c.conf.db_ingest, 1, 1)) ||
+	    !(c.clocks = clocks_new(c.base, c.clocks_db, &cc, &c.clocks_m)))
+		goto out;
 	ev_term = evsignal_new(c.base, SIGTERM, on_signal, &c);
 	ev_int = evsignal_new(c.base, SIGINT, on_signal, &c);
 	if (!(c.ingest = ingest_new(&ic)) || !ev_term || !ev_int || evsignal_add(ev_term, NULL) ||
@@ -464,6 +492,8 @@ out:
 	}
 	OPENSSL_cleanse(ic.seal_sk, sizeof(ic.seal_sk));
 	ingest_free(c.ingest);
+	clocks_free(c.clocks);
+	pgq_free(c.clocks_db);
 	PQfinish(c.heads_db);
 	key_wipe(&c.audit_key);
 	http_server_free(api);

@@ -79,7 +79,6 @@ CREATE POLICY append ON holiday_changes FOR INSERT TO tip_app
 	WITH CHECK (actor = actor_id() AND actor_role() = 'administrator');
 GRANT INSERT, UPDATE (kind, name), DELETE ON holidays TO tip_app;
 GRANT SELECT, INSERT ON holiday_changes TO tip_app;
-GRANT SELECT ON holidays TO tip_ingest;
 
 -- The n-th working day before d (n >= 0): the mirror of add_working_days.
 CREATE FUNCTION working_days_before(d date, n integer) RETURNS date LANGUAGE plpgsql STABLE AS $$
@@ -190,7 +189,7 @@ CREATE TABLE clock_settings (
 	contact_days smallint NOT NULL DEFAULT 30 CHECK (contact_days BETWEEN 1 AND 365)
 );
 INSERT INTO clock_settings DEFAULT VALUES;
-GRANT SELECT ON clock_settings TO tip_app, tip_ingest;
+GRANT SELECT ON clock_settings TO tip_app;
 
 -- ---- extensions ----
 
@@ -271,8 +270,8 @@ DECLARE
 	c cases;
 	after cases;
 	e case_extensions;
-	decision text;
-	reason text;
+	decision_ text;
+	reason_ text;
 	why text;
 BEGIN
 	PERFORM arg_only(args, '{extension,decision,reason}');
@@ -286,8 +285,8 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM wf_fail('TW400', 'no extension request of this case with this id', 'extension');
 	END IF;
-	decision := arg_code(args, 'decision', true, '{approve,refuse}');
-	reason := coalesce(arg_text(args, 'reason', decision = 'refuse', 2000), '');
+	decision_ := arg_code(args, 'decision', true, '{approve,refuse}');
+	reason_ := coalesce(arg_text(args, 'reason', decision_ = 'refuse', 2000), '');
 	IF e.state <> 'pending' THEN
 		PERFORM wf_fail('TW409', format('the request was already %s', e.state));
 	END IF;
@@ -295,7 +294,7 @@ BEGIN
 		PERFORM wf_fail('TW403', 'nobody decides their own request');
 	END IF;
 	after := c;
-	IF decision = 'approve' THEN
+	IF decision_ = 'approve' THEN
 		IF c.merged_into IS NOT NULL OR c.stage NOT IN ('assigned', 'verifying') OR c.deadline IS NULL THEN
 			PERFORM wf_fail('TW409', format('the case is %s: there is no running deadline to extend; refuse the request',
 			                                 CASE WHEN c.merged_into IS NULL THEN c.stage ELSE 'merged' END));
@@ -306,15 +305,15 @@ BEGIN
 		UPDATE cases SET deadline = add_working_days(c.deadline, e.working_days), updated_at = now()
 		WHERE id = c.id RETURNING * INTO after;
 		UPDATE case_extensions SET state = 'approved', decided_at = now(), decided_by = actor_id(),
-		                           decision_reason = reason, new_deadline = after.deadline
+		                           decision_reason = reason_, new_deadline = after.deadline
 		WHERE id = e.id;
 	ELSE
 		UPDATE case_extensions SET state = 'refused', decided_at = now(), decided_by = actor_id(),
-		                           decision_reason = reason
+		                           decision_reason = reason_
 		WHERE id = e.id;
 	END IF;
-	PERFORM wf_event(c, after, 'extension_decide', jsonb_build_object('extension', e.id, 'decision', decision,
-		'reason', reason, 'deadline', c.deadline, 'new_deadline', after.deadline));
+	PERFORM wf_event(c, after, 'extension_decide', jsonb_build_object('extension', e.id, 'decision', decision_,
+		'reason', reason_, 'deadline', c.deadline, 'new_deadline', after.deadline));
 	RETURN jsonb_build_object('deadline', after.deadline);
 END
 $$;
@@ -391,9 +390,11 @@ GRANT SELECT ON case_notices TO tip_app;
 -- for the next year (when it has none, deadlines running into that year count plain weeks).
 -- A reminder whose deadline has already passed is not sent: the supervision notice says more.
 -- Owner's rights: it acts for no user and sees every case; only the daemon's clock role may run it.
+-- Its statements are small: compiling them (jit) costs far more than it saves, up to half a second
+-- per run when the tables have no statistics yet; so do the views below.
 CREATE FUNCTION clocks_run(at timestamptz, OUT next_at timestamptz, OUT reminders integer, OUT supervisions integer,
                            OUT escalations integer, OUT overdue integer, OUT calendar_next_year boolean)
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET jit = off AS $$
 DECLARE
 	list case_clock[];
 	fired case_notices[];
@@ -418,7 +419,7 @@ BEGIN
 		SELECT case_id, clock, due, 'escalation', 2, escalate_at FROM unnest(list) WHERE escalate_at <= at
 	), ins AS (
 		INSERT INTO case_notices (case_id, clock, due, kind, level, due_at, fired_at)
-		SELECT case_id, clock, due, kind, level, due_at, at FROM due
+		SELECT case_id, clock, due, kind, level, due_at, at FROM due ORDER BY case_id, level, clock
 		ON CONFLICT (case_id, clock, due, kind) DO NOTHING
 		RETURNING *
 	)
@@ -464,7 +465,7 @@ CREATE FUNCTION notice_json(n case_notices) RETURNS jsonb LANGUAGE sql IMMUTABLE
 
 -- The overdue clocks of the cases the caller sees, longest overdue first: the level reached by now (1
 -- the province, 2 the national office) and the calendar days since the due day.
-CREATE FUNCTION op_overdue(args jsonb) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+CREATE FUNCTION op_overdue(args jsonb) RETURNS jsonb LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
 	clock_is text;
 	lim integer;
@@ -487,7 +488,7 @@ END
 $$;
 
 -- Notices of the cases the caller sees, newest first, after the notice id `before` (keyset pagination).
-CREATE FUNCTION op_notices(args jsonb) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+CREATE FUNCTION op_notices(args jsonb) RETURNS jsonb LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
 	before_ bigint;
 	kind_ text;
@@ -505,7 +506,7 @@ END
 $$;
 
 -- One case's clocks (running, met, stopped, or none), its extension requests and its notices.
-CREATE FUNCTION op_clocks(case_id bigint, args jsonb) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+CREATE FUNCTION op_clocks(case_id bigint, args jsonb) RETURNS jsonb LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
 	c cases;
 	s clock_settings;
