@@ -469,8 +469,8 @@ int main(int argc, char **argv)
 	ic.threads = (size_t)c.conf.ingest_threads;
 	ic.max_record = c.conf.max_record;
 	struct clocks_conf cc = {c.conf.clock_max_wait, c.conf.db_retry};
-	if (!(c.clocks_db = pgq_new(c.base, c.conf.db_ingest, 1, 1)) ||
-	    !(c.clocks = clocks_new(c.base, c.clocks_db, &cc, &c.clocks_m)))
+	if (c.conf.clocks && (!(c.clocks_db = pgq_new(c.base, c.conf.db_ingest, 1, 1)) ||
+	                      !(c.clocks = clocks_new(c.base, c.clocks_db, &cc, &c.clocks_m))))
 		goto out;
 	ev_term = evsignal_new(c.base, SIGTERM, on_signal, &c);
 	ev_int = evsignal_new(c.base, SIGINT, on_signal, &c);

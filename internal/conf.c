@@ -47,6 +47,8 @@ const struct cfg_entry casemgr_conf_table[] = {
          "events between signed audit heads, at most"},
         {"audit_head_interval", CFG_DURATION, S(audit_head_interval), 1000, 24 * HOUR_MS, "5m",
          "time between signed audit heads when there are new events, at most"},
+        {"clocks", CFG_BOOL, S(clocks), 0, 1, "yes",
+         "run the case clocks (reminders, supervision notices, escalations)"},
         {"clock_max_wait", CFG_DURATION, S(clock_max_wait), 100, HOUR_MS, "60s",
          "longest wait between two runs of the case clocks"},
         {"max_record", CFG_SIZE, S(max_record), 1024, 1LL << 30, "32M", "longest record read from an inbox"},

@@ -31,6 +31,7 @@ struct casemgr_conf {
 	char pledge_version[32];
 	char audit_key[CASEMGR_PATH_MAX];
 	long long audit_head_events, audit_head_interval;
+	int clocks;
 	long long clock_max_wait;
 	size_t max_record;
 	char metrics_listen[64];

@@ -191,12 +191,14 @@ void tcm_setup(struct tcm *f, int migrate)
 	tpg_conninfo(&f->pg, "tip_owner", owner, sizeof(owner));
 	tpg_conninfo(&f->pg, "tip_ingest", ingest, sizeof(ingest));
 	tpg_conninfo(&f->pg, "tip_app", app, sizeof(app));
+	/* The case clocks fire notices at the real time, which would add events to every test's cases at
+	 * moments the test does not choose; test_casemgr_clocks turns them on. */
 	tu_write_text(f->conf,
 	              "plain_http yes\nport 0\ndb_app %s\nargon2_time 1\nargon2_memory 1M\n"
 	              "db_owner %s\ndb_ingest %s\nmigrations %s\ninbox %s\norigin_keys %s\n"
 	              "seal_key %s/seal.key\naudit_key %s/audit.key\ntaxonomy "
 	              "%s/proto/taxonomy\nmetrics_port %d\ningest_poll 20ms\n"
-	              "db_retry 100ms\n",
+	              "db_retry 100ms\nclocks no\n",
 	              app, owner, ingest, f->migrations, f->inbox, origins, keys, keys,
 	              src ? src : TIP_DATA_DIR, f->metrics_port);
 	const char *args[] = {"migrate", "-c", f->conf, NULL};

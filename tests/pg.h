@@ -37,7 +37,8 @@ int tpg_exec(PGconn *c, const char *sql);
 
 /*
  * Everything a casemgrd test or benchmark needs: a server with the schema migrated, keys (an
- * origin's signing key, the internal sealing key), an inbox, and a settings file at conf.
+ * origin's signing key, the internal sealing key), an inbox, and a settings file at conf (with the
+ * case clocks off: a test that needs them turns them on).
  */
 #define TCM_ORIGIN "intake-a"
 struct tcm {

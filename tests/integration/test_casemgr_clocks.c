@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "pg.h"
+#include "staffc.h"
 #include "testutil.h"
 
 #include <signal.h>
@@ -28,22 +29,22 @@ static int next_seq;
 
 /* Units: 1 national, 2 Beijing office, 3 Shanghai office, 4 Dongcheng unit, 5 Huangpu unit, 6 Beijing review,
  * 7 Xicheng unit. */
-static const char fixture[] =
-        "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
-        "(NULL, 'national', NULL, NULL, 'national office');"
-        "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
-        "(1, 'provincial', '110000', '110000', 'Beijing office'), "
-        "(1, 'provincial', '310000', '310000', 'Shanghai office');"
-        "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
-        "(2, 'verification', '110101', '110000', 'Dongcheng unit'), "
-        "(3, 'verification', '310101', '310000', 'Huangpu unit'), "
-        "(2, 'review', '110000', '110000', 'Beijing review'), "
-        "(2, 'verification', '110102', '110000', 'Xicheng unit');"
-        "INSERT INTO users (username, role, unit_id, password_hash) VALUES "
-        "('nat', 'national', 1, 'x'), ('bj', 'provincial', 2, 'x'), ('sh', 'provincial', 3, 'x'), "
-        "('dc', 'unit_officer', 4, 'x'), ('xc', 'unit_officer', 7, 'x'), ('rev', 'reviewer', 6, 'x'), "
-        "('aud', 'auditor', 1, 'x'), ('adm', 'administrator', 1, 'x');"
-        "INSERT INTO pledges (user_id, version) SELECT id, '1' FROM users;";
+static const char fixture[] = "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
+                              "(NULL, 'national', NULL, NULL, 'national office');"
+                              "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
+                              "(1, 'provincial', '110000', '110000', 'Beijing office'), "
+                              "(1, 'provincial', '310000', '310000', 'Shanghai office');"
+                              "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
+                              "(2, 'verification', '110101', '110000', 'Dongcheng unit'), "
+                              "(3, 'verification', '310101', '310000', 'Huangpu unit'), "
+                              "(2, 'review', '110000', '110000', 'Beijing review'), "
+                              "(2, 'verification', '110102', '110000', 'Xicheng unit');";
+static const char *const users[][4] = {
+        {"nat", "national", "1", NULL},    {"bj", "provincial", "2", NULL},
+        {"sh", "provincial", "3", NULL},   {"dc", "unit_officer", "4", NULL},
+        {"xc", "unit_officer", "7", NULL}, {"rev", "reviewer", "6", NULL},
+        {"aud", "auditor", "1", NULL},     {"adm", "administrator", "1", NULL},
+};
 
 static int setup(void **state)
 {
@@ -53,6 +54,9 @@ static int setup(void **state)
 	app = tpg_connect(&f.pg, "tip_app");
 	ingest = tpg_connect(&f.pg, "tip_ingest");
 	assert_int_equal(tpg_exec(owner, fixture), 0);
+	tstaff_users(owner, users, sizeof(users) / sizeof(users[0]));
+	assert_int_equal(tpg_exec(owner, "INSERT INTO pledges (user_id, version) SELECT id, '1' FROM users"),
+	                 0);
 	return 0;
 }
 
@@ -787,11 +791,12 @@ static void test_daemon_timer(void **state)
 	(void)state;
 	struct tdaemon d;
 	char log[300], log2[300];
-	FILE *conf = fopen(f.conf, "a");
+	char *conf = tu_read_file(f.conf, NULL), *off = conf ? strstr(conf, "clocks no\n") : NULL;
 
-	assert_non_null(conf);
-	fputs("clock_max_wait 200ms\n", conf);
-	fclose(conf);
+	assert_non_null(off);
+	tu_write_text(f.conf, "%.*sclocks yes\nclock_max_wait 200ms\n%s", (int)(off - conf), conf,
+	              off + strlen("clocks no\n"));
+	free(conf);
 	snprintf(log, sizeof(log), "%s/casemgrd.log", f.dir);
 	snprintf(log2, sizeof(log2), "%s/casemgrd-restarted.log", f.dir);
 	long long first = overdue_case(10, -1);
@@ -825,13 +830,101 @@ static void test_daemon_timer(void **state)
 	free(text);
 }
 
+/* The same operations through the staff API of a running daemon: routes, CSRF, status codes and fields. */
+static void test_api(void **state)
+{
+	(void)state;
+	struct tdaemon d;
+	struct httpc_response r;
+	char log[300], path[120];
+	long long id = overdue_case(5, 10);
+
+	snprintf(log, sizeof(log), "%s/casemgrd-api.log", f.dir);
+	assert_int_equal(tdaemon_start(&d, "casemgrd", f.conf, log), 0);
+	struct tsession adm = tstaff_session(d.port, "adm", 1), nat = tstaff_session(d.port, "nat", 1),
+	                aud = tstaff_session(d.port, "aud", 1), dc = tstaff_session(d.port, "dc", 1),
+	                bj = tstaff_session(d.port, "bj", 1), rev = tstaff_session(d.port, "rev", 1);
+
+	assert_int_equal(tstaff_call(d.port, "POST", "/api/v1/ops/holiday_set", &adm, 1,
+	                             "{\"day\": \"2027-10-01\", \"kind\": \"holiday\", \"name\": \"国庆节\"}",
+	                             &r),
+	                 200);
+	httpc_free(&r);
+	assert_int_equal(tstaff_call(d.port, "POST", "/api/v1/ops/holiday_set", &adm, 0,
+	                             "{\"day\": \"2027-10-02\", \"kind\": \"holiday\", \"name\": \"x\"}", &r),
+	                 403);
+	httpc_free(&r);
+	assert_int_equal(tstaff_call(d.port, "POST", "/api/v1/ops/holiday_set", &adm, 1,
+	                             "{\"day\": \"2027-13-01\", \"kind\": \"holiday\", \"name\": \"x\"}", &r),
+	                 400);
+	assert_non_null(strstr(r.body, "\"field\":\"day\""));
+	httpc_free(&r);
+	assert_int_equal(tstaff_call(d.port, "POST", "/api/v1/ops/holiday_set", &nat, 1,
+	                             "{\"day\": \"2027-10-02\", \"kind\": \"holiday\", \"name\": \"x\"}", &r),
+	                 403);
+	httpc_free(&r);
+	assert_int_equal(tstaff_call(d.port, "GET", "/api/v1/ops/holidays?year=2027", &aud, 0, NULL, &r),
+	                 200);
+	assert_non_null(strstr(r.body, "\"2027-10-01\""));
+	httpc_free(&r);
+	assert_int_equal(tstaff_call(d.port, "GET", "/api/v1/ops/holidays?year=27", &aud, 0, NULL, &r), 400);
+	assert_non_null(strstr(r.body, "\"field\":\"year\""));
+	httpc_free(&r);
+	assert_int_equal(tstaff_call(d.port, "POST", "/api/v1/ops/holidays", &aud, 1, "{}", &r), 405);
+	httpc_free(&r);
+
+	snprintf(path, sizeof(path), "/api/v1/cases/%lld/actions/extension_request", id);
+	assert_int_equal(tstaff_call(d.port, "POST", path, &dc, 1,
+	                             "{\"working_days\": 2, \"reason\": \"证人在外地\"}", &r),
+	                 200);
+	httpc_free(&r);
+	assert_int_equal(
+	        tstaff_call(d.port, "POST", path, &dc, 1, "{\"working_days\": 2, \"reason\": \"again\"}", &r),
+	        409);
+	assert_non_null(strstr(r.body, "\"error\":\"refused\""));
+	httpc_free(&r);
+	snprintf(path, sizeof(path), "/api/v1/cases/%lld/actions/extension_decide", id);
+	assert_int_equal(tstaff_call(d.port, "POST", path, &bj, 1,
+	                             "{\"extension\": \"1\", \"decision\": \"approve\"}", &r),
+	                 400);
+	assert_non_null(strstr(r.body, "\"field\":\"extension\""));
+	httpc_free(&r);
+	snprintf(log, sizeof(log), "{\"extension\": %lld, \"decision\": \"approve\"}",
+	         tpg_value(owner, "SELECT max(id) FROM case_extensions"));
+	assert_int_equal(tstaff_call(d.port, "POST", path, &dc, 1, log, &r), 403);
+	httpc_free(&r);
+	assert_int_equal(tstaff_call(d.port, "POST", path, &bj, 1, log, &r), 200);
+	assert_non_null(strstr(r.body, "\"deadline\""));
+	httpc_free(&r);
+	snprintf(path, sizeof(path), "/api/v1/cases/%lld/actions/clocks", id);
+	assert_int_equal(tstaff_call(d.port, "GET", path, &rev, 0, NULL, &r), 200);
+	assert_non_null(strstr(r.body, "\"state\": \"approved\""));
+	httpc_free(&r);
+	assert_int_equal(tstaff_call(d.port, "GET", "/api/v1/ops/overdue", &rev, 0, NULL, &r), 403);
+	httpc_free(&r);
+	assert_int_equal(tstaff_call(d.port, "GET", "/api/v1/ops/overdue?clock=handling", &bj, 0, NULL, &r),
+	                 200);
+	assert_non_null(strstr(r.body, "\"overdue\""));
+	httpc_free(&r);
+	assert_int_equal(tstaff_call(d.port, "GET", "/api/v1/ops/notices?limit=5", &dc, 0, NULL, &r), 200);
+	assert_non_null(strstr(r.body, "\"notices\""));
+	httpc_free(&r);
+	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
+	close_all();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_calendar_seed),  cmocka_unit_test(test_working_days),
-	        cmocka_unit_test(test_handling_clock), cmocka_unit_test(test_contact_clock),
-	        cmocka_unit_test(test_extensions),     cmocka_unit_test(test_holiday_admin),
-	        cmocka_unit_test(test_views),          cmocka_unit_test(test_daemon_timer),
+	        cmocka_unit_test(test_calendar_seed),
+	        cmocka_unit_test(test_working_days),
+	        cmocka_unit_test(test_handling_clock),
+	        cmocka_unit_test(test_contact_clock),
+	        cmocka_unit_test(test_extensions),
+	        cmocka_unit_test(test_holiday_admin),
+	        cmocka_unit_test(test_views),
+	        cmocka_unit_test(test_daemon_timer),
+	        cmocka_unit_test(test_api),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

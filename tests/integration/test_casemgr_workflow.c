@@ -345,7 +345,8 @@ static void test_closed_loop(void **state)
 	httpc_free(&r);
 	assert_int_equal(
 	        tstaff_call(d.port, "GET", "/api/v1/cases/1/actions/workflow", as("cy"), 0, NULL, &r), 200);
-	assert_non_null(strstr(r.body, "\"actions\": [\"record_contact\", \"submit_result\"]"));
+	assert_non_null(strstr(
+	        r.body, "\"actions\": [\"extension_request\", \"record_contact\", \"submit_result\"]"));
 	assert_non_null(strstr(r.body, "\"filename\": \"report.txt\""));
 	httpc_free(&r);
 }
@@ -418,7 +419,7 @@ static void test_transition_matrix(void **state)
 	int checked = 0;
 
 	assert_int_equal(PQresultStatus(t), PGRES_TUPLES_OK);
-	assert_int_equal(PQntuples(t), 13);
+	assert_int_equal(PQntuples(t), 14);
 	assert_int_equal(tpg_exec(owner,
 	                          "UPDATE cases SET handling_unit = 2, assigned_unit = 4, review_unit = 6, "
 	                          "conflict = false, merged_into = NULL WHERE id = 2"),
@@ -468,7 +469,7 @@ static void test_transition_matrix(void **state)
 			}
 		}
 	}
-	assert_int_equal(checked, 10 * 13 * (int)N_USERS);
+	assert_int_equal(checked, 10 * 14 * (int)N_USERS);
 	PQclear(t);
 	PQfinish(app);
 }
