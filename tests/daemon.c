@@ -128,7 +128,8 @@ int tdaemon_stop(struct tdaemon *d, int sig)
 	return WEXITSTATUS(status);
 }
 
-/* Runs program with args; its standard output goes to out_fd (or /dev/null when -1), standard error to /dev/null. */
+/* Runs program with args; its standard output goes to out_fd (or /dev/null when -1), standard error to
+ * /dev/null. */
 static int run_program(const char *program, const char *const *args, int out_fd)
 {
 	char path[512];

@@ -68,20 +68,21 @@ static void add_reports(const char *origin, int n, const char *regions, const ch
 	const char *params[] = {origin, count, prefix, mixed ? "true" : "false", regions};
 
 	snprintf(count, sizeof(count), "%d", n);
-	exec_params(owner,
-	            "SELECT ingest_batch(jsonb_build_object('origin', $1::text, 'next_seq', $2::int, "
-	            "'prev_hash', repeat('00', 32), 'prev_trusted', true, 'quarantine', '[]'::jsonb, "
-	            "'reports', (SELECT jsonb_agg(jsonb_build_object('seq', i, 'hash', repeat('ab', 32), "
-	            "'signed_ms', 1700000000000, 'version', 1, 'taxonomy_version', '2026.1', 'query_hash', "
-	            "repeat('cd', 32), 'locale', 'zh-CN', 'anonymous', $4::boolean AND i % 5 = 4, 'name', 'n', "
-	            "'id_number', '', 'phone', CASE WHEN $4::boolean AND i % 7 = 6 THEN '010-1234567' "
-	            "ELSE $3::text || lpad(i::text, 4, '0') END, 'address', '', 'contact_allowed', true, "
-	            "'channel', '', 'categories', '[\"protective_umbrella\"]'::jsonb, 'sector', '', 'region', r, "
-	            "'province', left(r, 2) || '0000', 'place', '', 'time', '', 'narrative', 'x', 'persons', "
-	            "'[]'::jsonb, 'officials', '[]'::jsonb, 'attachments', '[]'::jsonb)) "
-	            "FROM generate_series(0, $2::int - 1) AS i, "
-	            "LATERAL (SELECT ($5::text[])[i % cardinality($5::text[]) + 1] AS r) AS x)))",
-	            5, params);
+	exec_params(
+	        owner,
+	        "SELECT ingest_batch(jsonb_build_object('origin', $1::text, 'next_seq', $2::int, "
+	        "'prev_hash', repeat('00', 32), 'prev_trusted', true, 'quarantine', '[]'::jsonb, "
+	        "'reports', (SELECT jsonb_agg(jsonb_build_object('seq', i, 'hash', repeat('ab', 32), "
+	        "'signed_ms', 1700000000000, 'version', 1, 'taxonomy_version', '2026.1', 'query_hash', "
+	        "repeat('cd', 32), 'locale', 'zh-CN', 'anonymous', $4::boolean AND i % 5 = 4, 'name', 'n', "
+	        "'id_number', '', 'phone', CASE WHEN $4::boolean AND i % 7 = 6 THEN '010-1234567' "
+	        "ELSE $3::text || lpad(i::text, 4, '0') END, 'address', '', 'contact_allowed', true, "
+	        "'channel', '', 'categories', '[\"protective_umbrella\"]'::jsonb, 'sector', '', 'region', r, "
+	        "'province', left(r, 2) || '0000', 'place', '', 'time', '', 'narrative', 'x', 'persons', "
+	        "'[]'::jsonb, 'officials', '[]'::jsonb, 'attachments', '[]'::jsonb)) "
+	        "FROM generate_series(0, $2::int - 1) AS i, "
+	        "LATERAL (SELECT ($5::text[])[i % cardinality($5::text[]) + 1] AS r) AS x)))",
+	        5, params);
 }
 
 static int setup(void **state)
@@ -89,16 +90,16 @@ static int setup(void **state)
 	(void)state;
 	tcm_setup(&f, 1);
 	owner = tpg_connect(&f.pg, "tip_owner");
-	assert_int_equal(
-	        tpg_exec(owner,
-	                 "INSERT INTO org_units (kind, name) VALUES ('national', 'national office');"
-	                 "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
-	                 "(1, 'provincial', '110000', '110000', 'Beijing office'), "
-	                 "(1, 'provincial', '310000', '310000', 'Shanghai office');"
-	                 "INSERT INTO users (username, role, unit_id, password_hash) VALUES "
-	                 "('nat', 'national', 1, 'x'), ('bj', 'provincial', 2, 'x'), ('aud', 'auditor', 1, 'x');"
-	                 "INSERT INTO pledges (user_id, version) SELECT id, '1' FROM users"),
-	        0);
+	assert_int_equal(tpg_exec(owner,
+	                          "INSERT INTO org_units (kind, name) VALUES ('national', 'national office');"
+	                          "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
+	                          "(1, 'provincial', '110000', '110000', 'Beijing office'), "
+	                          "(1, 'provincial', '310000', '310000', 'Shanghai office');"
+	                          "INSERT INTO users (username, role, unit_id, password_hash) VALUES "
+	                          "('nat', 'national', 1, 'x'), ('bj', 'provincial', 2, 'x'), ('aud', "
+	                          "'auditor', 1, 'x');"
+	                          "INSERT INTO pledges (user_id, version) SELECT id, '1' FROM users"),
+	                 0);
 	/*
 	 * 60 reports in Beijing and Shanghai: seq % 3 == 0 stay open, 1 close mid-March 2025, 2 in
 	 * February, but for the edges of the month in China time: seq 2 on 1 March 00:30 (in), seq 5 on 1
@@ -238,13 +239,15 @@ static void test_sampling(void **state)
 	check_provinces(out, all_drawn, 2);
 	assert_non_null(strstr(out, "\nstored none\n"));
 	/* The edges of the month are China's: 1 March 00:30 and 31 March 23:30 in, 1 April 00:30 out. */
-	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM callback_eligible('2025-03-01') e JOIN cases c "
-	                                  "ON c.id = e.case_id JOIN reports r ON r.id = c.report_id "
-	                                  "WHERE r.seq IN (2, 8)"),
+	assert_int_equal(tpg_value(owner,
+	                           "SELECT count(*) FROM callback_eligible('2025-03-01') e JOIN cases c "
+	                           "ON c.id = e.case_id JOIN reports r ON r.id = c.report_id "
+	                           "WHERE r.seq IN (2, 8)"),
 	                 2);
-	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM callback_eligible('2025-03-01') e JOIN cases c "
-	                                  "ON c.id = e.case_id JOIN reports r ON r.id = c.report_id "
-	                                  "WHERE r.seq IN (5, 11)"),
+	assert_int_equal(tpg_value(owner,
+	                           "SELECT count(*) FROM callback_eligible('2025-03-01') e JOIN cases c "
+	                           "ON c.id = e.case_id JOIN reports r ON r.id = c.report_id "
+	                           "WHERE r.seq IN (5, 11)"),
 	                 0);
 	free(ids);
 	free(want);
@@ -271,8 +274,8 @@ static void test_sampling(void **state)
 	free(other);
 
 	/* The daemon's draw, stored: sample re-runs it from the seed alone, line for line. */
-	char *stored = tpg_text(owner, "SELECT callback_draw('2025-03-01', decode('" SEED1 "', 'hex'), 0.3, NULL, '" TEXT
-	                               "', '00:00', '24:00') ->> 'new'");
+	char *stored = tpg_text(owner, "SELECT callback_draw('2025-03-01', decode('" SEED1
+	                               "', 'hex'), 0.3, NULL, '" TEXT "', '00:00', '24:00') ->> 'new'");
 	assert_string_equal(stored, "true");
 	free(stored);
 	assert_int_equal(sample(&again, "2025-03", SEED1, NULL), 0);
@@ -306,12 +309,14 @@ static void test_sampling(void **state)
 	free(lines);
 
 	/* A month is drawn once: another seed later changes nothing. */
-	stored = tpg_text(owner, "SELECT callback_draw('2025-03-01', decode('" SEED2 "', 'hex'), NULL, 5, 'x', "
-	                         "'00:00', '24:00') ->> 'new'");
+	stored = tpg_text(owner,
+	                  "SELECT callback_draw('2025-03-01', decode('" SEED2 "', 'hex'), NULL, 5, 'x', "
+	                  "'00:00', '24:00') ->> 'new'");
 	assert_string_equal(stored, "false");
 	free(stored);
 	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM callbacks"), drawn);
-	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM audit_events WHERE action = 'callback.draw'"), 1);
+	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM audit_events WHERE action = 'callback.draw'"),
+	                 1);
 	assert_int_equal(sample(&again, "2025-03", SEED2, NULL), 0);
 	assert_non_null(strstr(again, "\nstored other " SEED1 " share 0.3\n"));
 	free(again);
@@ -321,7 +326,8 @@ static void test_sampling(void **state)
 	                                 "'00:00', '24:00')"),
 	                 -1);
 
-	/* A drawn case reopened since: the stored draw no longer follows from its seed, and sample says so. */
+	/* A drawn case reopened since: the stored draw no longer follows from its seed, and sample says so.
+	 */
 	assert_int_equal(tpg_exec(owner, "UPDATE cases SET stage = 'assigned' WHERE id = "
 	                                 "(SELECT case_id FROM callbacks ORDER BY id LIMIT 1)"),
 	                 0);
@@ -334,10 +340,14 @@ static void test_sampling(void **state)
 
 	/* Bad arguments are usage errors. */
 	static const char *const bad[][4] = {
-	        {"2025-13", SEED1, "--share", "1"}, {"2025-3", SEED1, "--share", "1"},
-	        {"2025-03", "abc", "--share", "1"}, {"2025-03", "0011", "--share", "1"},
-	        {"2025-03", SEED1, "--share", "0"}, {"2025-03", SEED1, "--share", "1.5"},
-	        {"2025-03", SEED1, "--share", "0.1234567"}, {"2025-03", SEED1, "--count", "0"},
+	        {"2025-13", SEED1, "--share", "1"},
+	        {"2025-3", SEED1, "--share", "1"},
+	        {"2025-03", "abc", "--share", "1"},
+	        {"2025-03", "0011", "--share", "1"},
+	        {"2025-03", SEED1, "--share", "0"},
+	        {"2025-03", SEED1, "--share", "1.5"},
+	        {"2025-03", SEED1, "--share", "0.1234567"},
+	        {"2025-03", SEED1, "--count", "0"},
 	        {"2024-01", SEED1, NULL, NULL},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -362,8 +372,8 @@ static void test_replies(void **state)
 	/* In arrival order: A satisfied (full-width 1); B not understood, then basically satisfied; C
 	 * unsatisfied; A again (already answered); a number no callback went to; an operator's name. */
 	const char *const replies[][2] = {
-	        {plus_a, "１"},        {spaced_b, "ok thanks"}, {plus_b, " 基本满意 "}, {c, "3"},
-	        {plus_a, "2"},         {"13800000000", "1"},    {"CMCC", "promo"},
+	        {plus_a, "１"}, {spaced_b, "ok thanks"}, {plus_b, " 基本满意 "}, {c, "3"},
+	        {plus_a, "2"},  {"13800000000", "1"},    {"CMCC", "promo"},
 	};
 
 	snprintf(plus_a, sizeof(plus_a), "+86%s", a);
@@ -373,16 +383,18 @@ static void test_replies(void **state)
 	for (size_t i = 0; i < sizeof(replies) / sizeof(replies[0]); i++) {
 		const char *params[] = {replies[i][0], replies[i][1]};
 
-		exec_params(sms,
-		            "INSERT INTO inbox (\"ReceivingDateTime\", \"Text\", \"SenderNumber\", \"Coding\", "
-		            "\"SMSCNumber\", \"UDH\", \"Class\", \"TextDecoded\", \"RecipientID\") VALUES "
-		            "(localtimestamp(0), '', $1, 'Unicode_No_Compression', '+8613800100500', '', -1, $2, "
-		            "'test')",
-		            2, params);
+		exec_params(
+		        sms,
+		        "INSERT INTO inbox (\"ReceivingDateTime\", \"Text\", \"SenderNumber\", \"Coding\", "
+		        "\"SMSCNumber\", \"UDH\", \"Class\", \"TextDecoded\", \"RecipientID\") VALUES "
+		        "(localtimestamp(0), '', $1, 'Unicode_No_Compression', '+8613800100500', '', -1, $2, "
+		        "'test')",
+		        2, params);
 	}
 	/* No rule given: no draw, however due last month's is. */
-	const char *tick = "SELECT answers, unparsed, late, strangers, draw IS NULL FROM sms_tick(decode('" SEED2
-	                   "', 'hex'), NULL, NULL, 'x', '00:00', '24:00', interval '30 days', 100)";
+	const char *tick =
+	        "SELECT answers, unparsed, late, strangers, draw IS NULL FROM sms_tick(decode('" SEED2
+	        "', 'hex'), NULL, NULL, 'x', '00:00', '24:00', interval '30 days', 100)";
 	PGresult *r = query(ingest, tick, 0, NULL);
 	assert_string_equal(PQgetvalue(r, 0, 0), "3");
 	assert_string_equal(PQgetvalue(r, 0, 1), "1");
@@ -405,13 +417,15 @@ static void test_replies(void **state)
 	PQclear(r);
 	/* Only the unsatisfied answer's case is marked, with a case event by nobody and its audit event. */
 	phone[0] = c;
-	r = query(owner,
-	          "SELECT cb.satisfaction, (SELECT count(*) FROM cases WHERE reexamine), ca.reexamine, "
-	          "(SELECT count(*) FROM case_events e WHERE e.case_id = ca.id AND e.action = "
-	          "'callback_unsatisfied' AND e.actor IS NULL AND (e.detail ->> 'callback')::bigint = cb.id), "
-	          "(SELECT count(*) FROM audit_events WHERE action = 'case.callback_unsatisfied' AND "
-	          "object = 'case:' || ca.id) FROM callbacks cb JOIN cases ca ON ca.id = cb.case_id WHERE cb.phone = $1",
-	          1, phone);
+	r = query(
+	        owner,
+	        "SELECT cb.satisfaction, (SELECT count(*) FROM cases WHERE reexamine), ca.reexamine, "
+	        "(SELECT count(*) FROM case_events e WHERE e.case_id = ca.id AND e.action = "
+	        "'callback_unsatisfied' AND e.actor IS NULL AND (e.detail ->> 'callback')::bigint = cb.id), "
+	        "(SELECT count(*) FROM audit_events WHERE action = 'case.callback_unsatisfied' AND "
+	        "object = 'case:' || ca.id) FROM callbacks cb JOIN cases ca ON ca.id = cb.case_id WHERE "
+	        "cb.phone = $1",
+	        1, phone);
 	assert_string_equal(PQgetvalue(r, 0, 0), "unsatisfied");
 	assert_string_equal(PQgetvalue(r, 0, 1), "1");
 	assert_string_equal(PQgetvalue(r, 0, 2), "t");
@@ -419,9 +433,10 @@ static void test_replies(void **state)
 	assert_string_equal(PQgetvalue(r, 0, 4), "1");
 	PQclear(r);
 	/* What did not count is kept raw, never guessed. */
-	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM sms_received WHERE (outcome, body) IN "
-	                                  "(('unparsed', 'ok thanks'), ('late', '2'), ('unknown', '1'), "
-	                                  "('unknown', 'promo')) AND (outcome = 'unknown') = (callback_id IS NULL)"),
+	assert_int_equal(tpg_value(owner,
+	                           "SELECT count(*) FROM sms_received WHERE (outcome, body) IN "
+	                           "(('unparsed', 'ok thanks'), ('late', '2'), ('unknown', '1'), "
+	                           "('unknown', 'promo')) AND (outcome = 'unknown') = (callback_id IS NULL)"),
 	                 4);
 	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM sms_received WHERE phone IS NULL"), 1);
 
@@ -431,12 +446,14 @@ static void test_replies(void **state)
 	assert_string_equal(PQgetvalue(r, 0, 3), "0");
 	PQclear(r);
 	/* A callback past its time takes no answer. */
-	assert_int_equal(tpg_exec(owner, "UPDATE callback_draws SET drawn_at = now() - interval '31 days'"), 0);
+	assert_int_equal(tpg_exec(owner, "UPDATE callback_draws SET drawn_at = now() - interval '31 days'"),
+	                 0);
 	const char *late[] = {plus_d, "1"};
-	exec_params(sms,
-	            "INSERT INTO inbox (\"Text\", \"SenderNumber\", \"UDH\", \"TextDecoded\", \"RecipientID\") "
-	            "VALUES ('', $1, '', $2, 'test')",
-	            2, late);
+	exec_params(
+	        sms,
+	        "INSERT INTO inbox (\"Text\", \"SenderNumber\", \"UDH\", \"TextDecoded\", \"RecipientID\") "
+	        "VALUES ('', $1, '', $2, 'test')",
+	        2, late);
 	r = query(ingest, tick, 0, NULL);
 	assert_string_equal(PQgetvalue(r, 0, 2), "1");
 	PQclear(r);
@@ -447,19 +464,23 @@ static void test_replies(void **state)
 	assert_int_equal(tpg_exec(owner, "UPDATE callback_draws SET drawn_at = now()"), 0);
 
 	/* Answers are read strictly; numbers in every form the reporter or the network writes. */
-	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM (VALUES ('1', 'satisfied'), ('１', 'satisfied'), "
-	                                  "(' 满意', 'satisfied'), ('2', 'basically_satisfied'), "
-	                                  "('　２　', 'basically_satisfied'), ('基本满意', 'basically_satisfied'), "
-	                                  "('3', 'unsatisfied'), ('３', 'unsatisfied'), (E'不满意\\n', 'unsatisfied'), "
-	                                  "('3。', NULL), ('13', NULL), ('', NULL), ('很满意', NULL), ('不 满意', NULL), "
-	                                  "('one', NULL), ('4', NULL)) AS t(a, want) "
-	                                  "WHERE callback_parse(a) IS NOT DISTINCT FROM want"),
-	                 16);
-	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM (VALUES ('+8613912345678', '13912345678'), "
-	                                  "('0086 139-1234-5678', '13912345678'), ('8613912345678', '13912345678'), "
-	                                  "('＋８６１３９１２３４５６７８', '13912345678'), ('(010) 1234 5678', '01012345678'), "
-	                                  "('+44 20 7946 0000', NULL), ('CMCC', NULL), ('12', NULL)) AS t(n, want) "
-	                                  "WHERE sms_number(n) IS NOT DISTINCT FROM want"),
+	assert_int_equal(
+	        tpg_value(owner,
+	                  "SELECT count(*) FROM (VALUES ('1', 'satisfied'), ('１', 'satisfied'), "
+	                  "(' 满意', 'satisfied'), ('2', 'basically_satisfied'), "
+	                  "('　２　', 'basically_satisfied'), ('基本满意', 'basically_satisfied'), "
+	                  "('3', 'unsatisfied'), ('３', 'unsatisfied'), (E'不满意\\n', 'unsatisfied'), "
+	                  "('3。', NULL), ('13', NULL), ('', NULL), ('很满意', NULL), ('不 满意', NULL), "
+	                  "('one', NULL), ('4', NULL)) AS t(a, want) "
+	                  "WHERE callback_parse(a) IS NOT DISTINCT FROM want"),
+	        16);
+	assert_int_equal(tpg_value(owner,
+	                           "SELECT count(*) FROM (VALUES ('+8613912345678', '13912345678'), "
+	                           "('0086 139-1234-5678', '13912345678'), ('8613912345678', '13912345678'), "
+	                           "('＋８６１３９１２３４５６７８', '13912345678'), ('(010) 1234 5678', "
+	                           "'01012345678'), "
+	                           "('+44 20 7946 0000', NULL), ('CMCC', NULL), ('12', NULL)) AS t(n, want) "
+	                           "WHERE sms_number(n) IS NOT DISTINCT FROM want"),
 	                 8);
 	free(a);
 	free(b);
@@ -474,11 +495,12 @@ static void expect_error(PGconn *c, const char *sql, int n, const char *const *p
                          const char *column)
 {
 	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	const char *got = PQresultErrorField(r, PG_DIAG_SQLSTATE), *col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
+	const char *got = PQresultErrorField(r, PG_DIAG_SQLSTATE),
+	           *col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
 
 	if (!got || strcmp(got, state) != 0 || (column && (!col || strcmp(col, column) != 0)))
-		fail_msg("%s: %s (column %s), expected %s (column %s)", sql, got ? got : "ok", col ? col : "-", state,
-		         column ? column : "-");
+		fail_msg("%s: %s (column %s), expected %s (column %s)", sql, got ? got : "ok",
+		         col ? col : "-", state, column ? column : "-");
 	PQclear(r);
 }
 
@@ -494,11 +516,12 @@ static void test_queue_and_roles(void **state)
 	assert_non_null(id = strdup(PQgetvalue(r, 0, 0)));
 	PQclear(r);
 	const char *idp[] = {id};
-	r = query(owner,
-	          "SELECT \"DestinationNumber\", \"TextDecoded\", \"Coding\", \"CreatorID\", "
-	          "(SELECT count(*) FROM audit_events WHERE action = 'sms.queue' AND object = 'sms:' || $1 || "
-	          "'/test') FROM sms.outbox WHERE \"ID\" = $1::integer",
-	          1, idp);
+	r = query(
+	        owner,
+	        "SELECT \"DestinationNumber\", \"TextDecoded\", \"Coding\", \"CreatorID\", "
+	        "(SELECT count(*) FROM audit_events WHERE action = 'sms.queue' AND object = 'sms:' || $1 || "
+	        "'/test') FROM sms.outbox WHERE \"ID\" = $1::integer",
+	        1, idp);
 	assert_string_equal(PQgetvalue(r, 0, 0), "13900001111");
 	assert_string_equal(PQgetvalue(r, 0, 1), "测试");
 	assert_string_equal(PQgetvalue(r, 0, 2), "Unicode_No_Compression");
@@ -522,8 +545,9 @@ static void test_queue_and_roles(void **state)
 	expect_error(app, "SELECT sms_queue('13900001111', 'x', 'test', '20:00', '09:00')", 0, NULL, "TW400",
 	             "send_after");
 	/* The request path has no way into gammu-smsd's tables but this function. */
-	expect_error(app, "INSERT INTO sms.outbox (\"DestinationNumber\", \"TextDecoded\", \"CreatorID\") "
-	                  "VALUES ('1', 'x', 'x')",
+	expect_error(app,
+	             "INSERT INTO sms.outbox (\"DestinationNumber\", \"TextDecoded\", \"CreatorID\") "
+	             "VALUES ('1', 'x', 'x')",
 	             0, NULL, "42501", NULL);
 
 	/* gammu-smsd's session: its schema first, China time. */
@@ -560,12 +584,15 @@ static void test_callbacks_operation(void **state)
 {
 	(void)state;
 	PGconn *app = tpg_connect(&f.pg, "tip_app");
-	const char *view = "SELECT v -> 'draw' ->> 'month', jsonb_array_length(v -> 'provinces'), "
-	                   "jsonb_array_length(v -> 'callbacks'), (SELECT string_agg(DISTINCT x ->> 'province', ',' ORDER BY x ->> 'province') "
-	                   "FROM jsonb_array_elements(v -> 'callbacks') AS x), "
-	                   "(SELECT sum((p ->> 'unsatisfied')::int) FROM jsonb_array_elements(v -> 'provinces') AS p) "
-	                   "FROM callbacks_view($1::jsonb) AS v";
-	const char *latest[] = {"{}"}, *march[] = {"{\"month\": \"2025-03\"}"}, *none[] = {"{\"month\": \"2024-01\"}"};
+	const char *view =
+	        "SELECT v -> 'draw' ->> 'month', jsonb_array_length(v -> 'provinces'), "
+	        "jsonb_array_length(v -> 'callbacks'), (SELECT string_agg(DISTINCT x ->> 'province', ',' "
+	        "ORDER BY x ->> 'province') "
+	        "FROM jsonb_array_elements(v -> 'callbacks') AS x), "
+	        "(SELECT sum((p ->> 'unsatisfied')::int) FROM jsonb_array_elements(v -> 'provinces') AS p) "
+	        "FROM callbacks_view($1::jsonb) AS v";
+	const char *latest[] = {"{}"}, *march[] = {"{\"month\": \"2025-03\"}"},
+	           *none[] = {"{\"month\": \"2024-01\"}"};
 	long long drawn = tpg_value(owner, "SELECT count(*) FROM callbacks");
 	char want[16];
 
@@ -589,7 +616,8 @@ static void test_callbacks_operation(void **state)
 	assert_true(PQgetisnull(r, 0, 0));
 	assert_string_equal(PQgetvalue(r, 0, 2), "0");
 	PQclear(r);
-	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM audit_events WHERE action = 'callback.view'"), 2);
+	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM audit_events WHERE action = 'callback.view'"),
+	                 2);
 	const char *bad_month[] = {"{\"month\": \"2025-3\"}"}, *bad_type[] = {"{\"month\": 202503}"},
 	           *bad_key[] = {"{\"province\": \"110000\"}"};
 	expect_error(app, "SELECT callbacks_view($1::jsonb)", 1, bad_month, "TW400", "month");
@@ -614,9 +642,13 @@ static void test_settings(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-	        "callback_share 0.3\ncallback_count 2\n", "callback_share 1.5\n", "callback_share .5\n",
-	        "sms_hours 20:00-09:00\n", "sms_hours 9:00-20:00\n",
-	        "callback_text 您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好"
+	        "callback_share 0.3\ncallback_count 2\n",
+	        "callback_share 1.5\n",
+	        "callback_share .5\n",
+	        "sms_hours 20:00-09:00\n",
+	        "sms_hours 9:00-20:00\n",
+	        "callback_text "
+	        "您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好"
 	        "您好您好您好您好您好您好您好您好您好您好您好您好您好您好您好\n",
 	};
 	char path[300], *base = tu_read_file(f.conf, NULL);
@@ -729,10 +761,11 @@ static void test_gammu_round_trip(void **state)
 
 	/* Three Guangdong reporters whose cases closed last month (China time). */
 	add_reports("round-trip", 3, "{440103}", "+86 137 0000 ", 0);
-	assert_int_equal(tpg_exec(owner, "UPDATE cases c SET stage = 'closed', closed_at = (date_trunc('month', "
-	                                 "now() AT TIME ZONE 'Asia/Shanghai') - interval '10 days') AT TIME ZONE "
-	                                 "'Asia/Shanghai' FROM reports r WHERE r.id = c.report_id AND "
-	                                 "r.origin = 'round-trip'"),
+	assert_int_equal(tpg_exec(owner,
+	                          "UPDATE cases c SET stage = 'closed', closed_at = (date_trunc('month', "
+	                          "now() AT TIME ZONE 'Asia/Shanghai') - interval '10 days') AT TIME ZONE "
+	                          "'Asia/Shanghai' FROM reports r WHERE r.id = c.report_id AND "
+	                          "r.origin = 'round-trip'"),
 	                 0);
 	/* What earlier tests queued is not this test's to wait for. */
 	assert_int_equal(tpg_exec(owner, "DELETE FROM sms.outbox"), 0);
@@ -743,24 +776,29 @@ static void test_gammu_round_trip(void **state)
 	snprintf(log, sizeof(log), "%s/casemgrd.log", f.dir);
 	assert_int_equal(tdaemon_start(&d, "casemgrd", f.conf, log), 0);
 
-	/* The draw, its two SMS sent through the dummy phone (its SMSC and message reference in sentitems). */
+	/* The draw, its two SMS sent through the dummy phone (its SMSC and message reference in sentitems).
+	 */
 	wait_value("SELECT count(*) FROM callbacks c JOIN callback_draws d ON d.id = c.draw_id WHERE "
 	           "d.month = date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') - interval '1 month'",
 	           2);
 	wait_value("SELECT count(*) FROM callbacks WHERE province = '440000' AND sent_at IS NOT NULL AND "
 	           "send_status = 'SendingOKNoReport'",
 	           2);
-	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM sms.sentitems s JOIN callbacks c ON c.sms_id = s.\"ID\" "
-	                                  "WHERE c.province = '440000' AND s.\"DestinationNumber\" = c.phone AND "
-	                                  "s.\"SMSCNumber\" = '123456' AND s.\"TPMR\" = 255 AND s.\"SenderID\" = 'test'"),
-	                 2);
+	assert_int_equal(
+	        tpg_value(owner,
+	                  "SELECT count(*) FROM sms.sentitems s JOIN callbacks c ON c.sms_id = s.\"ID\" "
+	                  "WHERE c.province = '440000' AND s.\"DestinationNumber\" = c.phone AND "
+	                  "s.\"SMSCNumber\" = '123456' AND s.\"TPMR\" = 255 AND s.\"SenderID\" = 'test'"),
+	        2);
 	assert_int_equal(tpg_value(owner, "SELECT \"Sent\" FROM sms.phones"), 2);
-	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM sms.outbox o JOIN callbacks c ON c.sms_id = o.\"ID\" "
-	                                  "WHERE c.province = '440000'"),
-	                 0);
+	assert_int_equal(
+	        tpg_value(owner, "SELECT count(*) FROM sms.outbox o JOIN callbacks c ON c.sms_id = o.\"ID\" "
+	                         "WHERE c.province = '440000'"),
+	        0);
 
 	/* The draw's seed is in the daemon's log, and sample gives the same draw from it. */
-	month = tpg_text(owner, "SELECT to_char(month, 'YYYY-MM') FROM callback_draws ORDER BY month DESC LIMIT 1");
+	month = tpg_text(owner,
+	                 "SELECT to_char(month, 'YYYY-MM') FROM callback_draws ORDER BY month DESC LIMIT 1");
 	seed = tpg_text(owner, "SELECT encode(seed, 'hex') FROM callback_draws ORDER BY month DESC LIMIT 1");
 	assert_int_equal(strlen(seed), 64);
 	char *text = tu_read_file(log, NULL), line[200];
@@ -787,11 +825,12 @@ static void test_gammu_round_trip(void **state)
 			break;
 		usleep(50000);
 	}
-	PGresult *r = query(owner,
-	                    "SELECT cb.satisfaction, cb.answer, ca.reexamine, (SELECT count(*) FROM sms.inbox WHERE "
-	                    "\"Processed\" AND \"SenderNumber\" = '+86' || $1 AND \"TextDecoded\" = '不满意') "
-	                    "FROM callbacks cb JOIN cases ca ON ca.id = cb.case_id WHERE cb.phone = $1",
-	                    1, p);
+	PGresult *r = query(
+	        owner,
+	        "SELECT cb.satisfaction, cb.answer, ca.reexamine, (SELECT count(*) FROM sms.inbox WHERE "
+	        "\"Processed\" AND \"SenderNumber\" = '+86' || $1 AND \"TextDecoded\" = '不满意') "
+	        "FROM callbacks cb JOIN cases ca ON ca.id = cb.case_id WHERE cb.phone = $1",
+	        1, p);
 	assert_string_equal(PQgetvalue(r, 0, 0), "unsatisfied");
 	assert_string_equal(PQgetvalue(r, 0, 1), "不满意");
 	assert_string_equal(PQgetvalue(r, 0, 2), "t");
