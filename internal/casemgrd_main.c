@@ -559,6 +559,12 @@ int main(int argc, char **argv)
 	c.exit_code = 0;
 	log_info("staff API listening on %s:%d (%s); ingest of %zu origins from %s", c.conf.listen, port,
 	         tls ? "https" : "http", origins.n, c.conf.inbox);
+	if (c.callback && c.conf.callback_share[0])
+		log_info("sms: every %lld ms; callback draws of a %s share per province", c.conf.sms_poll,
+		         c.conf.callback_share);
+	else if (c.callback)
+		log_info("sms: every %lld ms; callback draws of %lld per province (0: none)", c.conf.sms_poll,
+		         c.conf.callback_count);
 	event_base_dispatch(c.base);
 out:
 	if (started) {

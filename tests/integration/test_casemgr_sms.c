@@ -283,6 +283,7 @@ static void test_sampling(void **state)
 	assert_non_null(strstr(again, "\nstored identical\n"));
 	other_lines = case_lines(again);
 	assert_string_equal(other_lines, lines);
+	free(other_lines);
 	stored = tpg_text(owner, "SELECT string_agg('case ' || province || ' ' || rank || ' ' || case_id || "
 	                         "E'\\n', '' ORDER BY province, rank) FROM callbacks");
 	assert_string_equal(stored, lines);
