@@ -176,18 +176,17 @@ DECLARE
 	queued integer;
 BEGIN
 	IF dest IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'not a phone number', COLUMN = 'number';
+		PERFORM wf_fail('TW400', 'not a phone number', 'number');
 	END IF;
 	IF body IS NULL OR length(body) NOT BETWEEN 1 AND 70 OR body ~ '[\x01-\x1f\x7f\U00010000-\U0010ffff]' THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW400', COLUMN = 'body',
-			MESSAGE = 'an SMS text is 1 to 70 characters of the basic multilingual plane, without control characters';
+		PERFORM wf_fail('TW400', 'an SMS text is 1 to 70 characters of the basic multilingual plane, '
+		                         'without control characters', 'body');
 	END IF;
 	IF purpose IS NULL OR purpose !~ '^[a-z_]{1,32}$' THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'purpose is [a-z_]{1,32}', COLUMN = 'purpose';
+		PERFORM wf_fail('TW400', 'purpose is [a-z_]{1,32}', 'purpose');
 	END IF;
 	IF send_after IS NULL OR send_before IS NULL OR send_after >= send_before THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'send_after must come before send_before',
-			COLUMN = 'send_after';
+		PERFORM wf_fail('TW400', 'send_after must come before send_before', 'send_after');
 	END IF;
 	INSERT INTO sms.outbox ("DestinationNumber", "TextDecoded", "Coding", "CreatorID", "InsertIntoDB",
 	                        "SendingDateTime", "SendingTimeOut", "SendAfter", "SendBefore")
@@ -309,14 +308,14 @@ DECLARE
 BEGIN
 	IF draw_month IS NULL OR draw_month <> date_trunc('month', draw_month)
 	   OR draw_month >= date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'the first day of a past month', COLUMN = 'month';
+		PERFORM wf_fail('TW400', 'the first day of a past month', 'month');
 	END IF;
 	IF seed IS NULL OR octet_length(seed) NOT BETWEEN 16 AND 64 THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'a seed is 16 to 64 bytes', COLUMN = 'seed';
+		PERFORM wf_fail('TW400', 'a seed is 16 to 64 bytes', 'seed');
 	END IF;
 	IF (share IS NULL) = (quota IS NULL) OR share <= 0 OR share > 1 OR quota < 1 THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'either a share in (0, 1] or a count of at least 1',
-			COLUMN = CASE WHEN share IS NULL THEN 'count' ELSE 'share' END;
+		PERFORM wf_fail('TW400', 'either a share in (0, 1] or a count of at least 1',
+		                CASE WHEN share IS NULL THEN 'count' ELSE 'share' END);
 	END IF;
 	PERFORM pg_advisory_xact_lock(hashtext('callback_draws'));
 	SELECT * INTO d FROM callback_draws WHERE month = draw_month;
@@ -452,19 +451,16 @@ GRANT SELECT ON callback_draws, callback_strata, callbacks, sms_received TO tip_
 -- provinces and callbacks, as far as the caller sees them. Audit event callback.view.
 CREATE FUNCTION callbacks_view(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-	key text;
+	month_is text;
 	d callback_draws;
 BEGIN
-	FOR key IN SELECT jsonb_object_keys(args) LOOP
-		IF key <> 'month' THEN
-			RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'unknown parameter', COLUMN = key;
+	PERFORM arg_only(args, '{month}');
+	month_is := arg_text(args, 'month', false, 7);
+	IF month_is IS NOT NULL THEN
+		IF month_is !~ '^[0-9]{4}-(0[1-9]|1[0-2])$' THEN
+			PERFORM wf_fail('TW400', 'a month YYYY-MM', 'month');
 		END IF;
-	END LOOP;
-	IF args ? 'month' THEN
-		IF jsonb_typeof(args -> 'month') <> 'string' OR args ->> 'month' !~ '^[0-9]{4}-(0[1-9]|1[0-2])$' THEN
-			RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'a month is YYYY-MM', COLUMN = 'month';
-		END IF;
-		SELECT * INTO d FROM callback_draws WHERE month = to_date(args ->> 'month', 'YYYY-MM');
+		SELECT * INTO d FROM callback_draws WHERE month = to_date(month_is, 'YYYY-MM');
 	ELSE
 		SELECT * INTO d FROM callback_draws ORDER BY month DESC LIMIT 1;
 	END IF;

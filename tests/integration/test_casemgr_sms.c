@@ -13,6 +13,7 @@
 
 #include "daemon.h"
 #include "pg.h"
+#include "staffc.h"
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -88,17 +89,20 @@ static void add_reports(const char *origin, int n, const char *regions, const ch
 static int setup(void **state)
 {
 	(void)state;
+	static const char *const users[][4] = {{"nat", "national", "1", NULL},
+	                                       {"bj", "provincial", "2", NULL},
+	                                       {"aud", "auditor", "1", NULL}};
+
 	tcm_setup(&f, 1);
 	owner = tpg_connect(&f.pg, "tip_owner");
 	assert_int_equal(tpg_exec(owner,
 	                          "INSERT INTO org_units (kind, name) VALUES ('national', 'national office');"
 	                          "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
 	                          "(1, 'provincial', '110000', '110000', 'Beijing office'), "
-	                          "(1, 'provincial', '310000', '310000', 'Shanghai office');"
-	                          "INSERT INTO users (username, role, unit_id, password_hash) VALUES "
-	                          "('nat', 'national', 1, 'x'), ('bj', 'provincial', 2, 'x'), ('aud', "
-	                          "'auditor', 1, 'x');"
-	                          "INSERT INTO pledges (user_id, version) SELECT id, '1' FROM users"),
+	                          "(1, 'provincial', '310000', '310000', 'Shanghai office')"),
+	                 0);
+	tstaff_users(owner, users, 3);
+	assert_int_equal(tpg_exec(owner, "INSERT INTO pledges (user_id, version) SELECT id, '1' FROM users"),
 	                 0);
 	/*
 	 * 60 reports in Beijing and Shanghai: seq % 3 == 0 stay open, 1 close mid-March 2025, 2 in
@@ -844,6 +848,34 @@ static void test_gammu_round_trip(void **state)
 	assert_int_equal(tcm_metric(&f, "casemgr_sms_sent_total"), 2);
 	assert_int_equal(tcm_metric(&f, "casemgr_callback_draws_total"), 1);
 	assert_int_equal(tcm_metric(&f, "casemgr_callbacks_queued_total"), 2);
+
+	/* The draw and its answer through the staff API's operation, in each role's scope. */
+	struct tsession nat = tstaff_session(d.port, "nat", 1), bj = tstaff_session(d.port, "bj", 1),
+	                aud = tstaff_session(d.port, "aud", 1);
+	struct httpc_response h;
+	char path[64], needle[64];
+	assert_int_equal(tstaff_call(d.port, "GET", "/api/v1/ops/callbacks", &nat, 0, NULL, &h), 200);
+	snprintf(needle, sizeof(needle), "\"month\": \"%s\"", month);
+	assert_non_null(strstr(h.body, needle));
+	assert_non_null(strstr(h.body, "\"province\": \"440000\""));
+	assert_non_null(strstr(h.body, "\"satisfaction\": \"unsatisfied\""));
+	assert_null(strstr(h.body, phone)); /* no phone number */
+	httpc_free(&h);
+	snprintf(path, sizeof(path), "/api/v1/ops/callbacks?month=%s", month);
+	assert_int_equal(tstaff_call(d.port, "GET", path, &bj, 0, NULL, &h), 200);
+	assert_non_null(strstr(h.body, "\"provinces\": []"));
+	httpc_free(&h);
+	assert_int_equal(tstaff_call(d.port, "GET", "/api/v1/ops/callbacks?month=2025-13", &nat, 0, NULL, &h),
+	                 400);
+	assert_non_null(strstr(h.body, "\"field\":\"month\""));
+	httpc_free(&h);
+	assert_int_equal(tstaff_call(d.port, "GET", "/api/v1/ops/callbacks?seed=1", &nat, 0, NULL, &h), 400);
+	assert_non_null(strstr(h.body, "\"field\":\"seed\""));
+	httpc_free(&h);
+	assert_int_equal(tstaff_call(d.port, "GET", "/api/v1/ops/callbacks", &aud, 0, NULL, &h), 403);
+	httpc_free(&h);
+	assert_int_equal(tstaff_call(d.port, "POST", "/api/v1/ops/callbacks", &nat, 1, "{}", &h), 405);
+	httpc_free(&h);
 
 	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
 	gammu_stop(&g);
