@@ -7,12 +7,15 @@
  *   casemgrd hash-password -c FILE        read a password on stdin, print its Argon2id hash
  *   casemgrd audit verify -c FILE         check the audit trail's chain and signed heads
  *   casemgrd audit export -c FILE --dir D write every signed head to D/<size>.note
+ *   casemgrd sample -c FILE --month M --seed HEX [--share S | --count N]
+ *                                         re-run a callback draw read-only, compare it with the stored one
  *   casemgrd -s                           print the settings table
  *
  * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration, keys or taxonomy unusable;
  * 71 cannot start threads, listen or drop privileges; 65 an inbox spool is damaged, or a migration is
- * refused, or audit verify found the trail altered; 69 migrate or audit verify cannot reach the
- * database; 74 audit export cannot write; 70 a stored cursor is past the end of an inbox.
+ * refused, or audit verify found the trail altered, or sample found the stored draw different; 69
+ * migrate, audit or sample cannot reach the database; 74 audit export cannot write; 70 a stored cursor
+ * is past the end of an inbox.
  */
 #include "common/daemon.h"
 #include "common/err.h"
@@ -20,6 +23,7 @@
 #include "common/metrics.h"
 #include "internal/audit.h"
 #include "internal/clocks.h"
+#include "internal/callback.h"
 #include "internal/conf.h"
 #include "internal/ingest.h"
 #include "internal/migrate.h"
@@ -45,6 +49,8 @@ struct casemgr {
 	struct pgq *clocks_db; /* the clock timer's connection, as the ingest role */
 	struct clocks *clocks;
 	struct clocks_metrics clocks_m;
+	struct callback *callback; /* NULL unless sms is on */
+	int sms_down;              /* failed SMS passes in a row */
 	struct key audit_key;
 	PGconn *heads_db; /* the background thread's connection for signing audit heads */
 	pthread_t thread;
@@ -54,6 +60,7 @@ struct casemgr {
 	struct {
 		struct metric *reports, *replayed, *quarantined[INGEST_REASON_COUNT], *passed_over, *batches,
 		        *db_errors, *connected, *api_db_open, *api_db_waiting;
+		struct metric *sms_received[CALLBACK_OUTCOME_COUNT], *sms_sent, *sms_failed, *draws, *queued;
 	} m;
 };
 
@@ -93,6 +100,23 @@ static void sign_heads(struct casemgr *c)
 	}
 }
 
+/* The SMS gateway's pass when due; a failure is logged once until a pass succeeds again. */
+static void sms_pass(struct casemgr *c)
+{
+	char msg[DB_MSG_MAX];
+	int rc;
+
+	if (!c->callback)
+		return;
+	rc = callback_step(c->callback, msg);
+	if (rc < 0 && !c->sms_down++) {
+		log_err("sms: %s; retrying every %lld ms", msg, c->conf.sms_poll);
+	} else if (rc > 0 && c->sms_down) {
+		log_info("sms: working again after %d attempts", c->sms_down);
+		c->sms_down = 0;
+	}
+}
+
 static void *ingest_main(void *arg)
 {
 	struct casemgr *c = arg;
@@ -103,6 +127,7 @@ static void *ingest_main(void *arg)
 		int rc = ingest_step(c->ingest, msg);
 
 		sign_heads(c);
+		sms_pass(c);
 		if (rc == TIP_EIO) {
 			/* One line when the database goes away and one when it is back, not one per retry. */
 			if (!down++)
@@ -142,6 +167,16 @@ static void refresh_metrics(void *arg)
 	metric_set(c->m.batches, (int64_t)atomic_load(&s->batches));
 	metric_set(c->m.db_errors, (int64_t)atomic_load(&s->db_errors));
 	metric_set(c->m.connected, (int64_t)atomic_load(&s->connected));
+	if (c->callback) {
+		const struct callback_stats *cs = callback_stats(c->callback);
+
+		for (int i = 0; i < CALLBACK_OUTCOME_COUNT; i++)
+			metric_set(c->m.sms_received[i], (int64_t)atomic_load(&cs->received[i]));
+		metric_set(c->m.sms_sent, (int64_t)atomic_load(&cs->sent));
+		metric_set(c->m.sms_failed, (int64_t)atomic_load(&cs->failed));
+		metric_set(c->m.draws, (int64_t)atomic_load(&cs->draws));
+		metric_set(c->m.queued, (int64_t)atomic_load(&cs->queued));
+	}
 	if (c->staff->db) {
 		metric_set(c->m.api_db_open, (int64_t)pgq_open(c->staff->db));
 		metric_set(c->m.api_db_waiting, (int64_t)pgq_waiting(c->staff->db));
@@ -152,7 +187,7 @@ static int register_metrics(struct casemgr *c)
 {
 	/* The registry keeps the label strings: they live as long as the process. */
 	static char quarantine_labels[INGEST_REASON_COUNT][48], login_labels[STAFF_LOGIN_COUNT][48],
-	        notice_labels[CLOCKS_KIND_COUNT][48];
+	        notice_labels[CLOCKS_KIND_COUNT][48], sms_labels[CALLBACK_OUTCOME_COUNT][48];
 
 	for (int i = 0; i < INGEST_REASON_COUNT; i++) {
 		snprintf(quarantine_labels[i], sizeof(quarantine_labels[i]), "reason=\"%s\"",
@@ -187,6 +222,19 @@ static int register_metrics(struct casemgr *c)
 	if (!c->clocks_m.overdue || !c->clocks_m.runs || !c->clocks_m.failures ||
 	    !c->clocks_m.calendar_next_year)
 		return -1;
+	for (int i = 0; i < CALLBACK_OUTCOME_COUNT; i++) {
+		snprintf(sms_labels[i], sizeof(sms_labels[i]), "outcome=\"%s\"",
+		         callback_outcome_name((enum callback_outcome)i));
+		if (!(c->m.sms_received[i] = metric_counter("casemgr_sms_received_total", sms_labels[i],
+		                                            "SMS read from gammu-smsd's inbox")))
+			return -1;
+	}
+	c->m.sms_sent =
+	        metric_counter("casemgr_sms_sent_total", NULL, "callback SMS gammu-smsd reported sent");
+	c->m.sms_failed =
+	        metric_counter("casemgr_sms_failed_total", NULL, "callback SMS gammu-smsd gave up on");
+	c->m.draws = metric_counter("casemgr_callback_draws_total", NULL, "monthly callback draws made");
+	c->m.queued = metric_counter("casemgr_callbacks_queued_total", NULL, "callback SMS queued by draws");
 	c->m.reports = metric_counter("casemgr_reports_total", NULL, "reports stored");
 	c->m.replayed = metric_counter("casemgr_replayed_total", NULL, "records found already stored");
 	c->m.passed_over =
@@ -201,7 +249,8 @@ static int register_metrics(struct casemgr *c)
 	c->m.api_db_waiting =
 	        metric_gauge("casemgr_api_db_waiting", NULL, "staff requests waiting for a connection");
 	return c->m.reports && c->m.replayed && c->m.passed_over && c->m.batches && c->m.db_errors &&
-	                       c->m.connected && c->m.api_db_open && c->m.api_db_waiting
+	                       c->m.connected && c->m.api_db_open && c->m.api_db_waiting && c->m.sms_sent &&
+	                       c->m.sms_failed && c->m.draws && c->m.queued
 	               ? 0
 	               : -1;
 }
@@ -217,30 +266,34 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static struct casemgr_conf sub_conf;
 
+/* An option of a subcommand with a value: "--name VALUE" puts VALUE in *value. */
+struct sub_opt {
+	const char *name;
+	char **value;
+};
+
 /*
- * A subcommand's command line: "-c FILE" and, when to is not NULL, "--to N", when dir is not NULL,
- * "--dir DIR". Loads the settings into sub_conf (exiting as daemon_settings does on a bad file). 0, or
+ * A subcommand's command line: "-c FILE" and the options of opts (ending with a NULL name; opts may
+ * be NULL). Loads the settings into sub_conf (exiting as daemon_settings does on a bad file). 0, or
  * -1 for a bad command line.
  */
-static int sub_settings(int argc, char **argv, long *to, char **dir)
+static int sub_settings(int argc, char **argv, const struct sub_opt *opts)
 {
 	char *conf_args[4] = {argv[0], NULL, NULL, NULL};
 
 	for (int i = 2; i < argc; i++) {
-		char *end;
+		const struct sub_opt *o = opts;
 
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			conf_args[1] = argv[i];
 			conf_args[2] = argv[++i];
-		} else if (dir && strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
-			*dir = argv[++i];
-		} else if (to && strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
-			*to = strtol(argv[++i], &end, 10);
-			if (*end || *to < 1 || *to > MIGRATE_MAX)
-				return -1;
-		} else {
-			return -1;
+			continue;
 		}
+		while (o && o->name && strcmp(argv[i], o->name) != 0)
+			o++;
+		if (!o || !o->name || i + 1 >= argc)
+			return -1;
+		*o->value = argv[++i];
 	}
 	if (!conf_args[1])
 		return -1;
@@ -258,7 +311,7 @@ static int run_hash_password(int argc, char **argv)
 	size_t n;
 	int rc;
 
-	if (sub_settings(argc, argv, NULL, NULL) != 0) {
+	if (sub_settings(argc, argv, NULL) != 0) {
 		fprintf(stderr, "usage: casemgrd hash-password -c FILE < password\n");
 		return EX_USAGE;
 	}
@@ -287,13 +340,14 @@ static int run_audit(int argc, char **argv)
 {
 	char path[CASEMGR_PATH_MAX + 8], msg[DB_MSG_MAX], *dir = NULL;
 	int export = argc >= 3 && strcmp(argv[2], "export") == 0;
+	const struct sub_opt opts[] = {{"--dir", &dir}, {NULL, NULL}};
 	struct key pub;
 	long long events, heads;
 	PGconn *db;
 	int rc;
 
 	if (argc < 3 || (!export && strcmp(argv[2], "verify") != 0) ||
-	    sub_settings(argc - 1, argv + 1, NULL, export ? &dir : NULL) != 0 || (export && !dir)) {
+	    sub_settings(argc - 1, argv + 1, export ? opts : NULL) != 0 || (export && !dir)) {
 		fprintf(stderr,
 		        "usage: casemgrd audit verify -c FILE | casemgrd audit export -c FILE --dir DIR\n");
 		return EX_USAGE;
@@ -324,12 +378,14 @@ static int run_audit(int argc, char **argv)
 static int run_migrate(int argc, char **argv)
 {
 	struct casemgr_conf *conf = &sub_conf;
-	char msg[DB_MSG_MAX];
+	char msg[DB_MSG_MAX], *to_text = NULL, *end = NULL;
+	const struct sub_opt opts[] = {{"--to", &to_text}, {NULL, NULL}};
 	long to = 0;
 	int applied, version, rc;
 	PGconn *db;
 
-	if (sub_settings(argc, argv, &to, NULL) != 0) {
+	if (sub_settings(argc, argv, opts) != 0 ||
+	    (to_text && ((to = strtol(to_text, &end, 10)) < 1 || to > MIGRATE_MAX || *end))) {
 		fprintf(stderr, "usage: casemgrd migrate -c FILE [--to VERSION]\n");
 		return EX_USAGE;
 	}
@@ -348,6 +404,42 @@ static int run_migrate(int argc, char **argv)
 		return rc == TIP_EIO && !strstr(msg, ".sql") ? EX_UNAVAILABLE : EX_DATAERR;
 	}
 	printf("schema at version %d (%d applied now)\n", version, applied);
+	return 0;
+}
+
+/* casemgrd sample -c FILE --month YYYY-MM --seed HEX [--share S | --count N] */
+static int run_sample(int argc, char **argv)
+{
+	char msg[DB_MSG_MAX], *month = NULL, *seed = NULL, *share = NULL, *count_text = NULL, *end = NULL;
+	const struct sub_opt opts[] = {{"--month", &month},
+	                               {"--seed", &seed},
+	                               {"--share", &share},
+	                               {"--count", &count_text},
+	                               {NULL, NULL}};
+	long long count = 0;
+	PGconn *db;
+	int rc;
+
+	if (sub_settings(argc, argv, opts) != 0 || !month || !seed ||
+	    (count_text && ((count = strtoll(count_text, &end, 10)) < 1 || *end))) {
+		fprintf(stderr, "usage: casemgrd sample -c FILE --month YYYY-MM --seed HEX [--share S | "
+		                "--count N]\n");
+		return EX_USAGE;
+	}
+	if (!sub_conf.db_owner[0]) {
+		log_err("sample: db_owner is not set");
+		return EX_CONFIG;
+	}
+	if (!(db = db_connect(sub_conf.db_owner, msg))) {
+		log_err("sample: %s", msg);
+		return EX_UNAVAILABLE;
+	}
+	rc = callback_sample(db, month, seed, share, count, stdout, msg);
+	PQfinish(db);
+	if (rc != TIP_OK) {
+		log_err("sample: %s", msg);
+		return rc == TIP_EINVAL ? EX_USAGE : rc == TIP_ECORRUPT ? EX_DATAERR : EX_UNAVAILABLE;
+	}
 	return 0;
 }
 
@@ -388,6 +480,8 @@ int main(int argc, char **argv)
 		return run_hash_password(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "audit") == 0)
 		return run_audit(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "sample") == 0)
+		return run_sample(argc, argv);
 	check = daemon_settings(argc, argv, "casemgrd", casemgr_conf_table, casemgr_conf_entries, &c.conf,
 	                        casemgr_conf_check);
 	log_init("casemgrd", c.conf.syslog, c.conf.debug ? LOG_DEBUG : LOG_INFO);
@@ -468,19 +562,36 @@ int main(int argc, char **argv)
 	ic.batch = (size_t)c.conf.ingest_batch;
 	ic.threads = (size_t)c.conf.ingest_threads;
 	ic.max_record = c.conf.max_record;
-	struct clocks_conf cc = {c.conf.clock_max_wait, c.conf.db_retry};
+	struct clocks_conf clk = {c.conf.clock_max_wait, c.conf.db_retry};
 	if (c.conf.clocks && (!(c.clocks_db = pgq_new(c.base, c.conf.db_ingest, 1, 1)) ||
-	                      !(c.clocks = clocks_new(c.base, c.clocks_db, &cc, &c.clocks_m))))
+	                      !(c.clocks = clocks_new(c.base, c.clocks_db, &clk, &c.clocks_m))))
 		goto out;
 	ev_term = evsignal_new(c.base, SIGTERM, on_signal, &c);
 	ev_int = evsignal_new(c.base, SIGINT, on_signal, &c);
-	if (!(c.ingest = ingest_new(&ic)) || !ev_term || !ev_int || evsignal_add(ev_term, NULL) ||
-	    evsignal_add(ev_int, NULL) || pthread_create(&c.thread, NULL, ingest_main, &c) != 0)
+	struct callback_conf cc = {
+	        .conninfo = c.conf.db_ingest,
+	        .share = c.conf.callback_share,
+	        .count = c.conf.callback_count,
+	        .text = c.conf.callback_text,
+	        .open_ms = c.conf.callback_open,
+	        .poll_ms = c.conf.sms_poll,
+	        .batch = 100,
+	};
+	callback_parse_hours(c.conf.sms_hours, cc.send_after, cc.send_before); /* checked with the settings */
+	if ((c.conf.sms && !(c.callback = callback_new(&cc))) || !(c.ingest = ingest_new(&ic)) || !ev_term ||
+	    !ev_int || evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL) ||
+	    pthread_create(&c.thread, NULL, ingest_main, &c) != 0)
 		goto out;
 	started = 1;
 	c.exit_code = 0;
 	log_info("staff API listening on %s:%d (%s); ingest of %zu origins from %s", c.conf.listen, port,
 	         tls ? "https" : "http", origins.n, c.conf.inbox);
+	if (c.callback && c.conf.callback_share[0])
+		log_info("sms: every %lld ms; callback draws of a %s share per province", c.conf.sms_poll,
+		         c.conf.callback_share);
+	else if (c.callback)
+		log_info("sms: every %lld ms; callback draws of %lld per province (0: none)", c.conf.sms_poll,
+		         c.conf.callback_count);
 	event_base_dispatch(c.base);
 out:
 	if (started) {
@@ -494,6 +605,7 @@ out:
 	ingest_free(c.ingest);
 	clocks_free(c.clocks);
 	pgq_free(c.clocks_db);
+	callback_free(c.callback);
 	PQfinish(c.heads_db);
 	key_wipe(&c.audit_key);
 	http_server_free(api);

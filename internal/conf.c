@@ -1,6 +1,9 @@
 #include "internal/conf.h"
 
 #include "common/daemon.h"
+#include "common/err.h"
+
+#include <stdio.h>
 
 #define S(field) offsetof(struct casemgr_conf, field)
 #define PATH     CASEMGR_PATH_MAX
@@ -52,6 +55,22 @@ const struct cfg_entry casemgr_conf_table[] = {
         {"clock_max_wait", CFG_DURATION, S(clock_max_wait), 100, HOUR_MS, "60s",
          "longest wait between two runs of the case clocks"},
         {"max_record", CFG_SIZE, S(max_record), 1024, 1LL << 30, "32M", "longest record read from an inbox"},
+        {"sms", CFG_BOOL, S(sms), 0, 1, "no",
+         "use gammu-smsd's tables (schema sms): monthly callback draws, their SMS, the replies"},
+        {"sms_poll", CFG_DURATION, S(sms_poll), 100, HOUR_MS, "10s",
+         "how often replies, send results and a due callback draw are looked at"},
+        {"sms_hours", CFG_STRING, S(sms_hours), 1, 16, "09:00-20:00",
+         "when queued SMS may go out, China time (HH:MM-HH:MM)"},
+        {"callback_share", CFG_STRING, S(callback_share), 0, CALLBACK_SHARE_MAX, NULL,
+         "share of each province's eligible cases drawn each month, in (0, 1]; or callback_count"},
+        {"callback_count", CFG_INT, S(callback_count), 0, 100000, "0",
+         "cases drawn per province each month; 0: callback_share (neither: no draws)"},
+        {"callback_text", CFG_STRING, S(callback_text), 1, 256,
+         "您好！您此前反映的事项已办理完毕。请回复数字评价办理情况：1满意，2基本满意，3不满意。感谢您的支持"
+         "！",
+         "the callback SMS (at most 70 characters, names nothing of the matter)"},
+        {"callback_open", CFG_DURATION, S(callback_open), HOUR_MS, 8760 * HOUR_MS, "720h",
+         "how long after its draw a callback takes replies"},
         CFG_PROCESS_ENTRIES(struct casemgr_conf, "9106"),
 };
 const size_t casemgr_conf_entries = sizeof(casemgr_conf_table) / sizeof(casemgr_conf_table[0]);
@@ -59,6 +78,26 @@ const size_t casemgr_conf_entries = sizeof(casemgr_conf_table) / sizeof(casemgr_
 int casemgr_conf_check(void *conf, const char *path, char err[CFG_ERR_MAX])
 {
 	struct casemgr_conf *c = conf;
+	char after[6], before[6];
 
+	if (c->callback_share[0] && callback_check_share(c->callback_share) != TIP_OK) {
+		snprintf(err, CFG_ERR_MAX, "%s: callback_share: a decimal in (0, 1] with at most 6 decimals",
+		         path);
+		return TIP_EINVAL;
+	}
+	if (c->callback_share[0] && c->callback_count) {
+		snprintf(err, CFG_ERR_MAX, "%s: callback_share and callback_count exclude each other", path);
+		return TIP_EINVAL;
+	}
+	if (callback_parse_hours(c->sms_hours, after, before) != TIP_OK) {
+		snprintf(err, CFG_ERR_MAX, "%s: sms_hours: HH:MM-HH:MM, the first before the second", path);
+		return TIP_EINVAL;
+	}
+	if (callback_check_text(c->callback_text) != TIP_OK) {
+		snprintf(err, CFG_ERR_MAX,
+		         "%s: callback_text: 1 to %d characters, none beyond U+FFFF or control", path,
+		         CALLBACK_TEXT_CHARS);
+		return TIP_EINVAL;
+	}
 	return daemon_check_transport(c->plain_http, c->listen, c->tls_cert, c->tls_key, path, err);
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "common/config.h"
+#include "internal/callback.h"
 
 #define CASEMGR_PATH_MAX 256
 #define CASEMGR_DB_MAX   512
@@ -34,6 +35,12 @@ struct casemgr_conf {
 	int clocks;
 	long long clock_max_wait;
 	size_t max_record;
+	int sms;
+	long long sms_poll;
+	char sms_hours[16];
+	char callback_share[CALLBACK_SHARE_MAX];
+	long long callback_count, callback_open;
+	char callback_text[256];
 	char metrics_listen[64];
 	long long metrics_port;
 	char user[64];
@@ -43,7 +50,8 @@ struct casemgr_conf {
 extern const struct cfg_entry casemgr_conf_table[];
 extern const size_t casemgr_conf_entries;
 
-/* What the table cannot check (conf is a struct casemgr_conf): the listener's transport. */
+/* What the table cannot check (conf is a struct casemgr_conf): the listener's transport, the callback
+ * rule, send hours and text. */
 int casemgr_conf_check(void *conf, const char *path, char err[CFG_ERR_MAX]);
 
 #endif

@@ -128,7 +128,9 @@ int tdaemon_stop(struct tdaemon *d, int sig)
 	return WEXITSTATUS(status);
 }
 
-int trun(const char *program, const char *const *args)
+/* Runs program with args; its standard output goes to out_fd (or /dev/null when -1), standard error to
+ * /dev/null. */
+static int run_program(const char *program, const char *const *args, int out_fd)
 {
 	char path[512];
 	const char *argv[32];
@@ -144,7 +146,7 @@ int trun(const char *program, const char *const *args)
 	if ((pid = fork()) == 0) {
 		int fd = open("/dev/null", O_WRONLY);
 
-		dup2(fd, 1);
+		dup2(out_fd >= 0 ? out_fd : fd, 1);
 		dup2(fd, 2);
 		execv(path, (char *const *)argv);
 		_exit(127);
@@ -152,6 +154,32 @@ int trun(const char *program, const char *const *args)
 	if (pid < 0 || waitpid(pid, &status, 0) != pid)
 		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int trun(const char *program, const char *const *args)
+{
+	return run_program(program, args, -1);
+}
+
+int trun_output(const char *program, const char *const *args, char **out)
+{
+	FILE *f = tmpfile();
+	size_t cap = 1 << 20, n;
+	int rc;
+
+	*out = NULL;
+	if (!f)
+		return -1;
+	rc = run_program(program, args, fileno(f));
+	rewind(f);
+	if (!(*out = malloc(cap + 1))) {
+		fclose(f);
+		return -1;
+	}
+	n = fread(*out, 1, cap, f);
+	(*out)[n] = 0;
+	fclose(f);
+	return rc;
 }
 
 int tfree_port(void)

@@ -141,6 +141,21 @@ long long tpg_value(PGconn *c, const char *sql)
 	return v;
 }
 
+char *tpg_text(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	char *v;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1) {
+		fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(r));
+		abort();
+	}
+	if (!(v = strdup(PQgetvalue(r, 0, 0))))
+		abort();
+	PQclear(r);
+	return v;
+}
+
 int tpg_exec(PGconn *c, const char *sql)
 {
 	PGresult *r = PQexec(c, sql);

@@ -32,6 +32,8 @@ void tpg_conninfo(const struct tpg *p, const char *role, char *out, size_t cap);
 PGconn *tpg_connect(const struct tpg *p, const char *role);
 /* The first column of the first row of a query as an integer; aborts on an error or no row. */
 long long tpg_value(PGconn *c, const char *sql);
+/* The first column of the first row as text (heap; "" for NULL); aborts on an error or no row. */
+char *tpg_text(PGconn *c, const char *sql);
 /* Runs a command: 0, or -1 when the server refused it (some tests expect that). */
 int tpg_exec(PGconn *c, const char *sql);
 
