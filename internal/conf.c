@@ -1,6 +1,10 @@
 #include "internal/conf.h"
 
 #include "common/daemon.h"
+#include "common/err.h"
+#include "proto/record.h"
+
+#include <stdio.h>
 
 #define S(field) offsetof(struct casemgr_conf, field)
 #define PATH     CASEMGR_PATH_MAX
@@ -48,6 +52,14 @@ const struct cfg_entry casemgr_conf_table[] = {
         {"audit_head_interval", CFG_DURATION, S(audit_head_interval), 1000, 24 * HOUR_MS, "5m",
          "time between signed audit heads when there are new events, at most"},
         {"max_record", CFG_SIZE, S(max_record), 1024, 1LL << 30, "32M", "longest record read from an inbox"},
+        {"status_spool", CFG_STRING, S(status_spool), 0, PATH, NULL,
+         "status spool directory the reverse link sends from; empty: no bulletins are published"},
+        {"status_key", CFG_STRING, S(status_key), 0, PATH, NULL,
+         "signing key of status bulletins (private; the intake trusts its .pub)"},
+        {"status_origin", CFG_STRING, S(status_origin), 1, 65, "internal", "origin name of status bulletins"},
+        {"status_batch", CFG_INT, S(status_batch), 1, 10000, "500",
+         "status bulletins per spool sync and transaction"},
+        {"status_poll", CFG_DURATION, S(status_poll), 10, 60000, "1s", "how often the status outbox is read"},
         CFG_PROCESS_ENTRIES(struct casemgr_conf, "9106"),
 };
 const size_t casemgr_conf_entries = sizeof(casemgr_conf_table) / sizeof(casemgr_conf_table[0]);
@@ -56,5 +68,14 @@ int casemgr_conf_check(void *conf, const char *path, char err[CFG_ERR_MAX])
 {
 	struct casemgr_conf *c = conf;
 
+	if (c->status_spool[0] && !c->status_key[0]) {
+		snprintf(err, CFG_ERR_MAX, "%s: status_key: required with status_spool", path);
+		return TIP_EINVAL;
+	}
+	if (!rec_origin_ok(c->status_origin)) {
+		snprintf(err, CFG_ERR_MAX, "%s: status_origin: not an origin name ([A-Za-z0-9][A-Za-z0-9._-]{0,63})",
+		         path);
+		return TIP_EINVAL;
+	}
 	return daemon_check_transport(c->plain_http, c->listen, c->tls_cert, c->tls_key, path, err);
 }

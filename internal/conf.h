@@ -32,6 +32,10 @@ struct casemgr_conf {
 	char audit_key[CASEMGR_PATH_MAX];
 	long long audit_head_events, audit_head_interval;
 	size_t max_record;
+	char status_spool[CASEMGR_PATH_MAX]; /* empty: the publisher is off */
+	char status_key[CASEMGR_PATH_MAX];
+	char status_origin[65];
+	long long status_batch, status_poll;
 	char metrics_listen[64];
 	long long metrics_port;
 	char user[64];
@@ -41,7 +45,10 @@ struct casemgr_conf {
 extern const struct cfg_entry casemgr_conf_table[];
 extern const size_t casemgr_conf_entries;
 
-/* What the table cannot check (conf is a struct casemgr_conf): the listener's transport. */
+/*
+ * What the table cannot check (conf is a struct casemgr_conf): the listener's transport; with a status
+ * spool, a status key and an origin name.
+ */
 int casemgr_conf_check(void *conf, const char *path, char err[CFG_ERR_MAX]);
 
 #endif
