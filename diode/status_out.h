@@ -45,6 +45,7 @@ int status_out_resume(struct spool *s, const char *dir, const char *origin, cons
  * nor chain has changed, unless spool_append made the spool unusable.
  */
 int status_out_append(struct spool *s, struct rec_chain *chain, const struct status_out_signer *signer,
-                      const struct taxonomy *tax, const struct bulletin *b, int64_t created_ms, uint64_t *seq);
+                      const struct taxonomy *tax, const struct bulletin *b, int64_t created_ms,
+                      uint64_t *seq);
 
 #endif

@@ -154,9 +154,10 @@ static void *publish_main(void *arg)
 			break;
 		}
 		if (rc < 0) {
-			/* The database, or the spool's disk, is away: one line now and one when it is back. */
+			/* The database or the spool's disk is away: one line now, one when it is back. */
 			if (!down++)
-				log_err("status publisher: %s; retrying every %lld ms", msg, c->conf.db_retry);
+				log_err("status publisher: %s; retrying every %lld ms", msg,
+				        c->conf.db_retry);
 			if (pause_ms(c, c->conf.db_retry))
 				break;
 			continue;
@@ -183,8 +184,9 @@ static void refresh_metrics(void *arg)
 		metric_set(c->m.quarantined[i], (int64_t)atomic_load(&s->quarantined[i]));
 	metric_set(c->m.passed_over, (int64_t)atomic_load(&s->passed_over));
 	metric_set(c->m.batches, (int64_t)atomic_load(&s->batches));
-	metric_set(c->m.db_errors, (int64_t)(atomic_load(&s->db_errors) +
-	                                     (c->publish ? atomic_load(&publish_stats(c->publish)->db_errors) : 0)));
+	metric_set(c->m.db_errors,
+	           (int64_t)(atomic_load(&s->db_errors) +
+	                     (c->publish ? atomic_load(&publish_stats(c->publish)->db_errors) : 0)));
 	if (c->publish) {
 		const struct publish_stats *p = publish_stats(c->publish);
 
@@ -232,8 +234,9 @@ static int register_metrics(struct casemgr *c)
 	        metric_gauge("casemgr_api_db_connections", NULL, "open connections of the staff API");
 	c->m.api_db_waiting =
 	        metric_gauge("casemgr_api_db_waiting", NULL, "staff requests waiting for a connection");
-	c->m.bulletins_published = metric_counter("casemgr_bulletins_published_total", NULL,
-	                                          "status bulletins appended to the status spool and marked sent");
+	c->m.bulletins_published =
+	        metric_counter("casemgr_bulletins_published_total", NULL,
+	                       "status bulletins appended to the status spool and marked sent");
 	c->m.bulletins_refused = metric_counter("casemgr_bulletins_refused_total", NULL,
 	                                        "status outbox rows refused (alert on any increase)");
 	c->m.bulletins_reconciled = metric_counter("casemgr_bulletins_reconciled_total", NULL,
@@ -242,8 +245,8 @@ static int register_metrics(struct casemgr *c)
 	        metric_gauge("casemgr_bulletins_pending", NULL, "status outbox rows waiting to be published");
 	return c->m.reports && c->m.replayed && c->m.passed_over && c->m.batches && c->m.db_errors &&
 	                       c->m.connected && c->m.api_db_open && c->m.api_db_waiting &&
-	                       c->m.bulletins_published && c->m.bulletins_refused && c->m.bulletins_reconciled &&
-	                       c->m.bulletins_pending
+	                       c->m.bulletins_published && c->m.bulletins_refused &&
+	                       c->m.bulletins_reconciled && c->m.bulletins_pending
 	               ? 0
 	               : -1;
 }
@@ -451,9 +454,10 @@ int main(int argc, char **argv)
 		log_err("%s: not a signing key (%s)", c.conf.audit_key, rc ? tip_strerror(rc) : "wrong type");
 		goto out;
 	}
-	if (c.conf.status_spool[0] &&
-	    ((rc = key_read_private(c.conf.status_key, &status_key)) != TIP_OK || status_key.type != KEY_ED25519)) {
-		log_err("%s: not a signing key (%s)", c.conf.status_key, rc ? tip_strerror(rc) : "wrong type");
+	if (c.conf.status_spool[0] && ((rc = key_read_private(c.conf.status_key, &status_key)) != TIP_OK ||
+	                               status_key.type != KEY_ED25519)) {
+		log_err("%s: not a signing key (%s)", c.conf.status_key,
+		        rc ? tip_strerror(rc) : "wrong type");
 		goto out;
 	}
 	if (!c.conf.plain_http && !(tls = daemon_tls_context(c.conf.tls_cert, c.conf.tls_key))) {
@@ -528,7 +532,8 @@ int main(int argc, char **argv)
 	        .batch = (size_t)c.conf.status_batch,
 	};
 	if (!(c.ingest = ingest_new(&ic)) || !ev_term || !ev_int || evsignal_add(ev_term, NULL) ||
-	    evsignal_add(ev_int, NULL) || (c.conf.status_spool[0] && !(c.publish = publish_new(&pc, &status_key))))
+	    evsignal_add(ev_int, NULL) ||
+	    (c.conf.status_spool[0] && !(c.publish = publish_new(&pc, &status_key))))
 		goto out;
 	key_wipe(&status_key);
 	/* From here on a thread's fatal error sets the exit code (stop_with). */
@@ -545,8 +550,8 @@ int main(int argc, char **argv)
 		}
 		publishing = 1;
 	}
-	log_info("staff API listening on %s:%d (%s); ingest of %zu origins from %s; %s%s", c.conf.listen, port,
-	         tls ? "https" : "http", origins.n, c.conf.inbox,
+	log_info("staff API listening on %s:%d (%s); ingest of %zu origins from %s; %s%s", c.conf.listen,
+	         port, tls ? "https" : "http", origins.n, c.conf.inbox,
 	         publishing ? "status bulletins to " : "no status bulletins", c.conf.status_spool);
 	event_base_dispatch(c.base);
 out:

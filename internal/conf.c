@@ -73,8 +73,8 @@ int casemgr_conf_check(void *conf, const char *path, char err[CFG_ERR_MAX])
 		return TIP_EINVAL;
 	}
 	if (!rec_origin_ok(c->status_origin)) {
-		snprintf(err, CFG_ERR_MAX, "%s: status_origin: not an origin name ([A-Za-z0-9][A-Za-z0-9._-]{0,63})",
-		         path);
+		snprintf(err, CFG_ERR_MAX,
+		         "%s: status_origin: not an origin name ([A-Za-z0-9][A-Za-z0-9._-]{0,63})", path);
 		return TIP_EINVAL;
 	}
 	return daemon_check_transport(c->plain_http, c->listen, c->tls_cert, c->tls_key, path, err);

@@ -105,10 +105,12 @@ static int open_spool(struct publish *p, char msg[DB_MSG_MAX])
 	rc = status_out_resume(p->spool, p->conf.spool_dir, p->conf.origin, p->pub, p->key_id, &p->chain);
 	if (rc != TIP_OK) {
 		if (rc == TIP_ECORRUPT)
-			snprintf(msg, DB_MSG_MAX,
-			         "status spool %s: its last record is not a record %llu of %s signed with the "
-			         "status_key",
-			         p->conf.spool_dir, (unsigned long long)(spool_count(p->spool) - 1), p->conf.origin);
+			snprintf(
+			        msg, DB_MSG_MAX,
+			        "status spool %s: its last record is not a record %llu of %s signed with the "
+			        "status_key",
+			        p->conf.spool_dir, (unsigned long long)(spool_count(p->spool) - 1),
+			        p->conf.origin);
 		else
 			snprintf(msg, DB_MSG_MAX, "status spool %s: its last record: %s", p->conf.spool_dir,
 			         tip_strerror(rc));
@@ -138,16 +140,16 @@ static json_t *spool_bulletin(const struct publish *p, const uint8_t *buf, size_
 	if (r.kind == REC_STATUS && r.seq == index && strcmp(r.origin, p->conf.origin) == 0 &&
 	    bulletin_decode(r.payload, r.payload_len, p->conf.taxonomy, &b) == TIP_OK) {
 		hex_encode(b.query_hash, BULLETIN_HASH_LEN, hex, sizeof(hex));
-		j = json_pack("{s:I, s:s, s:s, s:s, s:s}", "seq", (json_int_t)index, "query_hash", hex, "stage",
-		              b.stage, "result", b.result, "day", b.date);
+		j = json_pack("{s:I, s:s, s:s, s:s, s:s}", "seq", (json_int_t)index, "query_hash", hex,
+		              "stage", b.stage, "result", b.result, "day", b.date);
 	}
 	rec_release(&r);
 	return j;
 }
 
 /* Reads the next record of r into *buf; TIP_OK, or a spool error with msg. */
-static int read_next(struct publish *p, struct spool_reader *r, const uint8_t **buf, size_t *len, uint64_t *index,
-                     char msg[DB_MSG_MAX])
+static int read_next(struct publish *p, struct spool_reader *r, const uint8_t **buf, size_t *len,
+                     uint64_t *index, char msg[DB_MSG_MAX])
 {
 	struct spool_fault fault = {0};
 	int rc = spool_reader_next(r, buf, len, index, &fault);
@@ -180,16 +182,18 @@ static int reconcile(struct publish *p, char msg[DB_MSG_MAX])
 	PGresult *res;
 	int rc;
 
-	if (db_exec(p->db, "SELECT next_seq, pending FROM status_publish_state($1)", 1, params, PGRES_TUPLES_OK,
-	            &res, msg) != TIP_OK)
+	if (db_exec(p->db, "SELECT next_seq, pending FROM status_publish_state($1)", 1, params,
+	            PGRES_TUPLES_OK, &res, msg) != TIP_OK)
 		return db_failed(p);
 	cursor = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
 	atomic_store(&p->stats.pending, strtoull(PQgetvalue(res, 0, 1), NULL, 10));
 	PQclear(res);
 	if (cursor > end) {
 		snprintf(msg, DB_MSG_MAX,
-		         "the database's status cursor of %s is %llu, past the %llu records of the status spool %s",
-		         p->conf.origin, (unsigned long long)cursor, (unsigned long long)end, p->conf.spool_dir);
+		         "the database's status cursor of %s is %llu, past the %llu records of the status "
+		         "spool %s",
+		         p->conf.origin, (unsigned long long)cursor, (unsigned long long)end,
+		         p->conf.spool_dir);
 		return TIP_ERANGE;
 	}
 	if (cursor == end) {
@@ -222,7 +226,8 @@ static int reconcile(struct publish *p, char msg[DB_MSG_MAX])
 			if ((entry = spool_bulletin(p, buf, len, index, prev)))
 				json_array_append_new(doc, entry);
 			else
-				log_warn("status spool %s: record %llu is not a bulletin of %s; it matches no row",
+				log_warn("status spool %s: record %llu is not a bulletin of %s; it matches "
+				         "no row",
 				         p->conf.spool_dir, (unsigned long long)index, p->conf.origin);
 		}
 		bytea_text(prev, after);
@@ -240,8 +245,9 @@ static int reconcile(struct publish *p, char msg[DB_MSG_MAX])
 		params[3] = before;
 		params[4] = after;
 		params[5] = text;
-		rc = db_exec(p->db, "SELECT seq, outbox_id FROM status_reconcile($1, $2, $3, $4, $5, $6::jsonb)",
-		             6, params, PGRES_TUPLES_OK, &res, msg);
+		rc = db_exec(p->db,
+		             "SELECT seq, outbox_id FROM status_reconcile($1, $2, $3, $4, $5, $6::jsonb)", 6,
+		             params, PGRES_TUPLES_OK, &res, msg);
 		free(text);
 		if (rc != TIP_OK) {
 			rc = db_failed(p);
@@ -257,7 +263,8 @@ static int reconcile(struct publish *p, char msg[DB_MSG_MAX])
 		PQclear(res);
 	}
 	atomic_fetch_add(&p->stats.reconciled, matched);
-	log_warn("status spool %s: records %llu-%llu were not marked sent (a crash or a lost connection): %llu "
+	log_warn("status spool %s: records %llu-%llu were not marked sent (a crash or a lost connection): "
+	         "%llu "
 	         "matched to their rows now, %llu to no unsent row",
 	         p->conf.spool_dir, (unsigned long long)cursor, (unsigned long long)(end - 1),
 	         (unsigned long long)matched, (unsigned long long)unmatched);
@@ -271,8 +278,8 @@ out:
 /* A row of status_unsent as a bulletin: TIP_ERANGE (a code too long to be one), TIP_EINVAL (no date). */
 static int row_bulletin(const PGresult *res, int i, struct bulletin *b)
 {
-	const char *hash = PQgetvalue(res, i, 1), *stage = PQgetvalue(res, i, 2), *result = PQgetvalue(res, i, 3),
-	           *day = PQgetvalue(res, i, 4);
+	const char *hash = PQgetvalue(res, i, 1), *stage = PQgetvalue(res, i, 2),
+	           *result = PQgetvalue(res, i, 3), *day = PQgetvalue(res, i, 4);
 	size_t got;
 
 	memset(b, 0, sizeof(*b));
@@ -311,8 +318,8 @@ static int publish_batch(struct publish *p, char msg[DB_MSG_MAX])
 
 	memcpy(signer.key_id, p->key_id, REC_KEY_ID_LEN);
 	snprintf(lim, sizeof(lim), "%zu", p->conf.batch);
-	if (db_exec(p->db, "SELECT id, query_hash, stage, result, day, waiting FROM status_unsent($1)", 1, params,
-	            PGRES_TUPLES_OK, &res, msg) != TIP_OK)
+	if (db_exec(p->db, "SELECT id, query_hash, stage, result, day, waiting FROM status_unsent($1)", 1,
+	            params, PGRES_TUPLES_OK, &res, msg) != TIP_OK)
 		return db_failed(p);
 	if ((n = PQntuples(res)) == 0) {
 		atomic_store(&p->stats.pending, 0);
@@ -329,17 +336,21 @@ static int publish_batch(struct publish *p, char msg[DB_MSG_MAX])
 		uint64_t seq;
 
 		if ((rc = row_bulletin(res, i, &b)) == TIP_OK)
-			rc = status_out_append(p->spool, &p->chain, &signer, p->conf.taxonomy, &b, created, &seq);
+			rc = status_out_append(p->spool, &p->chain, &signer, p->conf.taxonomy, &b, created,
+			                       &seq);
 		if (rc == TIP_OK) {
-			json_array_append_new(sent, json_pack("{s:I, s:I}", "id", id, "seq", (json_int_t)seq));
+			json_array_append_new(sent,
+			                      json_pack("{s:I, s:I}", "id", id, "seq", (json_int_t)seq));
 		} else if (rc == TIP_ERANGE || rc == TIP_EINVAL) {
 			log_warn("status_outbox row %lld refused: %s", (long long)id,
-			         rc == TIP_ERANGE ? "a stage or result code the taxonomy does not know"
-			                          : "a day a bulletin cannot carry (2000-01-01 to 2999-12-31)");
-			json_array_append_new(refused,
-			                      json_pack("{s:I, s:s}", "id", id, "reason", rc == TIP_ERANGE ? "code" : "date"));
+			         rc == TIP_ERANGE
+			                 ? "a stage or result code the taxonomy does not know"
+			                 : "a day a bulletin cannot carry (2000-01-01 to 2999-12-31)");
+			json_array_append_new(refused, json_pack("{s:I, s:s}", "id", id, "reason",
+			                                         rc == TIP_ERANGE ? "code" : "date"));
 		} else {
-			snprintf(msg, DB_MSG_MAX, "status spool %s: appending: %s", p->conf.spool_dir, tip_strerror(rc));
+			snprintf(msg, DB_MSG_MAX, "status spool %s: appending: %s", p->conf.spool_dir,
+			         tip_strerror(rc));
 			if (rc != TIP_ECORRUPT) {
 				spool_failed(p);
 				rc = TIP_EIO;
@@ -371,8 +382,8 @@ static int publish_batch(struct publish *p, char msg[DB_MSG_MAX])
 	params[3] = before;
 	params[4] = after;
 	params[5] = text;
-	rc = db_exec(p->db, "SELECT status_sent($1, $2, $3, $4, $5, $6::jsonb)", 6, params, PGRES_TUPLES_OK, NULL,
-	             msg);
+	rc = db_exec(p->db, "SELECT status_sent($1, $2, $3, $4, $5, $6::jsonb)", 6, params, PGRES_TUPLES_OK,
+	             NULL, msg);
 	free(text);
 	if (rc != TIP_OK) {
 		rc = db_failed(p);

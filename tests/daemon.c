@@ -130,6 +130,11 @@ int tdaemon_stop(struct tdaemon *d, int sig)
 
 int trun(const char *program, const char *const *args)
 {
+	return trun_log(program, args, NULL);
+}
+
+int trun_log(const char *program, const char *const *args, const char *log)
+{
 	char path[512];
 	const char *argv[32];
 	int status;
@@ -142,7 +147,7 @@ int trun(const char *program, const char *const *args)
 		argv[i + 1] = args[i];
 	argv[i + 1] = NULL;
 	if ((pid = fork()) == 0) {
-		int fd = open("/dev/null", O_WRONLY);
+		int fd = log ? open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644) : open("/dev/null", O_WRONLY);
 
 		dup2(fd, 1);
 		dup2(fd, 2);

@@ -25,6 +25,8 @@ int tdaemon_start_in(struct tdaemon *d, const char *netns, const char *program, 
 int tdaemon_stop(struct tdaemon *d, int sig);
 /* Runs $TIP_BINARY_DIR/<program> with the given arguments (NULL-terminated) and returns its exit status. */
 int trun(const char *program, const char *const *args);
+/* The same with its standard output and error in the file log (created or truncated). */
+int trun_log(const char *program, const char *const *args, const char *log);
 /* A free TCP port on 127.0.0.1 (bound and released: good enough for tests). */
 int tfree_port(void);
 
