@@ -314,7 +314,7 @@ static int publish_batch(struct publish *p, char msg[DB_MSG_MAX])
 	json_t *sent = NULL, *refused = NULL, *doc;
 	int64_t created = now_ms();
 	PGresult *res;
-	int n, rc;
+	int n, rc, lost = 0;
 
 	memcpy(signer.key_id, p->key_id, REC_KEY_ID_LEN);
 	snprintf(lim, sizeof(lim), "%zu", p->conf.batch);
@@ -335,19 +335,28 @@ static int publish_batch(struct publish *p, char msg[DB_MSG_MAX])
 		struct bulletin b;
 		uint64_t seq;
 
-		if ((rc = row_bulletin(res, i, &b)) == TIP_OK)
+		if ((rc = row_bulletin(res, i, &b)) == TIP_EIO) {
+			snprintf(msg, DB_MSG_MAX, "status_unsent: row %lld has no 32-byte hash",
+			         (long long)id);
+			/* Closing makes this batch's records durable: the reconciliation reads them back. */
+			spool_failed(p);
+			rc = db_failed(p);
+			goto out;
+		}
+		if (rc == TIP_OK)
 			rc = status_out_append(p->spool, &p->chain, &signer, p->conf.taxonomy, &b, created,
 			                       &seq);
 		if (rc == TIP_OK) {
-			json_array_append_new(sent,
-			                      json_pack("{s:I, s:I}", "id", id, "seq", (json_int_t)seq));
+			lost |= json_array_append_new(
+			                sent, json_pack("{s:I, s:I}", "id", id, "seq", (json_int_t)seq)) != 0;
 		} else if (rc == TIP_ERANGE || rc == TIP_EINVAL) {
 			log_warn("status_outbox row %lld refused: %s", (long long)id,
 			         rc == TIP_ERANGE
 			                 ? "a stage or result code the taxonomy does not know"
 			                 : "a day a bulletin cannot carry (2000-01-01 to 2999-12-31)");
-			json_array_append_new(refused, json_pack("{s:I, s:s}", "id", id, "reason",
-			                                         rc == TIP_ERANGE ? "code" : "date"));
+			lost |= json_array_append_new(refused,
+			                              json_pack("{s:I, s:s}", "id", id, "reason",
+			                                        rc == TIP_ERANGE ? "code" : "date")) != 0;
 		} else {
 			snprintf(msg, DB_MSG_MAX, "status spool %s: appending: %s", p->conf.spool_dir,
 			         tip_strerror(rc));
@@ -368,12 +377,13 @@ static int publish_batch(struct publish *p, char msg[DB_MSG_MAX])
 	snprintf(from_text, sizeof(from_text), "%llu", (unsigned long long)from);
 	snprintf(to_text, sizeof(to_text), "%llu", (unsigned long long)p->chain.next_seq);
 	bytea_text(p->chain.prev_hash, after);
-	doc = json_pack("{s:O, s:O}", "sent", sent, "refused", refused);
+	doc = lost ? NULL : json_pack("{s:O, s:O}", "sent", sent, "refused", refused);
 	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	if (!text) {
+		/* A document missing a row would move the cursor past its record: reconcile instead. */
 		snprintf(msg, DB_MSG_MAX, "status publisher: out of memory");
-		rc = db_failed(p); /* the records are durable and unmarked: reconcile them */
+		rc = db_failed(p);
 		goto out;
 	}
 	params[0] = p->conf.origin;
