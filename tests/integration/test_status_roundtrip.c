@@ -5,7 +5,8 @@
  * a kill -9, and a PostgreSQL stop, between the spool's sync and the database's commit are reconciled
  * (nothing doubled, nothing lost); records in the spool whose rows committed out of id order, or match no
  * row, are matched by content; a spool that does not fit the database stops the daemon. Then the round
- * trip: a row queued in the database shows in the intake's status API, through diode-send and diode-recv.
+ * trip: a report ingested and its case accepted by the workflow, and both stages show in the intake's
+ * status API, through diode-send and diode-recv.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 #include "intake/querycode.h"
 #include "proto/bulletin.h"
 #include "proto/record.h"
+#include "proto/report.h"
 
 #include <jansson.h>
 #include <signal.h>
@@ -344,10 +346,13 @@ static void test_crash_between_spool_and_database(void **state)
 	start_daemon();
 	assert_int_equal(tpg_exec(locker, "BEGIN"), 0);
 	assert_int_equal(tpg_exec(locker, "LOCK TABLE status_cursor IN EXCLUSIVE MODE"), 0);
+	/* In one transaction, so that one batch takes them all before it blocks. */
+	assert_int_equal(tpg_exec(owner, "BEGIN"), 0);
 	for (int i = 0; i < 3; i++) {
 		test_hash(200 + i, hash);
 		queue(hash, "under_review", "pending", "2027-02-01");
 	}
+	assert_int_equal(tpg_exec(owner, "COMMIT"), 0);
 	wait_spool(14);
 	wait_publisher_blocked(super);
 	assert_int_equal(tdaemon_stop(&d, SIGKILL), 128 + SIGKILL);
@@ -373,10 +378,12 @@ static void test_crash_between_spool_and_database(void **state)
 	/* PostgreSQL goes away in the same window, under the running daemon, and comes back. */
 	assert_int_equal(tpg_exec(locker, "BEGIN"), 0);
 	assert_int_equal(tpg_exec(locker, "LOCK TABLE status_cursor IN EXCLUSIVE MODE"), 0);
+	assert_int_equal(tpg_exec(owner, "BEGIN"), 0);
 	for (int i = 0; i < 2; i++) {
 		test_hash(210 + i, hash);
 		queue(hash, "concluded", "referred", "2027-02-02");
 	}
+	assert_int_equal(tpg_exec(owner, "COMMIT"), 0);
 	wait_spool(16);
 	wait_publisher_blocked(super);
 	/* The lock is held until the server stops (closing its connection would release it first). */
@@ -593,13 +600,32 @@ static void test_round_trip(void **state)
 	assert_int_equal(tdaemon_start(&send_d, "diode-send", conf_send, log), 0);
 	start_daemon();
 
-	/* A report's code, and its case moved on: the workflow queues the bulletin. */
+	/* A report whose query code we hold arrives in the inbox: distribution queues "received"; then the
+	 * case is accepted (wf_move, as the staff API's operations call it), which queues "accepted". */
+	struct tu_report report;
+	uint8_t *sealed, *rec;
+	size_t sealed_len, rec_len;
+	struct timespec t0, t1;
+
 	assert_int_equal(qc_generate(code), TIP_OK);
 	assert_int_equal(qc_hash(code, hash), TIP_OK);
-	struct timespec t0, t1;
+	tu_report_init(&report);
+	memcpy(report.query_hash, hash, sizeof(hash));
+	assert_int_equal(report_seal(&report.r, HPKE_AEAD_AES_128_GCM, f.seal_key.pub, f.seal_key.id,
+	                             TCM_ORIGIN, f.chain.next_seq, 1 << 20, &sealed, &sealed_len),
+	                 TIP_OK);
+	tcm_record(&f, sealed, sealed_len, &rec, &rec_len);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	queue(hash, "verifying", "pending", "2027-04-01");
-	queue(hash, "concluded", "partially_substantiated", "2027-04-02");
+	tcm_append(&f, &rec, &rec_len, 1);
+	free(sealed);
+	free(rec);
+	for (int i = 0; i < 2000 && tpg_value(owner, "SELECT count(*) FROM cases") == 0; i++)
+		usleep(10000);
+	assert_int_equal(tpg_exec(owner, "SELECT wf_move(id, 'accepted', NULL, 'accept', '{}') FROM cases"),
+	                 0);
+	PGresult *days = PQexec(owner, "SELECT to_char(wf_date(received_at), 'YYYY-MM-DD'), "
+	                               "to_char(wf_today(), 'YYYY-MM-DD') FROM cases");
+	assert_int_equal(PQntuples(days), 1);
 
 	struct httpc_response r = {0};
 	json_t *j = NULL;
@@ -618,14 +644,16 @@ static void test_round_trip(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (r.status != 200 || !j)
 		fail_msg("the intake answers %d %s", r.status, r.body);
-	print_message("bulletins at the intake %.2f s after they were queued\n",
+	print_message("bulletins at the intake %.2f s after the report reached the inbox\n",
 	              (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	assert_string_equal(json_string_value(json_object_get(j, "stage")), "concluded");
-	assert_string_equal(json_string_value(json_object_get(j, "result")), "partially_substantiated");
-	assert_string_equal(json_string_value(json_object_get(j, "updated_at")), "2027-04-02");
+	assert_string_equal(json_string_value(json_object_get(j, "stage")), "accepted");
+	assert_string_equal(json_string_value(json_object_get(j, "result")), "pending");
+	assert_string_equal(json_string_value(json_object_get(j, "updated_at")), PQgetvalue(days, 0, 1));
 	json_t *first = json_array_get(json_object_get(j, "history"), 0);
-	assert_string_equal(json_string_value(json_object_get(first, "stage")), "verifying");
-	assert_string_equal(json_string_value(json_object_get(first, "date")), "2027-04-01");
+	assert_string_equal(json_string_value(json_object_get(first, "stage")), "received");
+	assert_string_equal(json_string_value(json_object_get(first, "result")), "pending");
+	assert_string_equal(json_string_value(json_object_get(first, "date")), PQgetvalue(days, 0, 0));
+	PQclear(days);
 	json_decref(j);
 	httpc_free(&r);
 
