@@ -39,9 +39,9 @@ CREATE FUNCTION status_unsent(lim integer)
 	WHERE o.sent_seq IS NULL AND NOT EXISTS (SELECT FROM status_refused r WHERE r.outbox_id = o.id)
 	ORDER BY o.id LIMIT lim $$;
 
--- Moves the origin's cursor from from_seq to to_seq, which must be where it stands (the caller's view of
--- the chain is stale otherwise: reconcile again), and writes one audit event naming the
--- range with the chain's hashes before and after it.
+-- Moves the origin's cursor from from_seq to to_seq, which must be where it stands (otherwise the
+-- caller's view of the chain is stale: it reconciles again), and writes one audit event naming the range
+-- with the chain's hashes before and after it.
 CREATE FUNCTION status_cursor_move(origin_is text, from_seq bigint, to_seq bigint, before_hash bytea,
                                    after_hash bytea, action text) RETURNS void
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
