@@ -10,8 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define BULLETIN_RECORD_MAX 4096 /* a STATUS record: envelope plus a bulletin of at most 256 bytes */
-
 struct status_store {
 	struct status_conf conf;
 	struct spool_reader *reader;

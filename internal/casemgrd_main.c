@@ -1,6 +1,7 @@
 /*
- * casemgrd: the internal zone's case manager. This part ingests the inbox spools into PostgreSQL,
- * serves the staff API, runs the case clocks and applies the schema's migrations.
+ * casemgrd: the internal zone's case manager. It ingests the inbox spools into PostgreSQL, serves the
+ * staff API, runs the case clocks and the SMS gateway's pass, publishes the status outbox into the
+ * status spool, and applies the schema's migrations.
  *
  *   casemgrd -c FILE [-n]                 run (ingest, staff API); -n checks settings, keys, taxonomy, TLS
  *   casemgrd migrate -c FILE [--to N]     apply the migrations (as db_owner), then exit
@@ -12,10 +13,11 @@
  *   casemgrd -s                           print the settings table
  *
  * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration, keys or taxonomy unusable;
- * 71 cannot start threads, listen or drop privileges; 65 an inbox spool is damaged, or a migration is
- * refused, or audit verify found the trail altered, or sample found the stored draw different; 69
- * migrate, audit or sample cannot reach the database; 74 audit export cannot write; 70 a stored cursor
- * is past the end of an inbox.
+ * 71 cannot start threads, listen or drop privileges; 65 an inbox spool or the status spool is damaged
+ * (or the status spool's last record is not the status key's), or a migration is refused, or audit
+ * verify found the trail altered, or sample found the stored draw different; 69 migrate, audit or
+ * sample cannot reach the database; 74 audit export cannot write; 70 a stored cursor is past the end of
+ * an inbox or of the status spool.
  */
 #include "common/daemon.h"
 #include "common/err.h"
@@ -27,6 +29,7 @@
 #include "internal/conf.h"
 #include "internal/ingest.h"
 #include "internal/migrate.h"
+#include "internal/publish.h"
 #include "internal/staff.h"
 #include "proto/keyfile.h"
 
@@ -45,6 +48,7 @@ struct casemgr {
 	struct casemgr_conf conf;
 	struct event_base *base;
 	struct ingest *ingest;
+	struct publish *publish; /* NULL: no status spool */
 	struct staff *staff;
 	struct pgq *clocks_db; /* the clock timer's connection, as the ingest role */
 	struct clocks *clocks;
@@ -53,13 +57,14 @@ struct casemgr {
 	int sms_down;              /* failed SMS passes in a row */
 	struct key audit_key;
 	PGconn *heads_db; /* the background thread's connection for signing audit heads */
-	pthread_t thread;
+	pthread_t thread, publish_thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop, exit_code;
 	struct {
 		struct metric *reports, *replayed, *quarantined[INGEST_REASON_COUNT], *passed_over, *batches,
-		        *db_errors, *connected, *api_db_open, *api_db_waiting;
+		        *db_errors, *connected, *api_db_open, *api_db_waiting, *bulletins_published,
+		        *bulletins_refused, *bulletins_reconciled, *bulletins_pending;
 		struct metric *sms_received[CALLBACK_OUTCOME_COUNT], *sms_sent, *sms_failed, *draws, *queued;
 	} m;
 };
@@ -83,6 +88,16 @@ static int pause_ms(struct casemgr *c, long long ms)
 	stop = c->stop;
 	pthread_mutex_unlock(&c->mu);
 	return stop;
+}
+
+/* A thread's fatal error: the daemon stops with code (the first one reported wins). */
+static void stop_with(struct casemgr *c, int code)
+{
+	pthread_mutex_lock(&c->mu);
+	if (!c->exit_code)
+		c->exit_code = code;
+	pthread_mutex_unlock(&c->mu);
+	event_base_loopbreak(c->base);
 }
 
 /* Signs an audit head when one is due; a failure is logged and retried on the next call. */
@@ -138,8 +153,7 @@ static void *ingest_main(void *arg)
 		}
 		if (rc < 0) {
 			log_err("ingest: %s", msg);
-			c->exit_code = rc == TIP_ERANGE ? EX_SOFTWARE : EX_DATAERR;
-			event_base_loopbreak(c->base);
+			stop_with(c, rc == TIP_ERANGE ? EX_SOFTWARE : EX_DATAERR);
 			break;
 		}
 		if (down) {
@@ -149,6 +163,41 @@ static void *ingest_main(void *arg)
 		if (rc == 0 && pause_ms(c, c->conf.ingest_poll))
 			break;
 		if (rc > 0 && pause_ms(c, 0))
+			break;
+	}
+	return NULL;
+}
+
+/* The status publisher's own thread and connection, so a slow spool sync never holds up ingest. */
+static void *publish_main(void *arg)
+{
+	struct casemgr *c = arg;
+	char msg[DB_MSG_MAX];
+	int down = 0;
+
+	for (;;) {
+		int rc = publish_step(c->publish, msg);
+
+		if (rc == TIP_ERANGE || rc == TIP_ECORRUPT || rc == TIP_EVERSION || rc == TIP_EOVERSIZE) {
+			log_err("status publisher: %s", msg);
+			stop_with(c, rc == TIP_ERANGE ? EX_SOFTWARE : EX_DATAERR);
+			break;
+		}
+		if (rc < 0) {
+			/* The database or the spool's disk is away: one line now, one when it is back. */
+			if (!down++)
+				log_err("status publisher: %s; retrying every %lld ms", msg,
+				        c->conf.db_retry);
+			if (pause_ms(c, c->conf.db_retry))
+				break;
+			continue;
+		}
+		if (down) {
+			log_info("status publisher: working again after %d attempts", down);
+			down = 0;
+		}
+		/* A full batch means more may be waiting. */
+		if (pause_ms(c, rc < c->conf.status_batch ? c->conf.status_poll : 0))
 			break;
 	}
 	return NULL;
@@ -165,7 +214,17 @@ static void refresh_metrics(void *arg)
 		metric_set(c->m.quarantined[i], (int64_t)atomic_load(&s->quarantined[i]));
 	metric_set(c->m.passed_over, (int64_t)atomic_load(&s->passed_over));
 	metric_set(c->m.batches, (int64_t)atomic_load(&s->batches));
-	metric_set(c->m.db_errors, (int64_t)atomic_load(&s->db_errors));
+	metric_set(c->m.db_errors,
+	           (int64_t)(atomic_load(&s->db_errors) +
+	                     (c->publish ? atomic_load(&publish_stats(c->publish)->db_errors) : 0)));
+	if (c->publish) {
+		const struct publish_stats *p = publish_stats(c->publish);
+
+		metric_set(c->m.bulletins_published, (int64_t)atomic_load(&p->published));
+		metric_set(c->m.bulletins_refused, (int64_t)atomic_load(&p->refused));
+		metric_set(c->m.bulletins_reconciled, (int64_t)atomic_load(&p->reconciled));
+		metric_set(c->m.bulletins_pending, (int64_t)atomic_load(&p->pending));
+	}
 	metric_set(c->m.connected, (int64_t)atomic_load(&s->connected));
 	if (c->callback) {
 		const struct callback_stats *cs = callback_stats(c->callback);
@@ -248,9 +307,19 @@ static int register_metrics(struct casemgr *c)
 	        metric_gauge("casemgr_api_db_connections", NULL, "open connections of the staff API");
 	c->m.api_db_waiting =
 	        metric_gauge("casemgr_api_db_waiting", NULL, "staff requests waiting for a connection");
+	c->m.bulletins_published =
+	        metric_counter("casemgr_bulletins_published_total", NULL,
+	                       "status bulletins appended to the status spool and marked sent");
+	c->m.bulletins_refused = metric_counter("casemgr_bulletins_refused_total", NULL,
+	                                        "status outbox rows refused (alert on any increase)");
+	c->m.bulletins_reconciled = metric_counter("casemgr_bulletins_reconciled_total", NULL,
+	                                           "status spool records marked sent after a crash");
+	c->m.bulletins_pending =
+	        metric_gauge("casemgr_bulletins_pending", NULL, "status outbox rows waiting to be published");
 	return c->m.reports && c->m.replayed && c->m.passed_over && c->m.batches && c->m.db_errors &&
 	                       c->m.connected && c->m.api_db_open && c->m.api_db_waiting && c->m.sms_sent &&
-	                       c->m.sms_failed && c->m.draws && c->m.queued
+	                       c->m.sms_failed && c->m.draws && c->m.queued && c->m.bulletins_published &&
+	                       c->m.bulletins_refused && c->m.bulletins_reconciled && c->m.bulletins_pending
 	               ? 0
 	               : -1;
 }
@@ -469,9 +538,10 @@ int main(int argc, char **argv)
 	struct http_server *metrics = NULL, *api = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL;
 	struct ingest_conf ic = {0};
+	struct key status_key = {0};
 	SSL_CTX *tls = NULL;
 	char bad[ORIGINS_PATH_MAX];
-	int check, rc, started = 0, port = 0;
+	int check, rc, started = 0, publishing = 0, port = 0;
 
 	log_init("casemgrd", 0, LOG_INFO);
 	if (argc > 1 && strcmp(argv[1], "migrate") == 0)
@@ -502,13 +572,21 @@ int main(int argc, char **argv)
 		log_err("%s: not a signing key (%s)", c.conf.audit_key, rc ? tip_strerror(rc) : "wrong type");
 		goto out;
 	}
+	if (c.conf.status_spool[0] && ((rc = key_read_private(c.conf.status_key, &status_key)) != TIP_OK ||
+	                               status_key.type != KEY_ED25519)) {
+		log_err("%s: not a signing key (%s)", c.conf.status_key,
+		        rc ? tip_strerror(rc) : "wrong type");
+		goto out;
+	}
 	if (!c.conf.plain_http && !(tls = daemon_tls_context(c.conf.tls_cert, c.conf.tls_key))) {
 		log_err("TLS certificate %s / key %s unusable", c.conf.tls_cert, c.conf.tls_key);
 		ERR_print_errors_fp(stderr);
 		goto out;
 	}
 	if (check) {
-		printf("configuration ok: %zu origins\n", origins.n);
+		printf("configuration ok: %zu origins; %s%s\n", origins.n,
+		       c.conf.status_spool[0] ? "status bulletins to " : "no status bulletins",
+		       c.conf.status_spool);
 		c.exit_code = 0;
 		goto out;
 	}
@@ -578,14 +656,35 @@ int main(int argc, char **argv)
 	        .batch = 100,
 	};
 	callback_parse_hours(c.conf.sms_hours, cc.send_after, cc.send_before); /* checked with the settings */
+	struct publish_conf pc = {
+	        .conninfo = c.conf.db_ingest,
+	        .spool_dir = c.conf.status_spool,
+	        .origin = c.conf.status_origin,
+	        .taxonomy = tax,
+	        .batch = (size_t)c.conf.status_batch,
+	};
 	if ((c.conf.sms && !(c.callback = callback_new(&cc))) || !(c.ingest = ingest_new(&ic)) || !ev_term ||
 	    !ev_int || evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL) ||
-	    pthread_create(&c.thread, NULL, ingest_main, &c) != 0)
+	    (c.conf.status_spool[0] && !(c.publish = publish_new(&pc, &status_key))))
 		goto out;
-	started = 1;
+	key_wipe(&status_key);
+	/* From here on a thread's fatal error sets the exit code (stop_with). */
 	c.exit_code = 0;
-	log_info("staff API listening on %s:%d (%s); ingest of %zu origins from %s", c.conf.listen, port,
-	         tls ? "https" : "http", origins.n, c.conf.inbox);
+	if (pthread_create(&c.thread, NULL, ingest_main, &c) != 0) {
+		c.exit_code = EX_OSERR;
+		goto out;
+	}
+	started = 1;
+	if (c.publish) {
+		if (pthread_create(&c.publish_thread, NULL, publish_main, &c) != 0) {
+			stop_with(&c, EX_OSERR);
+			goto out;
+		}
+		publishing = 1;
+	}
+	log_info("staff API listening on %s:%d (%s); ingest of %zu origins from %s; %s%s", c.conf.listen,
+	         port, tls ? "https" : "http", origins.n, c.conf.inbox,
+	         publishing ? "status bulletins to " : "no status bulletins", c.conf.status_spool);
 	if (c.callback && c.conf.callback_share[0])
 		log_info("sms: every %lld ms; callback draws of a %s share per province", c.conf.sms_poll,
 		         c.conf.callback_share);
@@ -597,10 +696,14 @@ out:
 	if (started) {
 		pthread_mutex_lock(&c.mu);
 		c.stop = 1;
-		pthread_cond_signal(&c.cv);
+		pthread_cond_broadcast(&c.cv);
 		pthread_mutex_unlock(&c.mu);
 		pthread_join(c.thread, NULL);
+		if (publishing)
+			pthread_join(c.publish_thread, NULL);
 	}
+	key_wipe(&status_key);
+	publish_free(c.publish);
 	OPENSSL_cleanse(ic.seal_sk, sizeof(ic.seal_sk));
 	ingest_free(c.ingest);
 	clocks_free(c.clocks);

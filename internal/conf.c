@@ -2,6 +2,7 @@
 
 #include "common/daemon.h"
 #include "common/err.h"
+#include "proto/record.h"
 
 #include <stdio.h>
 
@@ -71,6 +72,14 @@ const struct cfg_entry casemgr_conf_table[] = {
          "the callback SMS (at most 70 characters, names nothing of the matter)"},
         {"callback_open", CFG_DURATION, S(callback_open), HOUR_MS, 8760 * HOUR_MS, "720h",
          "how long after its draw a callback takes replies"},
+        {"status_spool", CFG_STRING, S(status_spool), 0, PATH, NULL,
+         "status spool directory the reverse link sends from; empty: no bulletins are published"},
+        {"status_key", CFG_STRING, S(status_key), 0, PATH, NULL,
+         "signing key of status bulletins (private; the intake trusts its .pub)"},
+        {"status_origin", CFG_STRING, S(status_origin), 1, 65, "internal", "origin name of status bulletins"},
+        {"status_batch", CFG_INT, S(status_batch), 1, 10000, "500",
+         "status bulletins per spool sync and transaction"},
+        {"status_poll", CFG_DURATION, S(status_poll), 10, 60000, "1s", "how often the status outbox is read"},
         CFG_PROCESS_ENTRIES(struct casemgr_conf, "9106"),
 };
 const size_t casemgr_conf_entries = sizeof(casemgr_conf_table) / sizeof(casemgr_conf_table[0]);
@@ -97,6 +106,15 @@ int casemgr_conf_check(void *conf, const char *path, char err[CFG_ERR_MAX])
 		snprintf(err, CFG_ERR_MAX,
 		         "%s: callback_text: 1 to %d characters, none beyond U+FFFF or control", path,
 		         CALLBACK_TEXT_CHARS);
+		return TIP_EINVAL;
+	}
+	if (c->status_spool[0] && !c->status_key[0]) {
+		snprintf(err, CFG_ERR_MAX, "%s: status_key: required with status_spool", path);
+		return TIP_EINVAL;
+	}
+	if (!rec_origin_ok(c->status_origin)) {
+		snprintf(err, CFG_ERR_MAX,
+		         "%s: status_origin: not an origin name ([A-Za-z0-9][A-Za-z0-9._-]{0,63})", path);
 		return TIP_EINVAL;
 	}
 	return daemon_check_transport(c->plain_http, c->listen, c->tls_cert, c->tls_key, path, err);

@@ -41,6 +41,10 @@ struct casemgr_conf {
 	char callback_share[CALLBACK_SHARE_MAX];
 	long long callback_count, callback_open;
 	char callback_text[256];
+	char status_spool[CASEMGR_PATH_MAX]; /* empty: the publisher is off */
+	char status_key[CASEMGR_PATH_MAX];
+	char status_origin[65];
+	long long status_batch, status_poll;
 	char metrics_listen[64];
 	long long metrics_port;
 	char user[64];
@@ -50,8 +54,10 @@ struct casemgr_conf {
 extern const struct cfg_entry casemgr_conf_table[];
 extern const size_t casemgr_conf_entries;
 
-/* What the table cannot check (conf is a struct casemgr_conf): the listener's transport, the callback
- * rule, send hours and text. */
+/*
+ * What the table cannot check (conf is a struct casemgr_conf): the listener's transport; the callback
+ * rule, send hours and text; with a status spool, a status key and an origin name.
+ */
 int casemgr_conf_check(void *conf, const char *path, char err[CFG_ERR_MAX]);
 
 #endif

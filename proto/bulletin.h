@@ -14,6 +14,8 @@
 #define BULLETIN_HASH_LEN 32
 #define BULLETIN_CODE_MAX 32
 #define BULLETIN_MAX_SIZE 256 /* a bulletin is small; anything larger is hostile */
+/* A STATUS record carrying one: the envelope plus a bulletin of at most BULLETIN_MAX_SIZE bytes. */
+#define BULLETIN_RECORD_MAX 4096
 
 struct bulletin {
 	uint8_t query_hash[BULLETIN_HASH_LEN];

@@ -128,9 +128,11 @@ int tdaemon_stop(struct tdaemon *d, int sig)
 	return WEXITSTATUS(status);
 }
 
-/* Runs program with args; its standard output goes to out_fd (or /dev/null when -1), standard error to
- * /dev/null. */
-static int run_program(const char *program, const char *const *args, int out_fd)
+/*
+ * Runs program with args to its exit. Its standard output goes to out_fd, or else to the file log, or
+ * else to /dev/null; its standard error to log, or /dev/null.
+ */
+static int run_program(const char *program, const char *const *args, int out_fd, const char *log)
 {
 	char path[512];
 	const char *argv[32];
@@ -144,7 +146,7 @@ static int run_program(const char *program, const char *const *args, int out_fd)
 		argv[i + 1] = args[i];
 	argv[i + 1] = NULL;
 	if ((pid = fork()) == 0) {
-		int fd = open("/dev/null", O_WRONLY);
+		int fd = log ? open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644) : open("/dev/null", O_WRONLY);
 
 		dup2(out_fd >= 0 ? out_fd : fd, 1);
 		dup2(fd, 2);
@@ -158,7 +160,12 @@ static int run_program(const char *program, const char *const *args, int out_fd)
 
 int trun(const char *program, const char *const *args)
 {
-	return run_program(program, args, -1);
+	return run_program(program, args, -1, NULL);
+}
+
+int trun_log(const char *program, const char *const *args, const char *log)
+{
+	return run_program(program, args, -1, log);
 }
 
 int trun_output(const char *program, const char *const *args, char **out)
@@ -170,7 +177,7 @@ int trun_output(const char *program, const char *const *args, char **out)
 	*out = NULL;
 	if (!f)
 		return -1;
-	rc = run_program(program, args, fileno(f));
+	rc = run_program(program, args, fileno(f), NULL);
 	rewind(f);
 	if (!(*out = malloc(cap + 1))) {
 		fclose(f);

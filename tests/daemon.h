@@ -30,6 +30,8 @@ int trun(const char *program, const char *const *args);
  * error is discarded). Returns the exit status, or -1.
  */
 int trun_output(const char *program, const char *const *args, char **out);
+/* The same with its standard output and error in the file log (created or truncated). */
+int trun_log(const char *program, const char *const *args, const char *log);
 /* A free TCP port on 127.0.0.1 (bound and released: good enough for tests). */
 int tfree_port(void);
 

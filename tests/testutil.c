@@ -5,6 +5,7 @@
 #include "proto/taxonomy.h"
 #include "common/err.h"
 #include "diode/spool.h"
+#include "diode/status_out.h"
 #include "proto/bulletin.h"
 #include "proto/keyfile.h"
 #include "proto/record.h"
@@ -306,25 +307,17 @@ void tu_publish_bulletins(const char *spool_dir, const struct key *key, const st
                           const struct bulletin *b, size_t n, struct rec_chain *chain)
 {
 	struct ed25519_key *k = ed25519_key_new(key->secret);
+	struct status_out_signer signer = {k, {0}};
+	struct spool_opts opts = status_out_opts();
 	struct spool *sp;
 	int err;
 
-	if (!k || !(sp = spool_open(spool_dir, NULL, NULL, NULL, &err)))
+	memcpy(signer.key_id, key->id, REC_KEY_ID_LEN);
+	if (!k || !(sp = spool_open(spool_dir, &opts, NULL, NULL, &err)))
 		abort();
-	for (size_t i = 0; i < n; i++) {
-		uint8_t *payload, *rec, hash[REC_HASH_LEN];
-		size_t plen, rlen;
-
-		if (bulletin_encode(&b[i], tax, &payload, &plen) != TIP_OK ||
-		    rec_sign(chain, k, key->id, REC_STATUS, 1700000000000, payload, plen, 4096, &rec, &rlen,
-		             hash) != TIP_OK)
+	for (size_t i = 0; i < n; i++)
+		if (status_out_append(sp, chain, &signer, tax, &b[i], 1700000000000, NULL) != TIP_OK)
 			abort();
-		rec_chain_advance(chain, hash);
-		if (spool_append(sp, rec, rlen, NULL) != TIP_OK)
-			abort();
-		free(payload);
-		free(rec);
-	}
 	if (spool_close(sp) != TIP_OK)
 		abort();
 	ed25519_key_free(k);

@@ -23,8 +23,8 @@ struct rec_chain;
 uint64_t tu_fill_spool(const char *spool_dir, const struct key *signer, struct rec_chain *chain, int n,
                        size_t spread);
 /*
- * Appends n status bulletins as STATUS records signed by key to the spool at spool_dir, continuing chain;
- * aborts on any failure.
+ * Appends n status bulletins as STATUS records signed by key to the spool at spool_dir, continuing chain
+ * (status_out_append, as casemgrd's publisher writes them); aborts on any failure.
  */
 struct bulletin;
 void tu_publish_bulletins(const char *spool_dir, const struct key *key, const struct taxonomy *tax,
