@@ -383,7 +383,7 @@ async function start() {
   initLang();
   numberErrors(document);
   try {
-    doc = await getJSON('/api/v1/form');
+    doc = await getJSON('/api/v1/form', true);
   } catch {
     $('loading').textContent = t('form.load_failed');
     return;

@@ -150,6 +150,13 @@ async function fillActivity(page) {
 test('a report is filled in and sent from a phone, and its query code shown once', async (t) => {
   const page = await phone(t, '/');
   await fillActivity(page);
+  // The form document is preloaded by the page's head and fetched once, compressed.
+  const forms = page.requests.filter((r) => r.url() === base + '/api/v1/form');
+  assert.equal(forms.length, 1, 'one request for the form document');
+  assert.equal((await forms[0].response()).headers()['content-encoding'], 'gzip');
+  for (const m of ['/form.js', '/i18n.js', '/common.js', '/strip.js']) {
+    assert.equal(page.requests.filter((r) => r.url() === base + m).length, 1, m);
+  }
   await page.fill('#person-name', '王某');
   await page.fill('#person-phone', '138 0000 0000');
   await page.fill('#official-position', '派出所副所长');
