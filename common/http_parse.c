@@ -199,8 +199,8 @@ static int qvalue(const char *s, size_t n)
 }
 
 /*
- * One Accept-Encoding list: sets *named to the weight given to coding (or x-<coding>) and *star to that of "*",
- * each left as it was when absent. Returns -1 if the list is malformed.
+ * One Accept-Encoding list: sets *named to the weight given to coding (or x-<coding>) and *star to that of
+ * "*", each left as it was when absent. Returns -1 if the list is malformed.
  */
 static int accept_list(const char *p, const char *coding, int *named, int *star)
 {
@@ -235,7 +235,8 @@ static int accept_list(const char *p, const char *coding, int *named, int *star)
 				;
 			if (p == v)
 				return -1;
-			if (v - k == 2 && (k[0] == 'q' || k[0] == 'Q') && (q = qvalue(v, (size_t)(p - v))) < 0)
+			if (v - k == 2 && (k[0] == 'q' || k[0] == 'Q') &&
+			    (q = qvalue(v, (size_t)(p - v))) < 0)
 				return -1;
 			while (*p == ' ' || *p == '\t')
 				p++;
@@ -247,7 +248,8 @@ static int accept_list(const char *p, const char *coding, int *named, int *star)
 		if (len == 1 && name[0] == '*')
 			*star = q;
 		else if ((len == n && strncasecmp(name, coding, n) == 0) ||
-		         (len == n + 2 && strncasecmp(name, "x-", 2) == 0 && strncasecmp(name + 2, coding, n) == 0))
+		         (len == n + 2 && strncasecmp(name, "x-", 2) == 0 &&
+		          strncasecmp(name + 2, coding, n) == 0))
 			*named = q;
 	}
 }

@@ -369,8 +369,8 @@ static void handle_challenge(struct intake *in, struct http_req *req)
 }
 
 /*
- * A fixed answer (a page, a script, the form document), gzip-compressed when the client accepts that and it is
- * smaller. Only answers without secrets and without anything from the request are ever compressed, so the
+ * A fixed answer (a page, a script, the form document), gzip-compressed when the client accepts that and it
+ * is smaller. Only answers without secrets and without anything from the request are ever compressed, so the
  * length of an answer cannot leak a secret (BREACH); the API's other answers go as they are.
  */
 static void reply_fixed(struct http_req *req, const char *type, const void *data, size_t len,

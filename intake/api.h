@@ -31,7 +31,7 @@ struct intake {
 	size_t form_len;
 	struct web_gzipped form_gz;   /* the same, compressed once */
 	struct web_gzipped *asset_gz; /* web_assets[i] compressed once, web_asset_count of them */
-	char *qr_svg; /* GET /qr.svg, built once from public_url; NULL without one */
+	char *qr_svg;                 /* GET /qr.svg, built once from public_url; NULL without one */
 	size_t qr_len;
 	struct http_server *public_srv;
 	struct event *stop_timer;

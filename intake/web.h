@@ -29,8 +29,8 @@ struct web_gzipped {
 };
 
 /*
- * Compresses data[0..len) into gzip format (RFC 1952, best compression, no name, time 0) and stores it in *out
- * (free out->data) if that is smaller; otherwise out->data is NULL. TIP_OK or TIP_ENOMEM.
+ * Compresses data[0..len) into gzip format (RFC 1952, best compression, no name, time 0) and stores it in
+ * *out (free out->data) if that is smaller; otherwise out->data is NULL. TIP_OK or TIP_ENOMEM.
  */
 int web_gzip(const void *data, size_t len, struct web_gzipped *out);
 

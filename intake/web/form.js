@@ -308,6 +308,9 @@ async function submit(ev) {
       showError(field, (r.status === 415 ? t('err.media') : t('err.field')) + ' ' + (r.body.message || ''));
       formError(t('err.fix'));
       focusFirstError(form);
+    } else if (r.status === 400 || r.status === 415) {
+      // A refusal naming no field of this form (or none at all) is still a refusal, not a busy server.
+      formError(t('err.invalid') + ((r.body && r.body.message) || ''));
     } else formError(apiMessage(r.status, r.headers));
   } catch {
     formError(t('err.network'));

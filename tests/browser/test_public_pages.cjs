@@ -329,6 +329,18 @@ test('people and officials are added and removed by keyboard up to the limit; er
   await checkPage(page, 1); // the 400 answer is logged by the browser
 });
 
+test('a refusal that names no field of the form is said at its foot, not taken for a busy server', async (t) => {
+  const page = await phone(t, '/');
+  await fillActivity(page);
+  await page.route('**/api/v1/reports', (route) => route.fulfill({ status: 400, contentType: 'application/json',
+    body: JSON.stringify({ error: 'invalid', field: 'persons', message: 'too many items (at most 20)' }) }));
+  await page.click('#submit');
+  await page.locator('#form-error:not([hidden])').waitFor();
+  assert.equal(await page.textContent('#form-error'), '举报未被接受，尚未保存。服务器提示：too many items (at most 20)');
+  assert.equal(await page.locator('#report .field .error:not([hidden])').count(), 0);
+  await checkPage(page, 1);
+});
+
 test('the status page checks the code before asking, then shows progress in plain words', async (t) => {
   assert.ok(queryCode, 'needs the code from the submission test');
   const page = await phone(t, '/status.html');

@@ -155,8 +155,8 @@ static void expect_gunzipped(const char *gz, size_t gz_len, const void *want, si
 }
 
 /*
- * Pages, scripts and the form document go gzip-compressed to a client that takes gzip, exactly the same bytes once
- * inflated, with Vary either way; answers built per request are never compressed.
+ * Pages, scripts and the form document go gzip-compressed to a client that takes gzip, exactly the same bytes
+ * once inflated, with Vary either way; answers built per request are never compressed.
  */
 static void test_gzip_when_accepted(void **state)
 {
@@ -174,7 +174,8 @@ static void test_gzip_when_accepted(void **state)
 	for (size_t i = 0; i < web_asset_count && n < 64; i++)
 		paths[n++] = web_assets[i].path;
 	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(httpc_request(HOST, with_qr.port, 0, "GET", paths[i], NULL, NULL, 0, &plain), 0);
+		assert_int_equal(httpc_request(HOST, with_qr.port, 0, "GET", paths[i], NULL, NULL, 0, &plain),
+		                 0);
 		assert_int_equal(plain.status, 200);
 		assert_null(httpc_header(&plain, "Content-Encoding", buf, sizeof(buf)));
 		expect_header(&plain, "Vary", "Accept-Encoding");
@@ -195,7 +196,8 @@ static void test_gzip_when_accepted(void **state)
 			assert_true(r.body_len * 5 < plain.body_len);
 		for (size_t k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
 			httpc_free(&r);
-			assert_int_equal(httpc_request(HOST, with_qr.port, 0, "GET", paths[i], refused[k], NULL, 0, &r),
+			assert_int_equal(httpc_request(HOST, with_qr.port, 0, "GET", paths[i], refused[k],
+			                               NULL, 0, &r),
 			                 0);
 			assert_null(httpc_header(&r, "Content-Encoding", buf, sizeof(buf)));
 			assert_int_equal(r.body_len, plain.body_len);
@@ -204,13 +206,15 @@ static void test_gzip_when_accepted(void **state)
 		httpc_free(&plain);
 	}
 	for (size_t i = 0; i < sizeof(dynamic) / sizeof(dynamic[0]); i++) {
-		assert_int_equal(httpc_request(HOST, with_qr.port, 0, "GET", dynamic[i], gzip, NULL, 0, &r), 0);
+		assert_int_equal(httpc_request(HOST, with_qr.port, 0, "GET", dynamic[i], gzip, NULL, 0, &r),
+		                 0);
 		assert_true(r.status == 200 || r.status == 404);
 		assert_null(httpc_header(&r, "Content-Encoding", buf, sizeof(buf)));
 		httpc_free(&r);
 	}
 	/* HEAD names the compressed length and sends nothing. */
-	assert_int_equal(httpc_request(HOST, with_qr.port, 0, "GET", "/api/v1/form", gzip, NULL, 0, &plain), 0);
+	assert_int_equal(httpc_request(HOST, with_qr.port, 0, "GET", "/api/v1/form", gzip, NULL, 0, &plain),
+	                 0);
 	assert_int_equal(httpc_request(HOST, with_qr.port, 0, "HEAD", "/api/v1/form", gzip, NULL, 0, &r), 0);
 	expect_header(&r, "Content-Encoding", "gzip");
 	assert_non_null(httpc_header(&r, "Content-Length", buf, sizeof(buf)));

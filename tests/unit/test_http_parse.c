@@ -144,7 +144,7 @@ static void test_accept_encoding(void **state)
 	        {"Accept-Encoding: gzip;q=0.000\r\n", 0},
 	        {"Accept-Encoding: gzip; q=0.001\r\n", 1},
 	        {"Accept-Encoding: gzip ;Q=1.000\r\n", 1},
-	        {"Accept-Encoding: gzip;q=0, *\r\n", 0},   /* named beats the wildcard */
+	        {"Accept-Encoding: gzip;q=0, *\r\n", 0}, /* named beats the wildcard */
 	        {"Accept-Encoding: *;q=0, gzip;q=0.5\r\n", 1},
 	        {"Accept-Encoding: br\r\nAccept-Encoding: gzip\r\n", 1}, /* every field counts */
 	        {"Accept-Encoding: deflate;level=1, gzip\r\n", 1},
