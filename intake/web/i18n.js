@@ -81,7 +81,10 @@ const TEXT = {
     'The place and time could not be removed from "{name}". Remove the file, or choose to keep that information.',
   ],
   'err.field': ['请检查此项：', 'Please check this field: '],
-  'err.invalid': ['举报未被接受，尚未保存。服务器提示：', 'The report was not accepted and NOT saved. The server said: '],
+  'err.invalid': [
+    '举报未被接受，尚未保存。服务器提示：',
+    'The report was not accepted and NOT saved. The server said: ',
+  ],
   'err.fix': ['表单有误，请按提示修改后再提交。', 'Some fields need attention; see the messages next to them.'],
   'err.pow': ['安全验证失败，请重新提交。', 'The check failed; please send again.'],
   'err.rate': ['提交过于频繁，请 {n} 秒后再试。', 'Too many attempts; try again in {n} seconds.'],
