@@ -181,3 +181,87 @@ const char *http_head_header(const struct http_head *h, const char *name)
 			return h->headers[i].value;
 	return NULL;
 }
+
+/* A qvalue (RFC 9110 12.4.2: "0" to "1" with up to three decimals) in thousandths, or -1 if malformed. */
+static int qvalue(const char *s, size_t n)
+{
+	int q, scale = 100;
+
+	if (n == 0 || (s[0] != '0' && s[0] != '1') || (n > 1 && s[1] != '.') || n > 5)
+		return -1;
+	q = (s[0] - '0') * 1000;
+	for (size_t i = 2; i < n; i++, scale /= 10) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		q += (s[i] - '0') * scale;
+	}
+	return q <= 1000 ? q : -1;
+}
+
+/*
+ * One Accept-Encoding list: sets *named to the weight given to coding (or x-<coding>) and *star to that of
+ * "*", each left as it was when absent. Returns -1 if the list is malformed.
+ */
+static int accept_list(const char *p, const char *coding, int *named, int *star)
+{
+	size_t n = strlen(coding);
+
+	for (;;) {
+		const char *name, *end;
+		int q = 1000;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			return 0;
+		for (name = p; is_tchar((unsigned char)*p); p++)
+			;
+		end = p;
+		if (end == name)
+			return -1;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		/* Parameters: only the weight is defined for codings; others are skipped. */
+		while (*p == ';') {
+			const char *k, *v;
+
+			for (p++; *p == ' ' || *p == '\t'; p++)
+				;
+			for (k = p; is_tchar((unsigned char)*p); p++)
+				;
+			if (p == k || *p != '=')
+				return -1;
+			for (v = ++p; is_tchar((unsigned char)*p); p++)
+				;
+			if (p == v)
+				return -1;
+			if (v - k == 2 && (k[0] == 'q' || k[0] == 'Q') &&
+			    (q = qvalue(v, (size_t)(p - v))) < 0)
+				return -1;
+			while (*p == ' ' || *p == '\t')
+				p++;
+		}
+		if (*p && *p != ',')
+			return -1;
+		size_t len = (size_t)(end - name);
+
+		if (len == 1 && name[0] == '*')
+			*star = q;
+		else if ((len == n && strncasecmp(name, coding, n) == 0) ||
+		         (len == n + 2 && strncasecmp(name, "x-", 2) == 0 &&
+		          strncasecmp(name + 2, coding, n) == 0))
+			*named = q;
+	}
+}
+
+int http_accepts_encoding(const struct http_head *h, const char *coding)
+{
+	int named = -1, star = -1;
+
+	for (size_t i = 0; i < h->n_headers; i++) {
+		if (strcasecmp(h->headers[i].name, "Accept-Encoding") == 0 &&
+		    accept_list(h->headers[i].value, coding, &named, &star) < 0)
+			return 0;
+	}
+	return named > 0 || (named < 0 && star > 0);
+}

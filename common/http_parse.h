@@ -48,5 +48,11 @@ int http_parse_head(char *buf, size_t len, size_t max_target, struct http_head *
 
 /* The value of the first header named name (case-insensitive), or NULL. */
 const char *http_head_header(const struct http_head *h, const char *name);
+/*
+ * Whether the request accepts the content coding `coding` ("gzip"), after every Accept-Encoding field
+ * (RFC 9110 12.5.3): named (or as x-<coding>) with a weight above zero, or, when not named, "*" with a weight
+ * above zero. No field, or any malformed one, accepts nothing: the identity answer is always safe.
+ */
+int http_accepts_encoding(const struct http_head *h, const char *coding);
 
 #endif

@@ -14,6 +14,7 @@
 #include "intake/pow.h"
 #include "intake/ratelimit.h"
 #include "intake/status.h"
+#include "intake/web.h"
 #include "proto/report.h"
 #include "proto/taxonomy.h"
 
@@ -28,7 +29,9 @@ struct intake {
 	struct rl *rl_reports, *rl_status, *rl_challenge;
 	char *form_json; /* GET /api/v1/form, built once */
 	size_t form_len;
-	char *qr_svg; /* GET /qr.svg, built once from public_url; NULL without one */
+	struct web_gzipped form_gz;   /* the same, compressed once */
+	struct web_gzipped *asset_gz; /* web_assets[i] compressed once, web_asset_count of them */
+	char *qr_svg;                 /* GET /qr.svg, built once from public_url; NULL without one */
 	size_t qr_len;
 	struct http_server *public_srv;
 	struct event *stop_timer;
@@ -36,7 +39,10 @@ struct intake {
 	int exit_code; /* what the daemon exits with once the loop ends */
 };
 
-/* Builds the cached form document and QR code and registers the metrics. TIP_OK or TIP_ENOMEM. */
+/*
+ * Builds the cached form document and QR code, compresses the fixed answers and registers the metrics.
+ * TIP_OK or TIP_ENOMEM.
+ */
 int api_init(struct intake *in);
 void api_free(struct intake *in);
 

@@ -1,6 +1,12 @@
 #include "intake/web.h"
 
+#include "common/err.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 const struct web_asset *web_find(const char *path)
 {
@@ -10,4 +16,40 @@ const struct web_asset *web_find(const char *path)
 		if (strcmp(web_assets[i].path, path) == 0)
 			return &web_assets[i];
 	return NULL;
+}
+
+int web_gzip(const void *data, size_t len, struct web_gzipped *out)
+{
+	z_stream zs;
+	unsigned char *buf = NULL;
+	uLong cap;
+	int rc = TIP_ENOMEM;
+
+	out->data = NULL;
+	out->len = 0;
+	if (len > UINT_MAX / 2)
+		return TIP_OK; /* fixed answers are far smaller; sent as they are */
+	memset(&zs, 0, sizeof(zs));
+	/* windowBits 15 + 16: a gzip header and trailer instead of zlib's. */
+	if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+		return TIP_ENOMEM;
+	cap = deflateBound(&zs, (uLong)len);
+	if (!(buf = malloc(cap)))
+		goto out;
+	zs.next_in = (Bytef *)(uintptr_t)data; /* zlib's input is not const, but is only read */
+	zs.avail_in = (uInt)len;
+	zs.next_out = buf;
+	zs.avail_out = (uInt)cap;
+	if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
+		goto out;
+	rc = TIP_OK;
+	if (zs.total_out < len) {
+		out->data = buf;
+		out->len = zs.total_out;
+		buf = NULL;
+	}
+out:
+	deflateEnd(&zs);
+	free(buf);
+	return rc;
 }

@@ -1,8 +1,10 @@
 // What the report form and the status page share: the API, proof of work, and errors shown next to fields.
 import { t } from './i18n.js';
 
-export async function getJSON(path) {
-  const r = await fetch(path, { cache: 'no-store', credentials: 'omit' });
+// preloaded: the page's head preloads this document (<link rel="preload" as="fetch" crossorigin>), which the
+// browser hands over only to a request with the same credentials mode; the site sets no cookies either way.
+export async function getJSON(path, preloaded = false) {
+  const r = await fetch(path, { cache: 'no-store', credentials: preloaded ? 'same-origin' : 'omit' });
   if (!r.ok) throw new Error(path + ': ' + r.status);
   return r.json();
 }
@@ -10,10 +12,24 @@ export async function getJSON(path) {
 // Solves a fresh challenge in a worker; onProgress gets the chance, 0 to 1, that a solution was due by now.
 // Resolves to the X-Proof-Of-Work header value.
 export async function proofOfWork(onProgress) {
-  const c = await getJSON('/api/v1/challenge');
+  // The worker's script loads while the challenge is on its way: two round trips at once, not one after the other.
+  const w = new Worker('/pow-worker.js');
+  let failed = null;
+  w.onerror = (e) => (failed = e);
+  let c;
+  try {
+    c = await getJSON('/api/v1/challenge');
+  } catch (e) {
+    w.terminate();
+    throw e;
+  }
   const expected = 2 ** c.bits;
   return new Promise((resolve, reject) => {
-    const w = new Worker('/pow-worker.js');
+    if (failed) {
+      w.terminate();
+      reject(failed);
+      return;
+    }
     w.onmessage = (ev) => {
       if (ev.data.nonce !== undefined) {
         w.terminate();

@@ -1,6 +1,6 @@
 // The report form: built from GET /api/v1/form, sent as multipart/form-data with a proof of work.
 // Nothing of the report is written to any browser storage; the page forgets it once it is acknowledged.
-import { t, label, initLang, onLangChange } from './i18n.js';
+import { t, label, initLang, onLangChange, translate } from './i18n.js';
 import { stripMetadata } from './strip.js';
 import {
   getJSON, proofOfWork, fieldFor, showError, clearErrors, numberErrors, focusFirstError, apiMessage,
@@ -60,6 +60,116 @@ function buildRegions() {
   });
 }
 
+// The people reported and the officials named: lists the reporter grows ("add another") and shrinks, up to the
+// API's limit. The first entry in the page is the model for the others. Each entry is a group with its own legend,
+// and its fields carry data-field paths with the entry's place in the page (persons[2].phones), so errors found here
+// land there; collect() leaves empty entries out and keeps, in `sent`, which entry each index sent came from, so
+// that an error the server names by the index it received lands on the entry the reporter typed.
+const lists = [
+  { box: 'persons', add: 'add-person', path: 'persons', limit: 'max_persons', word: 'person' },
+  { box: 'officials', add: 'add-official', path: 'umbrella.officials', limit: 'max_officials', word: 'official' },
+];
+
+function announce(text) {
+  const live = $('entries-status');
+  live.textContent = '';
+  live.textContent = text;
+}
+
+// Numbers the entries 1..n again: legends, ids (the first entry keeps the page's ids), label targets, error ids,
+// data-field indexes; each control is named by its entry's legend and its own label ("Person 2 Name").
+function renumber(list) {
+  const entries = [...list.boxEl.children];
+  entries.forEach((entry, i) => {
+    const n = String(i + 1);
+    const legend = entry.querySelector('legend');
+    legend.dataset.tN = n;
+    legend.id = list.box + '-legend-' + n;
+    for (const field of entry.querySelectorAll('[data-field]')) {
+      const path = field.dataset.field;
+      field.dataset.field = list.path + '[' + i + ']' + path.slice(path.indexOf(']') + 1);
+      const control = field.querySelector('input, textarea');
+      const lab = field.querySelector('label');
+      const error = field.querySelector('.error');
+      control.id = control.dataset.base + (i ? '-' + n : '');
+      lab.htmlFor = control.id;
+      lab.id = control.id + '-label';
+      error.id = control.id + '-error';
+      control.setAttribute('aria-labelledby', legend.id + ' ' + lab.id);
+      if (control.hasAttribute('aria-describedby')) control.setAttribute('aria-describedby', error.id);
+    }
+    const remove = entry.querySelector('.remove');
+    if (remove) remove.dataset.tN = n;
+    translate(entry);
+  });
+  list.addEl.hidden = entries.length >= list.max;
+}
+
+function addEntry(list) {
+  const entry = list.model.cloneNode(true);
+  for (const c of entry.querySelectorAll('input, textarea')) c.value = '';
+  const remove = Object.assign(document.createElement('button'), { type: 'button', className: 'remove' });
+  remove.dataset.t = 'entry.remove_' + list.word;
+  remove.addEventListener('click', () => removeEntry(list, entry));
+  entry.append(remove);
+  list.boxEl.append(entry);
+  renumber(list);
+  const n = list.boxEl.children.length;
+  announce(t('entry.added_' + list.word, { n }) + (n >= list.max ? ' ' + t('entry.full', { n: list.max }) : ''));
+  entry.querySelector('input, textarea').focus();
+}
+
+function removeEntry(list, entry) {
+  const n = [...list.boxEl.children].indexOf(entry) + 1;
+  entry.remove();
+  renumber(list);
+  announce(t('entry.removed_' + list.word, { n }));
+  list.addEl.focus();
+}
+
+function buildLists() {
+  for (const list of lists) {
+    list.boxEl = $(list.box);
+    list.addEl = $(list.add);
+    list.max = doc.limits[list.limit] || 1;
+    list.sent = [];
+    const first = list.boxEl.firstElementChild;
+    for (const c of first.querySelectorAll('input, textarea')) c.dataset.base = c.id;
+    list.model = first.cloneNode(true); // before anything is typed or marked
+    list.addEl.addEventListener('click', () => addEntry(list));
+    renumber(list);
+  }
+}
+
+// Each entry's trimmed values by the last part of its fields' paths (name, description, phones, ...).
+const entryValues = (list) => [...list.boxEl.children].map((entry) => Object.fromEntries(
+  [...entry.querySelectorAll('[data-field]')].map((f) => [f.dataset.field.replace(/^.*\]\./, ''),
+    f.querySelector('input, textarea').value.trim()])));
+
+// The non-empty entries of a list as the report carries them; list.sent[k] is the page entry of item k.
+function listItems(list, toItem) {
+  list.sent = [];
+  const items = [];
+  entryValues(list).forEach((v, i) => {
+    if (!Object.values(v).some(Boolean)) return;
+    list.sent.push(i);
+    items.push(toItem(v));
+  });
+  return items;
+}
+
+// An error path as the page numbers entries: persons[1].phones[0] -> persons[2].phones[0] when the second person
+// sent is the third in the page.
+function pagePath(path) {
+  for (const list of lists) {
+    const m = path.startsWith(list.path + '[') && /^\[(\d+)\]/.exec(path.slice(list.path.length));
+    if (m && list.sent[Number(m[1])] !== undefined) {
+      return list.path + '[' + list.sent[Number(m[1])] + ']' + path.slice(list.path.length + m[0].length);
+    }
+  }
+  return path;
+}
+
 function relabelAll() {
   fillSelect($('sector'), doc.taxonomy.lists.sectors);
   fillSelect($('time'), TIME_RANGES.map((code) => ({ code, zh: t('time.' + code), en: t('time.' + code) })));
@@ -89,14 +199,11 @@ function collect() {
       address: v('address'), contact_allowed: $('contact').checked,
     });
   }
-  if (v('person-name') || v('person-desc') || v('person-phone')) {
-    report.persons = [{ name: v('person-name'), description: v('person-desc'),
-      phones: v('person-phone') ? [v('person-phone')] : [] }];
-  }
-  if (v('official-name') || v('official-position') || v('official-unit')) {
-    report.umbrella = { officials: [{ name: v('official-name'), position: v('official-position'),
-      unit: v('official-unit') }] };
-  }
+  const persons = listItems(lists[0], (p) => ({ name: p.name, description: p.description,
+    phones: p.phones ? [p.phones] : [] }));
+  if (persons.length) report.persons = persons;
+  const officials = listItems(lists[1], (o) => ({ name: o.name, position: o.position, unit: o.unit }));
+  if (officials.length) report.umbrella = { officials };
   return report;
 }
 
@@ -106,7 +213,11 @@ function check(report) {
   const files = [...$('files').files];
   const bytes = files.reduce((n, f) => n + f.size, 0);
   const lim = doc.limits;
+  // The API needs a name or a description of each person; a phone number alone is not enough.
+  const persons = entryValues(lists[0]).map((p, i) => !p.phones || p.name || p.description ||
+    (showError(fieldFor(form, 'persons[' + i + '].name'), t('err.person_name')), false));
   return [
+    ...persons,
     req('activity.categories', report.activity.categories.length > 0, 'err.categories'),
     req('activity.region', report.activity.region !== '', 'err.required'),
     report.reporter.anonymous || req('reporter.name', report.reporter.name !== '', 'err.required'),
@@ -191,12 +302,15 @@ async function submit(ev) {
     const pow = await proofOfWork((p) => ($('pow-progress').value = p));
     const r = await send(body, pow);
     if (r.status === 201) return confirmed(r.body);
-    const field = r.body && r.body.field && fieldFor(form, r.body.field);
+    const field = r.body && r.body.field && fieldFor(form, pagePath(r.body.field));
     if (r.status === 0) formError(t('err.network'));
     else if (field && (r.status === 400 || r.status === 415)) {
       showError(field, (r.status === 415 ? t('err.media') : t('err.field')) + ' ' + (r.body.message || ''));
       formError(t('err.fix'));
       focusFirstError(form);
+    } else if (r.status === 400 || r.status === 415) {
+      // A refusal naming no field of this form (or none at all) is still a refusal, not a busy server.
+      formError(t('err.invalid') + ((r.body && r.body.message) || ''));
     } else formError(apiMessage(r.status, r.headers));
   } catch {
     formError(t('err.network'));
@@ -272,7 +386,7 @@ async function start() {
   initLang();
   numberErrors(document);
   try {
-    doc = await getJSON('/api/v1/form');
+    doc = await getJSON('/api/v1/form', true);
   } catch {
     $('loading').textContent = t('form.load_failed');
     return;
@@ -280,6 +394,7 @@ async function start() {
   for (const el of form.querySelectorAll('[data-limit]')) el.maxLength = doc.limits[el.dataset.limit];
   buildCategories();
   buildRegions();
+  buildLists();
   relabelAll();
   onLangChange(relabelAll);
   for (const r of form.querySelectorAll('input[name="mode"]')) {

@@ -1,5 +1,6 @@
 // Every text of the public pages in Simplified Chinese (the default) and English. Elements carry
-// data-t="key" (text) or data-t-aria="key" (aria-label); dynamic texts come through t().
+// data-t="key" (text, with data-t-n="number" for a text that counts, such as "Person {n}") or data-t-aria="key"
+// (aria-label); dynamic texts come through t().
 
 const TEXT = {
   'site.name': ['扫黑除恶线索举报', 'Report organised crime'],
@@ -41,6 +42,17 @@ const TEXT = {
   'f.official_name': ['姓名', 'Name'],
   'f.official_position': ['职务', 'Position'],
   'f.official_unit': ['工作单位', 'Workplace'],
+  'entry.person': ['被举报人 {n}', 'Person {n}'],
+  'entry.official': ['公职人员 {n}', 'Official {n}'],
+  'entry.add_person': ['再添加一人', 'Add another person'],
+  'entry.add_official': ['再添加一名公职人员', 'Add another official'],
+  'entry.remove_person': ['删除被举报人 {n}', 'Remove person {n}'],
+  'entry.remove_official': ['删除公职人员 {n}', 'Remove official {n}'],
+  'entry.added_person': ['已添加被举报人 {n}。', 'Person {n} added.'],
+  'entry.added_official': ['已添加公职人员 {n}。', 'Official {n} added.'],
+  'entry.removed_person': ['已删除被举报人 {n}。', 'Person {n} removed.'],
+  'entry.removed_official': ['已删除公职人员 {n}。', 'Official {n} removed.'],
+  'entry.full': ['最多可填写 {n} 项。', 'The form takes at most {n}.'],
   'f.mode': ['举报方式 *', 'How you report *'],
   'f.anonymous': ['匿名举报（不留个人信息）', 'Anonymously (no personal details)'],
   'f.realname': ['实名举报（便于核实和反馈）', 'With my name (helps verification and feedback)'],
@@ -61,6 +73,7 @@ const TEXT = {
   'working.upload': ['正在上传…', 'Uploading…'],
   'err.required': ['此项为必填项。', 'This field is required.'],
   'err.categories': ['请至少选择一个类别。', 'Choose at least one kind of crime.'],
+  'err.person_name': ['请填写姓名、绰号或特征。', 'Give a name, a nickname or a description.'],
   'err.too_many_files': ['附件太多：最多 {n} 个。', 'Too many files: at most {n}.'],
   'err.too_large': ['附件太大：合计最多 {n} MB。', 'The files are too large: {n} MB at most in all.'],
   'err.strip': [
@@ -68,6 +81,10 @@ const TEXT = {
     'The place and time could not be removed from "{name}". Remove the file, or choose to keep that information.',
   ],
   'err.field': ['请检查此项：', 'Please check this field: '],
+  'err.invalid': [
+    '举报未被接受，尚未保存。服务器提示：',
+    'The report was not accepted and NOT saved. The server said: ',
+  ],
   'err.fix': ['表单有误，请按提示修改后再提交。', 'Some fields need attention; see the messages next to them.'],
   'err.pow': ['安全验证失败，请重新提交。', 'The check failed; please send again.'],
   'err.rate': ['提交过于频繁，请 {n} 秒后再试。', 'Too many attempts; try again in {n} seconds.'],
@@ -135,10 +152,16 @@ export function onLangChange(fn) {
   listeners.push(fn);
 }
 
+// Labels root and everything in it in the current language (pages call it for nodes they build).
+export function translate(root) {
+  const all = (sel) => [...(root.matches && root.matches(sel) ? [root] : []), ...root.querySelectorAll(sel)];
+  for (const el of all('[data-t]')) el.textContent = t(el.dataset.t, el.dataset.tN && { n: el.dataset.tN });
+  for (const el of all('[data-t-aria]')) el.setAttribute('aria-label', t(el.dataset.tAria));
+}
+
 function apply() {
   document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
-  for (const el of document.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
-  for (const el of document.querySelectorAll('[data-t-aria]')) el.setAttribute('aria-label', t(el.dataset.tAria));
+  translate(document);
   // Links to the other pages keep the language; nothing else ever goes into an address.
   for (const a of document.querySelectorAll('a[data-page]')) {
     a.href = a.dataset.page + (lang === 'en' ? '?lang=en' : '');

@@ -150,6 +150,13 @@ async function fillActivity(page) {
 test('a report is filled in and sent from a phone, and its query code shown once', async (t) => {
   const page = await phone(t, '/');
   await fillActivity(page);
+  // The form document is preloaded by the page's head and fetched once, compressed.
+  const forms = page.requests.filter((r) => r.url() === base + '/api/v1/form');
+  assert.equal(forms.length, 1, 'one request for the form document');
+  assert.equal((await forms[0].response()).headers()['content-encoding'], 'gzip');
+  for (const m of ['/form.js', '/i18n.js', '/common.js', '/strip.js']) {
+    assert.equal(page.requests.filter((r) => r.url() === base + m).length, 1, m);
+  }
   await page.fill('#person-name', '王某');
   await page.fill('#person-phone', '138 0000 0000');
   await page.fill('#official-position', '派出所副所长');
@@ -222,6 +229,116 @@ test('fields are checked in the page, and an API error is shown next to the fiel
   await shot(page, 'field-error');
   await checkPage(page, 1); // the 400 answer is logged by the browser
   await axe(page, 'form with an error');
+});
+
+test('people and officials are added and removed by keyboard up to the limit; errors land on the entry typed', async (t) => {
+  const page = await phone(t, '/');
+  await fillActivity(page);
+  const focused = () => page.evaluate(() => document.activeElement.id);
+  const legends = (box) => page.$$eval(`#${box} > fieldset > legend`, (ls) => ls.map((l) => l.textContent));
+  const status = () => page.textContent('#entries-status');
+
+  // Enter on the button: a new group, focus on its first field, and a polite announcement.
+  await page.focus('#add-person');
+  await page.keyboard.press('Enter');
+  assert.equal(await focused(), 'person-name-2');
+  assert.deepEqual(await legends('persons'), ['被举报人 1', '被举报人 2']);
+  assert.equal(await status(), '已添加被举报人 2。');
+  assert.equal(await page.getAttribute('#entries-status', 'role'), 'status');
+  assert.equal(await page.getByRole('textbox', { name: '被举报人 2 姓名或绰号', exact: true }).count(), 1);
+  assert.equal(await page.getByRole('group', { name: '被举报人 2', exact: true }).count(), 1);
+
+  // Up to the API's limit, then the button goes.
+  const max = await page.evaluate(async () => (await (await fetch('/api/v1/form')).json()).limits.max_persons);
+  assert.ok(max >= 3);
+  for (let n = 3; n <= max; n++) await page.click('#add-person');
+  assert.equal(await page.locator('#persons > fieldset').count(), max);
+  assert.ok(await page.isHidden('#add-person'));
+  assert.equal(await status(), `已添加被举报人 ${max}。 最多可填写 ${max} 项。`);
+  const unique = await page.evaluate(() => {
+    const ids = [...document.querySelectorAll('[id]')].map((e) => e.id);
+    const orphans = [...document.querySelectorAll('label[for]')].filter((l) => !document.getElementById(l.htmlFor));
+    return { dup: ids.filter((id, i) => ids.indexOf(id) !== i), orphans: orphans.length };
+  });
+  assert.deepEqual(unique, { dup: [], orphans: 0 });
+
+  // Removing the second: the third takes its place, number and paths; focus goes to the button, back again.
+  await page.fill('#person-name-3', '张三');
+  await page.click('#persons > fieldset:nth-child(2) .remove');
+  assert.equal(await status(), '已删除被举报人 2。');
+  assert.equal(await focused(), 'add-person');
+  assert.ok(await page.isVisible('#add-person'));
+  assert.equal(await page.inputValue('#person-name-2'), '张三');
+  assert.equal(await page.getAttribute('#persons > fieldset:nth-child(2) .field', 'data-field'), 'persons[1].name');
+  while ((await page.locator('#persons > fieldset').count()) > 3) {
+    await page.click('#persons > fieldset:last-child .remove');
+  }
+  assert.deepEqual(await legends('persons'), ['被举报人 1', '被举报人 2', '被举报人 3']);
+  assert.deepEqual(await page.$$eval('#persons [data-field]', (els) => els.map((e) => e.dataset.field)), [
+    'persons[0].name', 'persons[0].description', 'persons[0].phones', 'persons[1].name', 'persons[1].description',
+    'persons[1].phones', 'persons[2].name', 'persons[2].description', 'persons[2].phones']);
+  assert.equal(await page.locator('#persons > fieldset:first-child .remove').count(), 0, 'the first stays');
+
+  // Entries made in English are labelled in English, and every one is labelled again on a switch.
+  await page.click('#lang');
+  assert.deepEqual(await legends('persons'), ['Person 1', 'Person 2', 'Person 3']);
+  assert.equal(await page.textContent('#persons > fieldset:nth-child(3) .remove'), 'Remove person 3');
+  await page.click('#add-official');
+  assert.equal(await focused(), 'official-name-2');
+  assert.equal(await status(), 'Official 2 added.');
+  assert.deepEqual(await legends('officials'), ['Official 1', 'Official 2']);
+  assert.equal(await page.textContent('#add-official'), 'Add another official');
+  await shot(page, 'form-entries-en');
+  await axe(page, 'form with entries (en)');
+  await page.click('#lang');
+  assert.deepEqual(await legends('officials'), ['公职人员 1', '公职人员 2']);
+  assert.equal(await page.textContent('#officials .remove'), '删除公职人员 2');
+
+  // Person 1 named, person 2 emptied, person 3 with a phone alone: the page asks for a name, sends nothing.
+  await page.fill('#person-name', '王某');
+  await page.fill('#person-name-2', '');
+  await page.fill('#person-phone-3', 'abc 1234 5678');
+  await page.fill('#official-position-2', '某局局长');
+  await captureUploads(page);
+  await page.click('#submit');
+  await page.locator('[data-field="persons[2].name"] .error').waitFor();
+  assert.match(await page.textContent('[data-field="persons[2].name"] .error'), /请填写姓名/);
+  assert.equal(await focused(), 'person-name-3');
+  assert.ok(!page.requests.some((r) => r.url().includes('/api/v1/reports')), 'nothing sent');
+
+  // With a name the server sees the phone's letters as persons[1] (the empty entry is left out); the page
+  // shows the error on the third entry, the one typed.
+  await page.fill('#person-name-3', '赵某');
+  await page.click('#submit');
+  const phoneError = page.locator('[data-field="persons[2].phones"] .error');
+  await phoneError.waitFor();
+  assert.equal(await page.getAttribute('#person-phone-3', 'aria-invalid'), 'true');
+  assert.equal(await page.getAttribute('#person-phone-3', 'aria-describedby'), await phoneError.getAttribute('id'));
+  assert.equal(await focused(), 'person-phone-3');
+  const sentReport = () => page.evaluate(async () => JSON.parse(await window.sentForm.get('report').text()));
+  const first = await sentReport();
+  assert.deepEqual(first.persons, [{ name: '王某', description: '', phones: [] },
+    { name: '赵某', description: '', phones: ['abc 1234 5678'] }]);
+  assert.deepEqual(first.umbrella, { officials: [{ name: '', position: '某局局长', unit: '' }] });
+  await shot(page, 'form-entries-error');
+
+  await page.fill('#person-phone-3', '139 0000 0000');
+  await page.click('#submit');
+  await confirmation(page);
+  assert.deepEqual((await sentReport()).persons[1].phones, ['139 0000 0000']);
+  await checkPage(page, 1); // the 400 answer is logged by the browser
+});
+
+test('a refusal that names no field of the form is said at its foot, not taken for a busy server', async (t) => {
+  const page = await phone(t, '/');
+  await fillActivity(page);
+  await page.route('**/api/v1/reports', (route) => route.fulfill({ status: 400, contentType: 'application/json',
+    body: JSON.stringify({ error: 'invalid', field: 'persons', message: 'too many items (at most 20)' }) }));
+  await page.click('#submit');
+  await page.locator('#form-error:not([hidden])').waitFor();
+  assert.equal(await page.textContent('#form-error'), '举报未被接受，尚未保存。服务器提示：too many items (at most 20)');
+  assert.equal(await page.locator('#report .field .error:not([hidden])').count(), 0);
+  await checkPage(page, 1);
 });
 
 test('the status page checks the code before asking, then shows progress in plain words', async (t) => {

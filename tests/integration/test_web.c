@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #define HOST       "127.0.0.1"
 #define PUBLIC_URL "https://tips.example.org/report"
@@ -130,6 +131,125 @@ static void test_every_asset_byte_for_byte(void **state)
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.body_len, web_find("/index.html")->len);
 	httpc_free(&r);
+}
+
+/* gunzips a whole gzip body, which must hold exactly want[0..want_len). */
+static void expect_gunzipped(const char *gz, size_t gz_len, const void *want, size_t want_len)
+{
+	z_stream zs;
+	unsigned char *out = malloc(want_len + 1);
+
+	assert_non_null(out);
+	memset(&zs, 0, sizeof(zs));
+	assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+	zs.next_in = (Bytef *)(uintptr_t)gz;
+	zs.avail_in = (uInt)gz_len;
+	zs.next_out = out;
+	zs.avail_out = (uInt)want_len + 1;
+	assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(zs.avail_in, 0);
+	assert_int_equal(zs.total_out, want_len);
+	assert_memory_equal(out, want, want_len);
+	inflateEnd(&zs);
+	free(out);
+}
+
+/*
+ * Pages, scripts and the form document go gzip-compressed to a client that takes gzip, exactly the same bytes
+ * once inflated, with Vary either way; answers built per request are never compressed.
+ */
+static void test_gzip_when_accepted(void **state)
+{
+	(void)state;
+	static const char *const gzip = "Accept-Encoding: gzip, deflate, br, zstd\r\n";
+	static const char *const refused[] = {"Accept-Encoding: gzip;q=0, br\r\n", "Accept-Encoding: br\r\n",
+	                                      "Accept-Encoding: gzip;q=5\r\n", ""};
+	static const char *const dynamic[] = {"/api/v1/challenge", "/healthz", "/nothing-here", "/qr.svg"};
+	struct httpc_response plain, r;
+	char buf[64];
+	const char *paths[64];
+	size_t n = 0;
+
+	paths[n++] = "/api/v1/form";
+	for (size_t i = 0; i < web_asset_count && n < 64; i++)
+		paths[n++] = web_assets[i].path;
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(httpc_request(HOST, with_qr.port, 0, "GET", paths[i], NULL, NULL, 0, &plain),
+		                 0);
+		assert_int_equal(plain.status, 200);
+		assert_null(httpc_header(&plain, "Content-Encoding", buf, sizeof(buf)));
+		expect_header(&plain, "Vary", "Accept-Encoding");
+		assert_int_equal(httpc_request(HOST, with_qr.port, 0, "GET", paths[i], gzip, NULL, 0, &r), 0);
+		assert_int_equal(r.status, 200);
+		expect_header(&r, "Vary", "Accept-Encoding");
+		expect_page_headers(&r);
+		if (httpc_header(&r, "Content-Encoding", buf, sizeof(buf))) {
+			assert_string_equal(buf, "gzip");
+			assert_true(r.body_len < plain.body_len);
+			expect_gunzipped(r.body, r.body_len, plain.body, plain.body_len);
+		} else {
+			/* Only where gzip gains nothing. */
+			assert_memory_equal(r.body, plain.body, plain.body_len);
+			assert_true(plain.body_len < 200);
+		}
+		if (i == 0) /* the regions make most of the form document and shrink to less than a fifth */
+			assert_true(r.body_len * 5 < plain.body_len);
+		for (size_t k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
+			httpc_free(&r);
+			assert_int_equal(httpc_request(HOST, with_qr.port, 0, "GET", paths[i], refused[k],
+			                               NULL, 0, &r),
+			                 0);
+			assert_null(httpc_header(&r, "Content-Encoding", buf, sizeof(buf)));
+			assert_int_equal(r.body_len, plain.body_len);
+		}
+		httpc_free(&r);
+		httpc_free(&plain);
+	}
+	for (size_t i = 0; i < sizeof(dynamic) / sizeof(dynamic[0]); i++) {
+		assert_int_equal(httpc_request(HOST, with_qr.port, 0, "GET", dynamic[i], gzip, NULL, 0, &r),
+		                 0);
+		assert_true(r.status == 200 || r.status == 404);
+		assert_null(httpc_header(&r, "Content-Encoding", buf, sizeof(buf)));
+		httpc_free(&r);
+	}
+	/* HEAD names the compressed length and sends nothing. */
+	assert_int_equal(httpc_request(HOST, with_qr.port, 0, "GET", "/api/v1/form", gzip, NULL, 0, &plain),
+	                 0);
+	assert_int_equal(httpc_request(HOST, with_qr.port, 0, "HEAD", "/api/v1/form", gzip, NULL, 0, &r), 0);
+	expect_header(&r, "Content-Encoding", "gzip");
+	assert_non_null(httpc_header(&r, "Content-Length", buf, sizeof(buf)));
+	assert_int_equal(strtoull(buf, NULL, 10), plain.body_len);
+	assert_int_equal(r.body_len, 0);
+	httpc_free(&r);
+	httpc_free(&plain);
+}
+
+/* web_gzip keeps a compressed form only when it is smaller. */
+static void test_gzip_only_when_smaller(void **state)
+{
+	(void)state;
+	struct web_gzipped gz;
+	unsigned char noise[64];
+	char text[4096];
+	uint32_t x = 7;
+
+	for (size_t i = 0; i < sizeof(noise); i++) {
+		x = x * 1103515245u + 12345u;
+		noise[i] = (unsigned char)(x >> 24);
+	}
+	assert_int_equal(web_gzip(noise, sizeof(noise), &gz), TIP_OK);
+	assert_null(gz.data);
+	assert_int_equal(web_gzip("", 0, &gz), TIP_OK);
+	assert_null(gz.data);
+	for (size_t i = 0; i < sizeof(text); i++)
+		text[i] = "扫黑除恶"[i % 12];
+	assert_int_equal(web_gzip(text, sizeof(text), &gz), TIP_OK);
+	assert_non_null(gz.data);
+	assert_true(gz.len < 100);
+	expect_gunzipped((const char *)gz.data, gz.len, text, sizeof(text));
+	/* A fixed header: deflate, no name, no time, so the bytes are the same on every start. */
+	assert_memory_equal(gz.data, "\x1f\x8b\x08\x00\x00\x00\x00\x00", 8);
+	free(gz.data);
 }
 
 static void test_types_are_fixed(void **state)
@@ -260,6 +380,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_every_asset_byte_for_byte),
+	        cmocka_unit_test(test_gzip_when_accepted),
+	        cmocka_unit_test(test_gzip_only_when_smaller),
 	        cmocka_unit_test(test_types_are_fixed),
 	        cmocka_unit_test(test_nothing_else_is_served),
 	        cmocka_unit_test(test_qr_from_configuration_only),

@@ -112,6 +112,61 @@ static void test_too_many_headers(void **state)
 	assert_int_equal(parse(text, &h), 431);
 }
 
+/* Whether a GET whose head carries the given header lines accepts gzip. */
+static int gzip_ok(const char *lines)
+{
+	char text[1024];
+	struct http_head h;
+
+	snprintf(text, sizeof(text), "GET / HTTP/1.1\r\nHost: a\r\n%s\r\n", lines);
+	assert_int_equal(parse(text, &h), 0);
+	return http_accepts_encoding(&h, "gzip");
+}
+
+static void test_accept_encoding(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *lines;
+		int gzip;
+	} cases[] = {
+	        {"", 0}, /* no field: the identity answer */
+	        {"Accept-Encoding: gzip, deflate, br, zstd\r\n", 1},
+	        {"accept-encoding: GZIP\r\n", 1},
+	        {"Accept-Encoding: x-gzip\r\n", 1},
+	        {"Accept-Encoding: br\r\n", 0},
+	        {"Accept-Encoding: gzipped, gzi, xgzip\r\n", 0},
+	        {"Accept-Encoding:\r\n", 0},
+	        {"Accept-Encoding: identity\r\n", 0},
+	        {"Accept-Encoding: *\r\n", 1},
+	        {"Accept-Encoding: *;q=0\r\n", 0},
+	        {"Accept-Encoding: gzip;q=0\r\n", 0},
+	        {"Accept-Encoding: gzip;q=0.000\r\n", 0},
+	        {"Accept-Encoding: gzip; q=0.001\r\n", 1},
+	        {"Accept-Encoding: gzip ;Q=1.000\r\n", 1},
+	        {"Accept-Encoding: gzip;q=0, *\r\n", 0}, /* named beats the wildcard */
+	        {"Accept-Encoding: *;q=0, gzip;q=0.5\r\n", 1},
+	        {"Accept-Encoding: br\r\nAccept-Encoding: gzip\r\n", 1}, /* every field counts */
+	        {"Accept-Encoding: deflate;level=1, gzip\r\n", 1},
+	        /* Malformed lists accept nothing. */
+	        {"Accept-Encoding: gzip;q=1.5\r\n", 0},
+	        {"Accept-Encoding: gzip;q=2\r\n", 0},
+	        {"Accept-Encoding: gzip;q=0.0001\r\n", 0},
+	        {"Accept-Encoding: gzip;q=.5\r\n", 0},
+	        {"Accept-Encoding: gzip;q=\r\n", 0},
+	        {"Accept-Encoding: gzip;q\r\n", 0},
+	        {"Accept-Encoding: gzip;=1\r\n", 0},
+	        {"Accept-Encoding: gzip;x=\"a\"\r\n", 0},
+	        {"Accept-Encoding: gzip x\r\n", 0},
+	        {"Accept-Encoding: (gzip)\r\n", 0},
+	        {"Accept-Encoding: gzip\r\nAccept-Encoding: gz ip\r\n", 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (gzip_ok(cases[i].lines) != cases[i].gzip)
+			fail_msg("case %zu (%s): want %d", i, cases[i].lines, cases[i].gzip);
+}
+
 static void test_random_heads(void **state)
 {
 	(void)state;
@@ -131,6 +186,31 @@ static void test_random_heads(void **state)
 
 		assert_true(rc == 0 || rc == 400 || rc == 414 || rc == 431 || rc == 501 || rc == 505);
 	}
+	/* Random bytes in an Accept-Encoding value: an answer, never a crash or a read past the value. */
+	for (int round = 0; round < 100000; round++) {
+		static const char alphabet[] = "gzip*;q=0.1, \t\"x-";
+		char value[24], *copy;
+		struct http_header field = {"Accept-Encoding", value};
+
+		x = x * 1103515245u + 12345u;
+		size_t n = (x >> 16) % sizeof(value);
+
+		for (size_t k = 0; k < n; k++) {
+			x = x * 1103515245u + 12345u;
+			value[k] = alphabet[(x >> 16) % (sizeof(alphabet) - 1)];
+		}
+		value[n] = '\0';
+		copy = malloc(n + 1); /* exactly as long as the value, so ASan sees a read past it */
+		assert_non_null(copy);
+		memcpy(copy, value, n + 1);
+		field.value = copy;
+		h.headers[0] = field;
+		h.n_headers = 1;
+		int ok = http_accepts_encoding(&h, "gzip");
+
+		assert_true(ok == 0 || ok == 1);
+		free(copy);
+	}
 }
 
 int main(void)
@@ -139,6 +219,7 @@ int main(void)
 	        cmocka_unit_test(test_valid),
 	        cmocka_unit_test(test_rejects),
 	        cmocka_unit_test(test_too_many_headers),
+	        cmocka_unit_test(test_accept_encoding),
 	        cmocka_unit_test(test_random_heads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
