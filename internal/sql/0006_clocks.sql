@@ -549,12 +549,14 @@ BEGIN
 END
 $$;
 
+-- As for the transitions of 0005, a case transition is open to the case roles and wf_refusal says who
+-- may take it; the decision on an extension has its own rule (extension_refusal).
 INSERT INTO api_operations VALUES
 	('holidays', 'global', 'GET', '{national,provincial,unit_officer,reviewer,auditor,administrator}', 'op_holidays'),
 	('holiday_set', 'global', 'POST', '{administrator}', 'op_holiday_set'),
 	('holiday_delete', 'global', 'POST', '{administrator}', 'op_holiday_delete'),
 	('overdue', 'global', 'GET', '{national,provincial,unit_officer}', 'op_overdue'),
 	('notices', 'global', 'GET', '{national,provincial,unit_officer}', 'op_notices'),
-	('extension_request', 'case', 'POST', '{unit_officer}', 'op_extension_request'),
+	('extension_request', 'case', 'POST', '{national,provincial,unit_officer,reviewer}', 'op_extension_request'),
 	('extension_decide', 'case', 'POST', '{national,provincial}', 'op_extension_decide'),
 	('clocks', 'case', 'GET', '{national,provincial,unit_officer,reviewer}', 'op_clocks');
