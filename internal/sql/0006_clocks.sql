@@ -337,7 +337,8 @@ CREATE TYPE case_clock AS (
 --             after the day of receipt; it stops when the case is closed, not accepted or merged
 --             (no contact can be recorded on those any more).
 --   handling  cases.deadline while the case is assigned or being verified (not merged).
--- Instants are computed once per distinct due day, not per case: there are few.
+-- Instants are computed once per distinct due day, not per case: there are few (MATERIALIZED keeps the
+-- planner from pulling the working-day loops up into the join, where they would run once per case).
 CREATE FUNCTION clock_list(only_case bigint) RETURNS SETOF case_clock LANGUAGE sql STABLE AS $$
 	WITH s AS (SELECT * FROM clock_settings),
 	running AS (
@@ -351,7 +352,7 @@ CREATE FUNCTION clock_list(only_case bigint) RETURNS SETOF case_clock LANGUAGE s
 		FROM cases c
 		WHERE c.deadline IS NOT NULL AND c.merged_into IS NULL AND c.stage IN ('assigned', 'verifying')
 		      AND (only_case IS NULL OR c.id = only_case)
-	), instants AS (
+	), instants AS MATERIALIZED (
 		SELECT d.due,
 		       CASE WHEN s.reminder_days > 0 THEN wf_day_start(working_days_before(d.due, s.reminder_days)) END
 		               AS reminder_at,
@@ -383,47 +384,59 @@ ALTER TABLE case_notices ENABLE ROW LEVEL SECURITY;
 CREATE POLICY scoped ON case_notices FOR SELECT TO tip_app USING (EXISTS (SELECT FROM cases c WHERE c.id = case_id));
 GRANT SELECT ON case_notices TO tip_app;
 
--- The clocks at time `at` (the daemon passes now(); tests pass any time): fires every notice due by
--- then and not fired before, raises each case's escalation_level to the highest level fired (a case
--- event `notice` per notice, acting for nobody), and answers when the next notice falls due (NULL:
--- nothing is running), what it fired, how many cases are overdue, and whether the calendar has entries
--- for the next year (when it has none, deadlines running into that year count plain weeks).
+-- The clocks at time `at` (the daemon passes now(); tests pass any time): fires the notices due by
+-- then and not fired before, oldest first and at most `batch` of them (a backlog, say after a long
+-- stop, is worked off in several short transactions rather than one long one), raises each case's
+-- escalation_level to the highest level fired (a case event `notice` per notice, acting for nobody),
+-- and answers when the next notice falls due (`at` itself while a backlog remains; NULL: nothing is
+-- running), what it fired, how many cases are overdue, and whether the calendar has entries for the
+-- next year (when it has none, deadlines running into that year count plain weeks).
 -- A reminder whose deadline has already passed is not sent: the supervision notice says more.
 -- Owner's rights: it acts for no user and sees every case; only the daemon's clock role may run it.
 -- Its statements are small: compiling them (jit) costs far more than it saves, up to half a second
 -- per run when the tables have no statistics yet; so do the views below.
-CREATE FUNCTION clocks_run(at timestamptz, OUT next_at timestamptz, OUT reminders integer, OUT supervisions integer,
-                           OUT escalations integer, OUT overdue integer, OUT calendar_next_year boolean)
+CREATE FUNCTION clocks_run(at timestamptz, batch integer DEFAULT 1000, OUT next_at timestamptz, OUT reminders integer,
+                           OUT supervisions integer, OUT escalations integer, OUT overdue integer,
+                           OUT calendar_next_year boolean)
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET jit = off AS $$
 DECLARE
-	list case_clock[];
 	fired case_notices[];
 	n case_notices;
 	before cases;
 	after cases;
 BEGIN
-	IF at IS NULL THEN
-		RAISE EXCEPTION 'clocks_run: no time given';
+	IF at IS NULL OR batch IS NULL OR batch < 1 THEN
+		RAISE EXCEPTION 'clocks_run: a time and a positive batch are needed';
 	END IF;
 	-- Runs one at a time (two daemons on one database, a test beside a daemon): the second sees what
 	-- the first fired.
 	PERFORM pg_advisory_xact_lock(hashtext('clocks_run'));
-	SELECT coalesce(array_agg(l), '{}') INTO list FROM clock_list(NULL) l;
-
-	WITH due AS (
-		SELECT case_id, clock, due, 'reminder' AS kind, 0 AS level, reminder_at AS due_at FROM unnest(list)
-		WHERE reminder_at <= at AND at < overdue_at
-		UNION ALL
-		SELECT case_id, clock, due, 'supervision', 1, overdue_at FROM unnest(list) WHERE overdue_at <= at
-		UNION ALL
-		SELECT case_id, clock, due, 'escalation', 2, escalate_at FROM unnest(list) WHERE escalate_at <= at
+	-- One statement: the running clocks, the notices they owe and that are not in the table yet (an
+	-- anti-join, not a probe per notice), the oldest `batch` of those due inserted.
+	WITH l AS MATERIALIZED (
+		SELECT * FROM clock_list(NULL)
+	), owed AS MATERIALIZED (
+		SELECT x.* FROM (
+			SELECT l.case_id, l.clock, l.due, 'reminder' AS kind, 0 AS level, l.reminder_at AS due_at
+			FROM l WHERE l.reminder_at IS NOT NULL AND at < l.overdue_at
+			UNION ALL
+			SELECT l.case_id, l.clock, l.due, 'supervision', 1, l.overdue_at FROM l
+			UNION ALL
+			SELECT l.case_id, l.clock, l.due, 'escalation', 2, l.escalate_at FROM l) x
+		WHERE NOT EXISTS (SELECT FROM case_notices k WHERE k.case_id = x.case_id AND k.clock = x.clock
+		                                              AND k.due = x.due AND k.kind = x.kind)
 	), ins AS (
 		INSERT INTO case_notices (case_id, clock, due, kind, level, due_at, fired_at)
-		SELECT case_id, clock, due, kind, level, due_at, at FROM due ORDER BY case_id, level, clock
+		SELECT o.case_id, o.clock, o.due, o.kind, o.level, o.due_at, at FROM owed o WHERE o.due_at <= at
+		ORDER BY o.due_at, o.case_id, o.level, o.clock LIMIT batch
 		ON CONFLICT (case_id, clock, due, kind) DO NOTHING
 		RETURNING *
 	)
-	SELECT coalesce(array_agg(ins ORDER BY case_id, level, clock), '{}') INTO fired FROM ins;
+	SELECT (SELECT coalesce(array_agg(ins ORDER BY case_id, level, clock), '{}') FROM ins),
+	       (SELECT count(DISTINCT l.case_id) FROM l WHERE l.overdue_at <= at),
+	       CASE WHEN (SELECT count(*) FROM owed o WHERE o.due_at <= at) > batch THEN at
+	            ELSE (SELECT min(o.due_at) FROM owed o WHERE o.due_at > at) END
+	INTO fired, overdue, next_at;
 
 	FOREACH n IN ARRAY fired LOOP
 		SELECT * INTO before FROM cases WHERE id = n.case_id FOR UPDATE;
@@ -438,24 +451,13 @@ BEGIN
 	SELECT count(*) FILTER (WHERE f.kind = 'reminder'), count(*) FILTER (WHERE f.kind = 'supervision'),
 	       count(*) FILTER (WHERE f.kind = 'escalation')
 	INTO reminders, supervisions, escalations FROM unnest(fired) f;
-	SELECT count(DISTINCT l.case_id) INTO overdue FROM unnest(list) l WHERE l.overdue_at <= at;
-	-- A notice falling due later; one already fired is skipped (a run may have been given a later time).
-	SELECT min(x.t) INTO next_at
-	FROM (SELECT l.case_id, l.clock, l.due, 'reminder' AS kind, l.reminder_at AS t FROM unnest(list) l
-	      WHERE l.reminder_at > at
-	      UNION ALL
-	      SELECT l.case_id, l.clock, l.due, 'supervision', l.overdue_at FROM unnest(list) l WHERE l.overdue_at > at
-	      UNION ALL
-	      SELECT l.case_id, l.clock, l.due, 'escalation', l.escalate_at FROM unnest(list) l WHERE l.escalate_at > at) x
-	WHERE NOT EXISTS (SELECT FROM case_notices k WHERE k.case_id = x.case_id AND k.clock = x.clock AND k.due = x.due
-	                                              AND k.kind = x.kind);
 	calendar_next_year := EXISTS (SELECT FROM holidays h
 		WHERE h.day BETWEEN make_date(extract(year FROM wf_date(at))::integer + 1, 1, 1)
 		                AND make_date(extract(year FROM wf_date(at))::integer + 1, 12, 31));
 END
 $$;
-REVOKE ALL ON FUNCTION clocks_run(timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION clocks_run(timestamptz) TO tip_ingest;
+REVOKE ALL ON FUNCTION clocks_run(timestamptz, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION clocks_run(timestamptz, integer) TO tip_ingest;
 
 -- ---- reading ----
 
@@ -547,12 +549,14 @@ BEGIN
 END
 $$;
 
+-- As for the transitions of 0005, a case transition is open to the case roles and wf_refusal says who
+-- may take it; the decision on an extension has its own rule (extension_refusal).
 INSERT INTO api_operations VALUES
 	('holidays', 'global', 'GET', '{national,provincial,unit_officer,reviewer,auditor,administrator}', 'op_holidays'),
 	('holiday_set', 'global', 'POST', '{administrator}', 'op_holiday_set'),
 	('holiday_delete', 'global', 'POST', '{administrator}', 'op_holiday_delete'),
 	('overdue', 'global', 'GET', '{national,provincial,unit_officer}', 'op_overdue'),
 	('notices', 'global', 'GET', '{national,provincial,unit_officer}', 'op_notices'),
-	('extension_request', 'case', 'POST', '{unit_officer}', 'op_extension_request'),
+	('extension_request', 'case', 'POST', '{national,provincial,unit_officer,reviewer}', 'op_extension_request'),
 	('extension_decide', 'case', 'POST', '{national,provincial}', 'op_extension_decide'),
 	('clocks', 'case', 'GET', '{national,provincial,unit_officer,reviewer}', 'op_clocks');

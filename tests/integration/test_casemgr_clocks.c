@@ -145,17 +145,20 @@ struct run {
 	long long reminders, supervisions, escalations, overdue;
 };
 
-/* clocks_run at a time, as the daemon's role. */
-static struct run run_at(const char *at)
+/* clocks_run at a time, firing at most batch notices, as the daemon's role. */
+static struct run run_batch(const char *at, int batch)
 {
-	const char *p[] = {at};
+	char b[16];
+	const char *p[] = {at, b};
 	struct run out;
+
+	snprintf(b, sizeof(b), "%d", batch);
 	PGresult *r =
 	        PQexecParams(ingest,
 	                     "SELECT coalesce(to_char(next_at AT TIME ZONE 'Asia/Shanghai', "
 	                     "'YYYY-MM-DD HH24:MI'), ''), reminders, supervisions, escalations, overdue "
-	                     "FROM clocks_run($1::timestamptz)",
-	                     1, NULL, p, NULL, NULL, 0);
+	                     "FROM clocks_run($1::timestamptz, $2::integer)",
+	                     2, NULL, p, NULL, NULL, 0);
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		fail_msg("clocks_run: %s", PQresultErrorMessage(r));
@@ -166,6 +169,12 @@ static struct run run_at(const char *at)
 	out.overdue = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
 	PQclear(r);
 	return out;
+}
+
+/* The same with the daemon's batch. */
+static struct run run_at(const char *at)
+{
+	return run_batch(at, 1000);
 }
 
 /* Notices of one case (of a kind, or all when kind is NULL). */
@@ -410,6 +419,36 @@ static void test_handling_clock(void **state)
 	assert_int_equal(r.supervisions, 1);
 	assert_int_equal(r.escalations, 1);
 	assert_int_equal(notices(late, "reminder"), 0);
+	close_all();
+}
+
+/* A backlog (the clocks stopped for weeks) is fired oldest first, a batch per run, until none is left. */
+static void test_backlog(void **state)
+{
+	(void)state;
+	long long a = add_case("2026-02-10T09:00:00+08:00", 0), b = add_case("2026-02-10T09:00:00+08:00", 0),
+	          c = add_case("2026-02-10T09:00:00+08:00", 0);
+	struct run r;
+
+	assign(a, "2026-03-02");
+	assign(b, "2026-03-02");
+	assign(c, "2026-03-02");
+	r = run_batch("2026-03-20T00:00:00+08:00", 2);
+	assert_int_equal(r.supervisions, 2);
+	assert_int_equal(r.escalations, 0);
+	assert_string_equal(r.next, "2026-03-20 00:00");
+	r = run_batch("2026-03-20T00:00:00+08:00", 2);
+	assert_int_equal(r.supervisions, 1);
+	assert_int_equal(r.escalations, 1);
+	assert_int_equal(notices(c, "supervision"), 1);
+	assert_int_equal(notices(a, "escalation"), 1);
+	r = run_batch("2026-03-20T00:00:00+08:00", 2);
+	assert_int_equal(r.escalations, 2);
+	assert_string_equal(r.next, "");
+	r = run_batch("2026-03-20T00:00:00+08:00", 2);
+	assert_int_equal(r.supervisions + r.escalations, 0);
+	assert_int_equal(notices(a, NULL) + notices(b, NULL) + notices(c, NULL), 6);
+	assert_int_equal(tpg_exec(ingest, "SELECT clocks_run(now(), 0)"), -1);
 	close_all();
 }
 
@@ -916,15 +955,11 @@ static void test_api(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_calendar_seed),
-	        cmocka_unit_test(test_working_days),
-	        cmocka_unit_test(test_handling_clock),
-	        cmocka_unit_test(test_contact_clock),
-	        cmocka_unit_test(test_extensions),
-	        cmocka_unit_test(test_holiday_admin),
-	        cmocka_unit_test(test_views),
-	        cmocka_unit_test(test_daemon_timer),
-	        cmocka_unit_test(test_api),
+	        cmocka_unit_test(test_calendar_seed),  cmocka_unit_test(test_working_days),
+	        cmocka_unit_test(test_handling_clock), cmocka_unit_test(test_backlog),
+	        cmocka_unit_test(test_contact_clock),  cmocka_unit_test(test_extensions),
+	        cmocka_unit_test(test_holiday_admin),  cmocka_unit_test(test_views),
+	        cmocka_unit_test(test_daemon_timer),   cmocka_unit_test(test_api),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
