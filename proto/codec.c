@@ -1,6 +1,7 @@
 #include "proto/codec.h"
 
 #include "common/err.h"
+#include "common/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,39 +43,16 @@ int codec_utf8_ok(const uint8_t *s, size_t len)
 	size_t i = 0;
 
 	while (i < len) {
-		uint8_t c = s[i];
-		size_t n;
 		uint32_t cp;
+		size_t n;
 
-		if (c == 0)
-			return 0;
-		if (c < 0x80) {
+		if (s[i] != 0 && s[i] < 0x80) { /* ASCII needs no call */
 			i++;
 			continue;
 		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
+		if ((n = utf8_next(s + i, len - i, &cp)) == 0 || cp == 0)
 			return 0;
-		}
-		if (len - i <= n)
-			return 0;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
+		i += n;
 	}
 	return 1;
 }

@@ -2,6 +2,7 @@
 
 #include "common/encoding.h"
 #include "common/err.h"
+#include "common/utf8.h"
 #include "proto/ed25519.h"
 
 #include <stdio.h>
@@ -19,56 +20,10 @@ static const char sig_prefix[] = "\xe2\x80\x94 ";
 #define ED_SIG_BLOB       (KEY_ID_LEN + ED25519_SIG_LEN)
 #define COSIGN_SIG_BLOB   (KEY_ID_LEN + TIME_LEN + ED25519_SIG_LEN)
 
-/* One code point of s[0..len): its length in bytes, or 0 if the bytes are not valid UTF-8. */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	uint32_t c = s[0], min;
-	size_t n;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if ((c & 0xe0) == 0xc0) {
-		n = 2;
-		c &= 0x1f;
-		min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		n = 3;
-		c &= 0x0f;
-		min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		n = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-/* Unicode White_Space (what Go's unicode.IsSpace reports). */
-static int is_space(uint32_t c)
-{
-	return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 ||
-	       (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
-	       c == 0x3000;
-}
-
 /* Valid UTF-8 with no control character below U+0020 but newline. */
 static int clean_utf8(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const uint8_t *p = (const uint8_t *)s;
 	size_t i = 0;
 
 	while (i < len) {
@@ -89,7 +44,7 @@ int note_text_ok(const char *text, size_t len)
 
 int note_name_ok(const char *name, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)name;
+	const uint8_t *p = (const uint8_t *)name;
 	size_t i = 0;
 
 	if (!name || len == 0)
@@ -98,7 +53,7 @@ int note_name_ok(const char *name, size_t len)
 		uint32_t c;
 		size_t n = utf8_next(p + i, len - i, &c);
 
-		if (n == 0 || c < 0x20 || c == '+' || is_space(c))
+		if (n == 0 || c < 0x20 || c == '+' || utf8_is_space(c))
 			return 0;
 		i += n;
 	}
