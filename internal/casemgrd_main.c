@@ -64,7 +64,7 @@ struct casemgr {
 	struct {
 		struct metric *reports, *replayed, *quarantined[INGEST_REASON_COUNT], *passed_over, *batches,
 		        *db_errors, *connected, *api_db_open, *api_db_waiting, *bulletins_published,
-		        *bulletins_refused, *bulletins_reconciled, *bulletins_pending;
+		        *bulletins_refused, *bulletins_reconciled, *bulletins_pending, *compared, *compare_errors;
 		struct metric *sms_received[CALLBACK_OUTCOME_COUNT], *sms_sent, *sms_failed, *draws, *queued;
 	} m;
 };
@@ -236,6 +236,8 @@ static void refresh_metrics(void *arg)
 		metric_set(c->m.draws, (int64_t)atomic_load(&cs->draws));
 		metric_set(c->m.queued, (int64_t)atomic_load(&cs->queued));
 	}
+	metric_set(c->m.compared, (int64_t)atomic_load(&s->compared));
+	metric_set(c->m.compare_errors, (int64_t)atomic_load(&s->compare_errors));
 	if (c->staff->db) {
 		metric_set(c->m.api_db_open, (int64_t)pgq_open(c->staff->db));
 		metric_set(c->m.api_db_waiting, (int64_t)pgq_waiting(c->staff->db));
@@ -316,10 +318,14 @@ static int register_metrics(struct casemgr *c)
 	                                           "status spool records marked sent after a crash");
 	c->m.bulletins_pending =
 	        metric_gauge("casemgr_bulletins_pending", NULL, "status outbox rows waiting to be published");
+	c->m.compared = metric_counter("casemgr_compared_total", NULL, "cases compared inside their province");
+	c->m.compare_errors = metric_counter("casemgr_compare_errors_total", NULL,
+	                                     "comparison runs that failed (alert on any increase)");
 	return c->m.reports && c->m.replayed && c->m.passed_over && c->m.batches && c->m.db_errors &&
 	                       c->m.connected && c->m.api_db_open && c->m.api_db_waiting && c->m.sms_sent &&
 	                       c->m.sms_failed && c->m.draws && c->m.queued && c->m.bulletins_published &&
-	                       c->m.bulletins_refused && c->m.bulletins_reconciled && c->m.bulletins_pending
+	                       c->m.bulletins_refused && c->m.bulletins_reconciled && c->m.bulletins_pending &&
+	                       c->m.compared && c->m.compare_errors
 	               ? 0
 	               : -1;
 }
@@ -529,6 +535,21 @@ static int load_seal_key(const struct casemgr_conf *conf, struct ingest_conf *ic
 	return 0;
 }
 
+static int load_index_key(const struct casemgr_conf *conf, struct ingest_conf *ic)
+{
+	struct key k;
+	int rc = key_read_private(conf->index_key, &k);
+
+	if (rc != TIP_OK || k.type != KEY_INDEX) {
+		log_err("%s: not an index key (%s)", conf->index_key, rc ? tip_strerror(rc) : "wrong type");
+		key_wipe(&k);
+		return -1;
+	}
+	memcpy(ic->index_key, k.secret, MATCH_KEY_LEN);
+	key_wipe(&k);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct casemgr c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -565,7 +586,7 @@ int main(int argc, char **argv)
 		log_err("%s: taxonomy: %s", c.conf.taxonomy, tip_strerror(rc));
 		goto out;
 	}
-	if (load_seal_key(&c.conf, &ic) != 0)
+	if (load_seal_key(&c.conf, &ic) != 0 || load_index_key(&c.conf, &ic) != 0)
 		goto out;
 	if ((rc = key_read_private(c.conf.audit_key, &c.audit_key)) != TIP_OK ||
 	    c.audit_key.type != KEY_ED25519) {
@@ -705,6 +726,7 @@ out:
 	key_wipe(&status_key);
 	publish_free(c.publish);
 	OPENSSL_cleanse(ic.seal_sk, sizeof(ic.seal_sk));
+	OPENSSL_cleanse(ic.index_key, sizeof(ic.index_key));
 	ingest_free(c.ingest);
 	clocks_free(c.clocks);
 	pgq_free(c.clocks_db);

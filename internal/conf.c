@@ -23,6 +23,8 @@ const struct cfg_entry casemgr_conf_table[] = {
          "directory of origin verifier keys (*.pub); a key's name is its origin"},
         {"seal_key", CFG_STRING, S(seal_key), 1, PATH, NULL, "the internal zone's HPKE private key"},
         {"taxonomy", CFG_STRING, S(taxonomy), 1, PATH, NULL, "directory of taxonomy.json and regions.json"},
+        {"index_key", CFG_STRING, S(index_key), 1, PATH, NULL,
+         "HMAC key of the comparison indexes (tipkey generate --type index)"},
         {"ingest_batch", CFG_INT, S(ingest_batch), 1, 100000, "500", "records per ingest transaction"},
         {"ingest_threads", CFG_INT, S(ingest_threads), 1, 64, "2", "threads checking and opening records"},
         {"ingest_poll", CFG_DURATION, S(ingest_poll), 10, 60000, "200ms", "how often idle inboxes are read"},

@@ -24,6 +24,7 @@ struct casemgr_conf {
 	char origin_keys[CASEMGR_PATH_MAX];
 	char seal_key[CASEMGR_PATH_MAX];
 	char taxonomy[CASEMGR_PATH_MAX];
+	char index_key[CASEMGR_PATH_MAX];
 	long long ingest_batch, ingest_threads, ingest_poll, db_retry;
 	long long db_connections, db_queue, max_connections;
 	size_t max_body, argon2_memory;

@@ -38,6 +38,8 @@ struct ingest {
 	struct ingest_conf conf;
 	struct batch inflight; /* sent, not yet known to be committed */
 	struct report_limits limits;
+	struct match_key *index_key;
+	int compare_backlog; /* cases may be waiting for comparison: compare them when idle */
 	PGconn *db;
 	struct source *src;
 	struct ingest_stats stats;
@@ -55,11 +57,15 @@ struct ingest *ingest_new(const struct ingest_conf *conf)
 {
 	struct ingest *in = calloc(1, sizeof(*in));
 
-	if (!in || !(in->src = calloc(conf->origins->n ? conf->origins->n : 1, sizeof(*in->src)))) {
+	if (!in || !(in->src = calloc(conf->origins->n ? conf->origins->n : 1, sizeof(*in->src))) ||
+	    !(in->index_key = match_key_new(conf->index_key))) {
+		if (in)
+			free(in->src);
 		free(in);
 		return NULL;
 	}
 	in->conf = *conf;
+	OPENSSL_cleanse(in->conf.index_key, sizeof(in->conf.index_key)); /* the pad states are kept instead */
 	in->limits = report_limits_default();
 	for (size_t i = 0; i < conf->origins->n; i++)
 		in->src[i].origin = &conf->origins->list[i];
@@ -102,6 +108,53 @@ static json_t *strings_json(char **v, size_t n)
 	return a;
 }
 
+/* Appends {"kind", "digest"} for the text s when it has a comparison key. 0, or -1 when out of memory. */
+static int add_key(const struct ingest *in, json_t *keys, enum match_kind kind, const char *s)
+{
+	uint8_t d[MATCH_DIGEST_LEN];
+	int rc = match_key_of(in->index_key, kind, s, d);
+
+	if (rc == TIP_ENOTFOUND)
+		return 0;
+	return rc == TIP_OK && json_array_append_new(keys,
+	                                             json_pack("{s:s, s:o}", "kind", match_kind_name(kind),
+	                                                       "digest", hex_json(d, sizeof(d)))) == 0
+	               ? 0
+	               : -1;
+}
+
+/*
+ * The keyed digests the case is compared by: the reporter's ID number and phone, the persons' names,
+ * aliases and phones, the officials' names, the place. A value may come twice; the database keeps one.
+ */
+static json_t *keys_json(const struct ingest *in, const Tip__Report *p)
+{
+	json_t *keys = json_array();
+	int bad = !keys;
+
+	if (!bad && p->reporter)
+		bad = add_key(in, keys, MATCH_ID_NUMBER, p->reporter->id_number) ||
+		      add_key(in, keys, MATCH_PHONE, p->reporter->phone);
+	for (size_t i = 0; !bad && i < p->n_persons; i++) {
+		const Tip__ReportedPerson *x = p->persons[i];
+
+		bad = add_key(in, keys, MATCH_NAME, x->name);
+		for (size_t k = 0; !bad && k < x->n_aliases; k++)
+			bad = add_key(in, keys, MATCH_NAME, x->aliases[k]);
+		for (size_t k = 0; !bad && k < x->n_phones; k++)
+			bad = add_key(in, keys, MATCH_PHONE, x->phones[k]);
+	}
+	for (size_t i = 0; !bad && p->umbrella && i < p->umbrella->n_officials; i++)
+		bad = add_key(in, keys, MATCH_OFFICIAL, p->umbrella->officials[i]->name);
+	if (!bad && p->activity)
+		bad = add_key(in, keys, MATCH_PLACE, p->activity->place);
+	if (bad) {
+		json_decref(keys);
+		return NULL;
+	}
+	return keys;
+}
+
 /* The report's row and its parts, in the layout ingest_batch reads (docs/formats/casemgr-schema.md). */
 static json_t *report_json(const struct ingest *in, const struct rec *r, const Tip__Report *p)
 {
@@ -134,7 +187,7 @@ static json_t *report_json(const struct ingest *in, const struct rec *r, const T
 	}
 	return json_pack(
 	        "{s:I, s:o*, s:I, s:i, s:s, s:o*, s:s, s:b, s:s, s:s, s:s, s:s, s:b, s:s, s:o*, s:s, "
-	        "s:s, s:s, s:s, s:s, s:s, s:o*, s:o*, s:o*}",
+	        "s:s, s:s, s:s, s:s, s:s, s:o*, s:o*, s:o*, s:o}",
 	        "seq", (json_int_t)r->seq, "hash", hex_json(r->hash, REC_HASH_LEN), "signed_ms",
 	        (json_int_t)r->created_at, "version", (int)p->version, "taxonomy_version",
 	        p->taxonomy_version, "query_hash", hex_json(p->query_hash.data, p->query_hash.len), "locale",
@@ -143,7 +196,7 @@ static json_t *report_json(const struct ingest *in, const struct rec *r, const T
 	        "channel", who->channel, "categories", strings_json(act->categories, act->n_categories),
 	        "sector", act->sector, "region", act->region, "province", province ? province->code : "",
 	        "place", act->place, "time", act->time, "narrative", act->narrative, "persons", persons,
-	        "officials", officials, "attachments", attachments);
+	        "officials", officials, "attachments", attachments, "keys", keys_json(in, p));
 }
 
 static json_t *quarantine_json(uint64_t seq, enum ingest_reason why, const char *detail, const uint8_t *buf,
@@ -319,7 +372,6 @@ static int position(struct ingest *in, struct source *s, char msg[DB_MSG_MAX])
 }
 
 /* After the commit: count and log what was quarantined (once, never for a batch that was retried). */
-/* After the commit: count and log what was quarantined (once, never for a batch that was retried). */
 static void account(struct ingest *in, const struct batch *b, int stored)
 {
 	size_t i;
@@ -448,6 +500,53 @@ out:
 	return rc == TIP_OK ? n : rc;
 }
 
+/*
+ * compare_pending's answer: the cases it compared, or -1 when the comparison failed (the function
+ * caught the error and raised it as a warning, which the notice receiver has logged; ingest goes on
+ * and the cases stay pending). A full run means more may be waiting.
+ */
+static int count_compared(struct ingest *in, const char *value)
+{
+	long n = strtol(value, NULL, 10);
+
+	if (n < 0) {
+		atomic_fetch_add(&in->stats.compare_errors, 1);
+		in->compare_backlog = 0; /* retried with the next batch, not in a loop while idle */
+		return 0;
+	}
+	atomic_fetch_add(&in->stats.compared, (uint64_t)n);
+	in->compare_backlog = (size_t)n >= in->conf.batch;
+	return (int)n;
+}
+
+/* Compares cases still waiting (from before a failure or an upgrade) while there is nothing to ingest. */
+static int compare_idle(struct ingest *in, char msg[DB_MSG_MAX])
+{
+	char limit[24];
+	const char *params[] = {limit};
+	PGresult *res;
+	int rc;
+
+	snprintf(limit, sizeof(limit), "%zu", in->conf.batch);
+	if ((rc = db_exec(in->db, "SELECT compare_pending($1::integer)", 1, params, PGRES_TUPLES_OK, &res,
+	                  msg)) != TIP_OK)
+		return rc;
+	rc = count_compared(in, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
+/* The server's warnings (compare_pending's caught failures) go to the log; plain notices do not. */
+static void log_warnings(void *arg, const PGresult *res)
+{
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *text = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	(void)arg;
+	if (severity && strcmp(severity, "WARNING") == 0 && text)
+		log_warn("database: %.400s", text);
+}
+
 /* Waits for the batch in flight to commit. Its records, or TIP_EIO. */
 static int finish_inflight(struct ingest *in, char msg[DB_MSG_MAX])
 {
@@ -458,6 +557,7 @@ static int finish_inflight(struct ingest *in, char msg[DB_MSG_MAX])
 		return 0;
 	if ((rc = db_wait(in->db, PGRES_TUPLES_OK, &res, msg)) == TIP_OK) {
 		account(in, &in->inflight, atoi(PQgetvalue(res, 0, 0)));
+		count_compared(in, PQgetvalue(res, 0, 1));
 		PQclear(res);
 	}
 	batch_clear(&in->inflight);
@@ -477,11 +577,14 @@ static void disconnect(struct ingest *in)
 
 /*
  * The server stores one batch while this thread checks and opens the next: each origin's batch is
- * built, then the one in flight is waited for, then the new one is sent.
+ * built, then the one in flight is waited for, then the new one is sent. The statement that stores
+ * a batch also compares the new cases (compare_pending after ingest_batch, in one transaction), so
+ * the comparison overlaps the next batch's checks as the storing does.
  */
 int ingest_step(struct ingest *in, char msg[DB_MSG_MAX])
 {
 	int progress = 0, rc = TIP_OK;
+	char limit[24];
 	struct batch next;
 
 	if (!in->db) {
@@ -489,16 +592,20 @@ int ingest_step(struct ingest *in, char msg[DB_MSG_MAX])
 			atomic_fetch_add(&in->stats.db_errors, 1);
 			return TIP_EIO;
 		}
+		PQsetNoticeReceiver(in->db, log_warnings, NULL);
 		atomic_store(&in->stats.connected, 1);
+		in->compare_backlog = 1; /* whatever waited while this process was away */
 	}
+	snprintf(limit, sizeof(limit), "%zu", in->conf.batch);
 	for (size_t i = 0; i < in->conf.origins->n && rc >= 0; i++) {
 		if ((rc = build_batch(in, &in->src[i], &next, msg)) <= 0)
 			continue;
 		if ((rc = finish_inflight(in, msg)) >= 0) {
 			progress += rc;
-			const char *params[] = {next.doc};
-			if ((rc = db_send(in->db, "SELECT ingest_batch($1::jsonb)", 1, params, msg)) ==
-			    TIP_OK) {
+			const char *params[] = {next.doc, limit};
+			if ((rc = db_send(in->db,
+			                  "SELECT ingest_batch($1::jsonb), compare_pending($2::integer)", 2,
+			                  params, msg)) == TIP_OK) {
 				in->inflight = next;
 				progress += next.records;
 				continue;
@@ -508,6 +615,8 @@ int ingest_step(struct ingest *in, char msg[DB_MSG_MAX])
 	}
 	if (rc >= 0 && !progress)
 		rc = progress = finish_inflight(in, msg);
+	if (rc >= 0 && !progress && in->compare_backlog)
+		rc = progress = compare_idle(in, msg);
 	if (rc == TIP_EIO || rc == TIP_ENOMEM) {
 		atomic_fetch_add(&in->stats.db_errors, 1);
 		disconnect(in);
@@ -531,6 +640,7 @@ void ingest_free(struct ingest *in)
 	}
 	PQfinish(in->db);
 	OPENSSL_cleanse(in->conf.seal_sk, sizeof(in->conf.seal_sk));
+	match_key_free(in->index_key);
 	free(in->src);
 	free(in);
 }

@@ -4,11 +4,14 @@
  * Nothing from the diode is trusted, so every record is checked again: it decodes, it is the
  * origin's, its key id and Ed25519 signature are the origin's, it continues the origin's hash chain,
  * its sealed report opens with the internal zone's HPKE key and the report is valid against the
- * taxonomy. A record that passes becomes a report (every field of the four blocks) and a case; one
+ * taxonomy. A record that passes becomes a report (every field of the four blocks), a case and the
+ * case's comparison keys (keyed digests of its names, ID number, phones and place: internal/match.h); one
  * that fails is quarantined with its reason; records of other kinds are passed over. Either way the
  * origin's cursor (next seq, previous record hash) moves past it in the same transaction
  * (ingest_batch in internal/sql), so after a crash or a lost connection ingest resumes exactly where
- * the database says, and a record stored twice is a no-op (unique on origin and seq).
+ * the database says, and a record stored twice is a no-op (unique on origin and seq). The same
+ * statement then compares the new cases with the cases of their province (compare_pending in
+ * internal/sql); when ingest is idle, cases still waiting for comparison are compared too.
  *
  * One thread uses a struct ingest (it runs threads of its own to check a batch's records in
  * parallel; the chain is then judged in order); ingest_stats may be read from any thread.
@@ -23,6 +26,7 @@
 
 #include "diode/origins.h"
 #include "internal/db.h"
+#include "internal/match.h"
 #include "proto/hpke.h"
 #include "proto/taxonomy.h"
 
@@ -43,9 +47,10 @@ struct ingest_conf {
 	const struct taxonomy *taxonomy;
 	uint8_t seal_sk[HPKE_KEY_LEN];
 	uint8_t seal_key_id[4];
-	size_t batch;      /* records per transaction */
-	size_t threads;    /* threads checking and opening records, 1 .. INGEST_THREADS_MAX */
-	size_t max_record; /* longest record read */
+	uint8_t index_key[MATCH_KEY_LEN]; /* the comparison indexes' HMAC key */
+	size_t batch;                     /* records per transaction; also cases compared per statement */
+	size_t threads;                   /* threads checking and opening records, 1 .. INGEST_THREADS_MAX */
+	size_t max_record;                /* longest record read */
 };
 
 #define INGEST_THREADS_MAX 64
@@ -56,18 +61,21 @@ struct ingest_stats {
 	_Atomic uint64_t quarantined[INGEST_REASON_COUNT];
 	_Atomic uint64_t passed_over; /* records of another kind than REPORT */
 	_Atomic uint64_t batches, db_errors;
-	_Atomic uint64_t connected; /* 1 while connected */
+	_Atomic uint64_t compared;       /* cases compared with their province's cases */
+	_Atomic uint64_t compare_errors; /* comparison runs that failed (logged; ingest goes on) */
+	_Atomic uint64_t connected;      /* 1 while connected */
 };
 
 struct ingest;
 
 /* A new ingest (the configuration is copied; origins and taxonomy are borrowed). NULL: out of memory. */
 struct ingest *ingest_new(const struct ingest_conf *conf);
-/* Wipes the key, closes readers and the connection. NULL is safe. */
+/* Wipes the keys, closes readers and the connection. NULL is safe. */
 void ingest_free(struct ingest *in);
 /*
  * One pass over every origin: up to batch records each, one transaction each. Connects first when
- * needed. Returns the records passed (0: nothing new), or TIP_EIO when the database failed (msg says
+ * needed. Returns the records passed, or when there were none the cases compared that were still
+ * waiting for comparison (0: nothing to do), or TIP_EIO when the database failed (msg says
  * why; the connection is dropped and the next call reconnects and resumes from the stored cursors),
  * or a spool error (TIP_ECORRUPT, TIP_EOVERSIZE, TIP_EVERSION, with msg naming file and offset) when an
  * inbox is damaged, or TIP_ERANGE when a stored cursor is beyond an inbox's end.

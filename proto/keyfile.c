@@ -20,6 +20,7 @@
 
 static const char private_prefix[] = "PRIVATE+KEY+";
 static const char link_id_label[] = "tipline link key\n";
+static const char index_id_label[] = "tipline index key\n";
 
 #define PRIVATE_PREFIX_LEN (sizeof(private_prefix) - 1)
 #define B64_LEN            44 /* base64 of type byte + 32 key bytes, no padding */
@@ -27,7 +28,12 @@ static const char link_id_label[] = "tipline link key\n";
 
 static int type_known(int t)
 {
-	return t == KEY_ED25519 || t == KEY_COSIGN || t == KEY_X25519 || t == KEY_LINK;
+	return t == KEY_ED25519 || t == KEY_COSIGN || t == KEY_X25519 || key_is_symmetric(t);
+}
+
+int key_is_symmetric(enum key_type type)
+{
+	return type == KEY_LINK || type == KEY_INDEX;
 }
 
 /* C2SP signed-note names: non-empty, no spaces, no '+'; here also printable ASCII only and at most 64 bytes.
@@ -45,12 +51,13 @@ static int name_valid(const char *s, size_t n)
 static int key_id(const struct key *k, uint8_t id[KEY_ID_LEN])
 {
 	uint8_t buf[KEY_NAME_MAX + 2 + KEY_LEN], md[32];
+	const char *label = k->type == KEY_INDEX ? index_id_label : link_id_label;
 	size_t n = 0, name_len = strnlen(k->name, sizeof(k->name));
 	int rc = TIP_ECRYPTO;
 
-	if (k->type == KEY_LINK) {
-		memcpy(buf, link_id_label, sizeof(link_id_label) - 1);
-		n = sizeof(link_id_label) - 1;
+	if (key_is_symmetric(k->type)) {
+		n = strlen(label);
+		memcpy(buf, label, n);
 		memcpy(buf + n, k->secret, KEY_LEN);
 	} else {
 		memcpy(buf, k->name, name_len);
@@ -87,7 +94,8 @@ static int complete(struct key *k)
 		if (hpke_public_from_private(k->secret, k->pub) != TIP_OK)
 			return TIP_ECRYPTO;
 		break;
-	case KEY_LINK: memset(k->pub, 0, sizeof(k->pub)); break;
+	case KEY_LINK:
+	case KEY_INDEX: memset(k->pub, 0, sizeof(k->pub)); break;
 	default: return TIP_EINVAL;
 	}
 	k->has_secret = 1;
@@ -128,6 +136,7 @@ const char *key_type_name(enum key_type type)
 	case KEY_COSIGN: return "cosign";
 	case KEY_X25519: return "seal";
 	case KEY_LINK: return "link";
+	case KEY_INDEX: return "index";
 	}
 	return NULL;
 }
@@ -283,7 +292,7 @@ int key_format_public(const struct key *k, char *out, size_t cap)
 	size_t len;
 	int rc;
 
-	if (k->type == KEY_LINK)
+	if (key_is_symmetric(k->type))
 		return TIP_EINVAL;
 	rc = check_consistent(k, 0);
 	if (rc != TIP_OK)
@@ -395,7 +404,7 @@ static int write_key(const char *path, const struct key *k, int private)
 
 	if (!path)
 		return TIP_EINVAL;
-	if (!private && k->type == KEY_LINK)
+	if (!private && key_is_symmetric(k->type))
 		return TIP_EINVAL;
 	rc = check_consistent(k, private);
 	if (rc == TIP_OK)

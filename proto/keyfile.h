@@ -5,8 +5,9 @@
  *   verifier: <name>+<keyid>+<base64(type || public key)>          (C2SP signed-note)
  *
  * Key ids: for 0x01, 0x04 and 0x80 the C2SP rule, the first 4 bytes of
- * SHA-256(name || 0x0A || type || public key). A link key has no public half; its id
- * is a check value, the first 4 bytes of SHA-256("tipline link key" || 0x0A || secret).
+ * SHA-256(name || 0x0A || type || public key). A link or index key has no public half; its id
+ * is a check value, the first 4 bytes of SHA-256("tipline link key" || 0x0A || secret) (for an index
+ * key, "tipline index key").
  *
  * Ownership: struct key is plain caller-owned data; when has_secret is set it
  * holds secret bytes and must be wiped with key_wipe.
@@ -30,6 +31,7 @@ enum key_type {
 	KEY_COSIGN = 0x04,  /* Ed25519 cosignature key (C2SP tlog-cosignature v1) */
 	KEY_X25519 = 0x80,  /* X25519 HPKE key pair (project-private; never appears in a note) */
 	KEY_LINK = 0x81,    /* 32-byte HMAC key of a diode link (secret only) */
+	KEY_INDEX = 0x82,   /* 32-byte HMAC key of the case manager's comparison indexes (secret only) */
 };
 
 #define KEY_NAME_MAX 64
@@ -43,7 +45,7 @@ struct key {
 	char name[KEY_NAME_MAX + 1];
 	uint8_t id[KEY_ID_LEN];
 	uint8_t secret[KEY_LEN]; /* Ed25519 seed, X25519 private key or link key; valid if has_secret */
-	uint8_t pub[KEY_LEN];    /* public key; all zero for KEY_LINK */
+	uint8_t pub[KEY_LEN];    /* public key; all zero for a symmetric key */
 	int has_secret;
 };
 
@@ -52,7 +54,7 @@ int key_generate(enum key_type type, const char *name, struct key *out);
 
 /* Parse one line (no LF) of either form; the public half and key id are recomputed and checked. */
 int key_parse_private(const char *line, size_t len, struct key *out);
-int key_parse_public(const char *line, size_t len, struct key *out); /* never accepts KEY_LINK */
+int key_parse_public(const char *line, size_t len, struct key *out); /* never a symmetric key */
 
 /* Read a file holding exactly one such line. A private key file must have no group or other permission bits.
  */
@@ -65,13 +67,15 @@ int key_read_public(const char *path, struct key *out);
  * k must be consistent: its public half and id are recomputed from the secret.
  */
 int key_write_private(const char *path, const struct key *k);
-int key_write_public(const char *path, const struct key *k); /* TIP_EINVAL for KEY_LINK */
+int key_write_public(const char *path, const struct key *k); /* TIP_EINVAL for a symmetric key */
 
-/* The verifier line (no LF) into out, NUL-terminated. TIP_EINVAL for KEY_LINK. */
+/* The verifier line (no LF) into out, NUL-terminated. TIP_EINVAL for a symmetric key. */
 int key_format_public(const struct key *k, char *out, size_t cap);
 
-/* "sign", "cosign", "seal" or "link" (the names tipkey uses); NULL for an unknown type. */
+/* "sign", "cosign", "seal", "link" or "index" (the names tipkey uses); NULL for an unknown type. */
 const char *key_type_name(enum key_type type);
+/* 1 for a key that is a secret alone, without a public half (KEY_LINK, KEY_INDEX). */
+int key_is_symmetric(enum key_type type);
 
 void key_wipe(struct key *k);
 

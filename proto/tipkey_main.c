@@ -1,6 +1,6 @@
 /*
  * tipkey: generates and inspects the key files of docs/formats/keys.md.
- *   tipkey generate --type {sign|cosign|seal|link} --name NAME --out PATH
+ *   tipkey generate --type {sign|cosign|seal|link|index} --name NAME --out PATH
  *   tipkey public PATH
  *   tipkey inspect PATH
  * Exit status: 0 success, 1 failure (message on stderr), 2 usage error.
@@ -23,7 +23,7 @@ static const char *prog = "tipkey";
 static int usage(void)
 {
 	fprintf(stderr,
-	        "usage: %s generate --type {sign|cosign|seal|link} --name NAME --out PATH\n"
+	        "usage: %s generate --type {sign|cosign|seal|link|index} --name NAME --out PATH\n"
 	        "       %s public PATH\n"
 	        "       %s inspect PATH\n",
 	        prog, prog, prog);
@@ -45,7 +45,7 @@ static int fail(const char *what, const char *path, int rc)
 
 static int parse_type(const char *s, enum key_type *out)
 {
-	static const enum key_type all[] = {KEY_ED25519, KEY_COSIGN, KEY_X25519, KEY_LINK};
+	static const enum key_type all[] = {KEY_ED25519, KEY_COSIGN, KEY_X25519, KEY_LINK, KEY_INDEX};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (strcmp(s, key_type_name(all[i])) == 0) {
@@ -93,14 +93,14 @@ static int cmd_generate(int argc, char **argv)
 	if (rc != TIP_OK)
 		return fail("generating key", name, rc);
 	/* The public file is claimed first so that a clash leaves no orphan private key behind. */
-	if (type != KEY_LINK && (rc = key_write_public(pub_path, &k)) != TIP_OK) {
+	if (!key_is_symmetric(type) && (rc = key_write_public(pub_path, &k)) != TIP_OK) {
 		key_wipe(&k);
 		return fail("writing", pub_path, rc);
 	}
 	rc = key_write_private(out, &k);
 	key_wipe(&k);
 	if (rc != TIP_OK) {
-		if (type != KEY_LINK)
+		if (!key_is_symmetric(type))
 			unlink(pub_path);
 		return fail("writing", out, rc);
 	}
@@ -115,9 +115,9 @@ static int cmd_public(const char *path)
 
 	if (rc != TIP_OK)
 		return fail("reading", path, rc);
-	if (k.type == KEY_LINK) {
+	if (key_is_symmetric(k.type)) {
 		key_wipe(&k);
-		fprintf(stderr, "%s: %s: a link key has no public half\n", prog, path);
+		fprintf(stderr, "%s: %s: a %s key has no public half\n", prog, path, key_type_name(k.type));
 		return 1;
 	}
 	rc = key_format_public(&k, line, sizeof(line));
@@ -133,7 +133,8 @@ static int cmd_inspect(const char *path)
 	static const char *what[] = {[KEY_ED25519] = "Ed25519 signing key (C2SP signed-note)",
 	                             [KEY_COSIGN] = "Ed25519 cosignature key (C2SP tlog-cosignature)",
 	                             [KEY_X25519] = "X25519 HPKE key pair",
-	                             [KEY_LINK] = "diode link HMAC key"};
+	                             [KEY_LINK] = "diode link HMAC key",
+	                             [KEY_INDEX] = "comparison index HMAC key"};
 	char line[KEY_LINE_MAX + 1], id[2 * KEY_ID_LEN + 1], pub[2 * KEY_LEN + 1];
 	struct key k;
 	/* Public first: the permission check of a private read would refuse a 0644 verifier file. */
@@ -153,8 +154,8 @@ static int cmd_inspect(const char *path)
 	printf("file: %s key\n", private ? "private" : "public (verifier)");
 	printf("type: %s (0x%02x, %s)\n", key_type_name(k.type), (unsigned)k.type, what[k.type]);
 	printf("name: %s\n", k.name);
-	printf("key id: %s%s\n", id, k.type == KEY_LINK ? " (check value of the secret)" : "");
-	if (k.type == KEY_LINK) {
+	printf("key id: %s%s\n", id, key_is_symmetric(k.type) ? " (check value of the secret)" : "");
+	if (key_is_symmetric(k.type)) {
 		printf("public key: none (symmetric key)\n");
 	} else {
 		printf("public key: %s\n", pub);

@@ -196,6 +196,7 @@ void tcm_setup(struct tcm *f, int migrate)
 	write_key(keys, "seal.key", KEY_X25519, "internal-seal", &f->seal_key);
 	write_key(keys, "origin.key", KEY_ED25519, TCM_ORIGIN, &f->origin_key);
 	write_key(keys, "audit.key", KEY_ED25519, "internal-audit", &f->audit_key);
+	write_key(keys, "index.key", KEY_INDEX, "internal-index", &f->index_key);
 	snprintf(path, sizeof(path), "%s/audit.key.pub", keys);
 	if (key_write_public(path, &f->audit_key) != TIP_OK)
 		abort();
@@ -211,10 +212,10 @@ void tcm_setup(struct tcm *f, int migrate)
 	tu_write_text(f->conf,
 	              "plain_http yes\nport 0\ndb_app %s\nargon2_time 1\nargon2_memory 1M\n"
 	              "db_owner %s\ndb_ingest %s\nmigrations %s\ninbox %s\norigin_keys %s\n"
-	              "seal_key %s/seal.key\naudit_key %s/audit.key\ntaxonomy "
+	              "seal_key %s/seal.key\naudit_key %s/audit.key\nindex_key %s/index.key\ntaxonomy "
 	              "%s/proto/taxonomy\nmetrics_port %d\ningest_poll 20ms\n"
 	              "db_retry 100ms\nclocks no\n",
-	              app, owner, ingest, f->migrations, f->inbox, origins, keys, keys,
+	              app, owner, ingest, f->migrations, f->inbox, origins, keys, keys, keys,
 	              src ? src : TIP_DATA_DIR, f->metrics_port);
 	const char *args[] = {"migrate", "-c", f->conf, NULL};
 	if (migrate && trun("casemgrd", args) != 0)
@@ -229,6 +230,7 @@ void tcm_teardown(struct tcm *f)
 	key_wipe(&f->origin_key);
 	key_wipe(&f->seal_key);
 	key_wipe(&f->audit_key);
+	key_wipe(&f->index_key);
 }
 
 void tcm_record(struct tcm *f, const uint8_t *payload, size_t payload_len, uint8_t **out, size_t *len)
@@ -257,6 +259,20 @@ void tcm_record(struct tcm *f, const uint8_t *payload, size_t payload_len, uint8
 	rec_chain_advance(&f->chain, hash);
 	free(sealed);
 	ed25519_key_free(k);
+}
+
+void tcm_seal(struct tcm *f, const Tip__Report *r, const struct key *seal_to, uint8_t **out, size_t *len)
+{
+	uint8_t *sealed;
+	size_t sealed_len;
+
+	if (!seal_to)
+		seal_to = &f->seal_key;
+	if (report_seal(r, HPKE_AEAD_CHACHA20_POLY1305, seal_to->pub, seal_to->id, TCM_ORIGIN,
+	                f->chain.next_seq, 1 << 20, &sealed, &sealed_len) != TIP_OK)
+		abort();
+	tcm_record(f, sealed, sealed_len, out, len);
+	free(sealed);
 }
 
 void tcm_append(struct tcm *f, uint8_t *const *recs, const size_t *lens, size_t n)

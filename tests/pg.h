@@ -12,6 +12,7 @@
 
 #include "proto/keyfile.h"
 #include "proto/record.h"
+#include "report.pb-c.h"
 
 struct tpg {
 	char dir[64]; /* a private folder under /tmp; the data directory is dir/data */
@@ -47,7 +48,7 @@ struct tcm {
 	struct tpg pg;
 	char *dir;
 	char conf[256], inbox[256], migrations[512];
-	struct key origin_key, seal_key, audit_key;
+	struct key origin_key, seal_key, audit_key, index_key;
 	struct rec_chain chain; /* the origin's chain as written to the inbox so far */
 	const char *region;     /* where tcm_record's reports happen (GB/T 2260; 110101 at first) */
 	int metrics_port;       /* casemgrd's metrics listener */
@@ -61,6 +62,9 @@ void tcm_teardown(struct tcm *f);
  * NULL. *out (heap) and *len; the chain is advanced. Aborts on failure.
  */
 void tcm_record(struct tcm *f, const uint8_t *payload, size_t payload_len, uint8_t **out, size_t *len);
+/* The next record of the chain carrying report r sealed to seal_to (the internal key when NULL); as
+ * tcm_record. */
+void tcm_seal(struct tcm *f, const Tip__Report *r, const struct key *seal_to, uint8_t **out, size_t *len);
 /* Appends records to the origin's inbox spool and syncs it. */
 void tcm_append(struct tcm *f, uint8_t *const *recs, const size_t *lens, size_t n);
 /* n valid report records (tcm_record, tcm_append). */

@@ -113,19 +113,6 @@ static void test_end_to_end(void **state)
 	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
 }
 
-/* A record carrying report r (sealed to the internal key) or, with seal_to, to another key. */
-static void sealed_record(const Tip__Report *r, const struct key *seal_to, uint8_t **rec, size_t *len)
-{
-	uint8_t *sealed;
-	size_t sealed_len;
-
-	assert_int_equal(report_seal(r, HPKE_AEAD_CHACHA20_POLY1305, seal_to->pub, seal_to->id, TCM_ORIGIN,
-	                             f.chain.next_seq, 1 << 20, &sealed, &sealed_len),
-	                 TIP_OK);
-	tcm_record(&f, sealed, sealed_len, rec, len);
-	free(sealed);
-}
-
 /* Each reason once, each followed by a good record that must still arrive. */
 static void test_quarantine(void **state)
 {
@@ -154,11 +141,11 @@ static void test_quarantine(void **state)
 	/* open: sealed to another key. */
 	assert_int_equal(key_generate(KEY_X25519, "other-seal", &other), TIP_OK);
 	tu_report_init(&bad);
-	sealed_record(&bad.r, &other, &recs[n], &lens[n]), n++;
+	tcm_seal(&f, &bad.r, &other, &recs[n], &lens[n]), n++;
 	tcm_record(&f, NULL, 0, &recs[n], &lens[n]), n++;
 	/* invalid: a category the taxonomy does not have. */
 	bad.categories[1] = "no_such_category";
-	sealed_record(&bad.r, &f.seal_key, &recs[n], &lens[n]), n++;
+	tcm_seal(&f, &bad.r, NULL, &recs[n], &lens[n]), n++;
 	tcm_record(&f, NULL, 0, &recs[n], &lens[n]), n++;
 	/* origin: signed by the origin's key but for another origin, in this origin's inbox. */
 	struct rec_chain saved = f.chain;

@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const enum key_type all_types[] = {KEY_ED25519, KEY_COSIGN, KEY_X25519, KEY_LINK};
+static const enum key_type all_types[] = {KEY_ED25519, KEY_COSIGN, KEY_X25519, KEY_LINK, KEY_INDEX};
 
 static char *join(const char *dir, const char *name)
 {
@@ -86,7 +86,7 @@ static void test_roundtrip_all_types(void **state)
 		assert_int_equal(file_mode(priv_path), 0600);
 		assert_int_equal(key_read_private(priv_path, &back), TIP_OK);
 		assert_same_key(&k, &back, 1);
-		if (all_types[i] == KEY_LINK) {
+		if (key_is_symmetric(all_types[i])) {
 			assert_memory_equal(k.pub, zero, KEY_LEN);
 			assert_int_equal(key_format_public(&k, line, sizeof(line)), TIP_EINVAL);
 			assert_int_equal(key_write_public(pub_path, &k), TIP_EINVAL);
@@ -432,6 +432,26 @@ static void test_reject_malformed(void **state)
 		make_line(line, sizeof(line), 1, "link.example/a", 14, 0x81, out.secret, 32, NULL, idhex);
 		assert_int_equal(key_parse_private(line, strlen(line), &k), TIP_EFORMAT);
 	}
+	/* An index key's check value has its own label: a link key's bytes are not an index key. */
+	assert_int_equal(key_generate(KEY_INDEX, "casemgr-index", &out), TIP_OK);
+	{
+		uint8_t buf[18 + KEY_LEN], md[32];
+		char idhex[9];
+
+		memcpy(buf, "tipline index key\n", 18);
+		memcpy(buf + 18, out.secret, KEY_LEN);
+		assert_int_equal(EVP_Digest(buf, sizeof(buf), md, NULL, EVP_sha256(), NULL), 1);
+		assert_memory_equal(out.id, md, KEY_ID_LEN);
+		assert_int_equal(hex_encode(md, KEY_ID_LEN, idhex, sizeof(idhex)), TIP_OK);
+		make_line(line, sizeof(line), 1, "casemgr-index", 13, 0x82, out.secret, 32, NULL, idhex);
+		assert_int_equal(key_parse_private(line, strlen(line), &k), TIP_OK);
+		assert_int_equal(k.type, KEY_INDEX);
+		make_line(line, sizeof(line), 1, "casemgr-index", 13, 0x81, out.secret, 32, NULL, idhex);
+		assert_int_equal(key_parse_private(line, strlen(line), &k), TIP_EFORMAT);
+		make_line(line, sizeof(line), 0, "casemgr-index", 13, 0x82, out.secret, 32, NULL, idhex);
+		assert_int_equal(key_parse_public(line, strlen(line), &k), TIP_EFORMAT);
+	}
+	key_wipe(&k);
 	key_wipe(&out);
 	key_wipe(&k);
 }
@@ -622,7 +642,8 @@ static void test_tipkey_binary(void **state)
 	(void)state;
 	char *dir = tu_mkdtemp();
 	char *sign = join(dir, "sign"), *sign_pub = join(dir, "sign.pub"), *link = join(dir, "link");
-	char *link_pub = join(dir, "link.pub");
+	char *link_pub = join(dir, "link.pub"), *index = join(dir, "index"),
+	     *index_pub = join(dir, "index.pub");
 	char out[4096], hex[2 * KEY_LEN + 1], b64[64], idhex[9];
 	struct key k, pub;
 
@@ -686,6 +707,25 @@ static void test_tipkey_binary(void **state)
 		assert_null(strstr(out, hex));
 		key_wipe(&lk);
 	}
+	/* An index key: the same, under its own type name. */
+	{
+		char *a[] = {"generate", "--type", "index", "--name", "casemgr-index", "--out", index, NULL};
+		char *b[] = {"public", index, NULL};
+		char *c[] = {"inspect", index, NULL};
+		struct key ik;
+
+		assert_int_equal(run_tipkey(a, out, sizeof(out)), 0);
+		assert_int_equal(access(index_pub, F_OK), -1);
+		assert_int_equal(file_mode(index), 0600);
+		assert_int_equal(key_read_private(index, &ik), TIP_OK);
+		assert_int_equal(ik.type, KEY_INDEX);
+		assert_int_equal(run_tipkey(b, out, sizeof(out)), 1);
+		assert_int_equal(run_tipkey(c, out, sizeof(out)), 0);
+		assert_non_null(strstr(out, "comparison index HMAC key"));
+		assert_int_equal(hex_encode(ik.secret, KEY_LEN, hex, sizeof(hex)), TIP_OK);
+		assert_null(strstr(out, hex));
+		key_wipe(&ik);
+	}
 	/* Failures: overwriting, an unreadable private key, a bad name. */
 	{
 		char *a[] = {"generate", "--type", "seal", "--name", "x", "--out", sign, NULL};
@@ -735,6 +775,8 @@ static void test_tipkey_binary(void **state)
 	free(sign_pub);
 	free(link);
 	free(link_pub);
+	free(index);
+	free(index_pub);
 	free(dir);
 }
 

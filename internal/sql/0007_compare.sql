@@ -1,0 +1,452 @@
+-- 0007: comparison inside a province. Ingest stores keyed digests of each case's normalised ID
+-- number, phones, names, officials and place in case_keys (HMAC-SHA256 under the index key, computed
+-- by casemgrd: the key never reaches the database). compare_pending proposes links between each new
+-- case and the cases of its own province that share a digest or have a similar place or person's
+-- name (pg_trgm), with a score and the matching fields. Staff confirm or reject a link, or merge a
+-- case into another (operations similar, link, merge). Why and how: docs/internals/casemgr.md,
+-- "Comparison"; tables and weights: docs/formats/casemgr-schema.md.
+
+-- Both are trusted extensions: the database's owner may create them.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE EXTENSION IF NOT EXISTS btree_gin;
+
+-- One row per distinct (kind, digest) of a case. The province is the case's, so that a lookup never
+-- leaves it (and a province's index could be given to another without the rest).
+CREATE TABLE case_keys (
+	case_id bigint NOT NULL REFERENCES cases (id),
+	province char(6) NOT NULL,
+	kind text NOT NULL CHECK (kind IN ('id_number', 'phone', 'name', 'official', 'place')),
+	digest bytea NOT NULL CHECK (octet_length(digest) = 32),
+	PRIMARY KEY (case_id, kind, digest)
+);
+CREATE INDEX case_keys_lookup ON case_keys (province, kind, digest, case_id);
+
+-- When the case was compared with its province's cases; NULL: not yet (compare_pending's queue).
+ALTER TABLE cases ADD COLUMN compared_at timestamptz;
+CREATE INDEX cases_compare_pending ON cases (id) WHERE compared_at IS NULL;
+
+-- What two cases share (field names below), and who decided on a proposal and when.
+ALTER TABLE case_links ADD COLUMN fields text[] NOT NULL DEFAULT '{}',
+	ADD COLUMN decided_by bigint REFERENCES users (id),
+	ADD COLUMN decided_at timestamptz;
+CREATE INDEX case_links_b ON case_links (case_b);
+
+-- The persons' province (their report's), so that the trigram index can search one province only.
+ALTER TABLE report_persons ADD COLUMN province char(6);
+UPDATE report_persons p SET province = r.province FROM reports r WHERE r.id = p.report_id;
+ALTER TABLE report_persons ALTER COLUMN province SET NOT NULL;
+
+-- Trigram indexes for similar spellings, keyed by province first (btree_gin) so that a search reads
+-- one province's entries. Narratives are left out: long free texts share many trigrams by chance,
+-- and their index would cost ingest more than the rest together.
+CREATE INDEX reports_place_trgm ON reports USING gin (province, place gin_trgm_ops);
+CREATE INDEX report_persons_name_trgm ON report_persons USING gin (province, name gin_trgm_ops);
+
+-- The weight of each matching field; a pair's score is 1 - the product of (1 - weight) over its
+-- fields, so independent evidence adds up without passing 1. The similar fields count only when
+-- the exact one does not, weighted by the trigram similarity (0..1).
+CREATE FUNCTION compare_weight(field text) RETURNS real LANGUAGE sql IMMUTABLE
+	AS $$ SELECT CASE field WHEN 'id_number' THEN 0.9 WHEN 'phone' THEN 0.7 WHEN 'official' THEN 0.5
+	                        WHEN 'name' THEN 0.4 WHEN 'place' THEN 0.3 WHEN 'place_similar' THEN 0.3
+	                        WHEN 'name_similar' THEN 0.3 END::real $$;
+
+-- One ingest batch, as in 0004 (same document, same answer), and also: each person's province and
+-- each case's comparison keys ("keys": [{"kind", "digest" (hex)}], duplicates allowed).
+CREATE OR REPLACE FUNCTION ingest_batch(b jsonb) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+	inserted integer;
+	from_seq bigint := 0;
+	from_hash bytea;
+BEGIN
+	SELECT next_seq, prev_hash INTO from_seq, from_hash FROM ingest_cursors WHERE origin = b ->> 'origin';
+
+	WITH r AS (
+		SELECT * FROM jsonb_to_recordset(b -> 'reports') AS x(
+			seq bigint, hash text, signed_ms bigint, version integer, taxonomy_version text,
+			query_hash text, locale text, anonymous boolean, name text, id_number text, phone text,
+			address text, contact_allowed boolean, channel text, categories jsonb, sector text,
+			region text, province text, place text, "time" text, narrative text, persons jsonb,
+			officials jsonb, attachments jsonb, keys jsonb)
+	), ins AS (
+		INSERT INTO reports (origin, seq, record_hash, signed_at, version, taxonomy_version, query_hash,
+		                     locale, reporter_anonymous, reporter_name, reporter_id_number, reporter_phone,
+		                     reporter_address, reporter_contact_allowed, reporter_channel, categories,
+		                     sector, region, province, place, time_text, narrative)
+		SELECT b ->> 'origin', seq, decode(hash, 'hex'), to_timestamp(signed_ms / 1000.0), version,
+		       taxonomy_version, decode(query_hash, 'hex'), locale, anonymous, name, id_number, phone,
+		       address, contact_allowed, channel, jsonb_texts(categories), sector, region, province,
+		       place, "time", narrative
+		FROM r
+		ON CONFLICT (origin, seq) DO NOTHING
+		RETURNING id, seq, region, province, signed_at
+	), p AS (
+		INSERT INTO report_persons (report_id, idx, name, aliases, description, phones, region, province)
+		SELECT ins.id, e.n - 1, e.v ->> 'name', jsonb_texts(e.v -> 'aliases'), e.v ->> 'description',
+		       jsonb_texts(e.v -> 'phones'), e.v ->> 'region', ins.province
+		FROM ins JOIN r USING (seq), jsonb_array_elements(r.persons) WITH ORDINALITY AS e(v, n)
+	), o AS (
+		INSERT INTO report_officials
+		SELECT ins.id, e.n - 1, e.v ->> 'name', e.v ->> 'position', e.v ->> 'unit', e.v ->> 'region',
+		       e.v ->> 'description'
+		FROM ins JOIN r USING (seq), jsonb_array_elements(r.officials) WITH ORDINALITY AS e(v, n)
+	), a AS (
+		INSERT INTO report_attachments
+		SELECT ins.id, e.n - 1, e.v ->> 'filename', e.v ->> 'content_type', decode(e.v ->> 'sha256', 'hex'),
+		       decode(e.v ->> 'data', 'base64')
+		FROM ins JOIN r USING (seq), jsonb_array_elements(r.attachments) WITH ORDINALITY AS e(v, n)
+	), c AS (
+		INSERT INTO cases (report_id, province, region, received_at)
+		SELECT id, province, region, signed_at FROM ins
+		RETURNING id, report_id, province
+	), k AS (
+		INSERT INTO case_keys (case_id, province, kind, digest)
+		SELECT DISTINCT c.id, c.province, e.kind, decode(e.digest, 'hex')
+		FROM c JOIN ins ON ins.id = c.report_id JOIN r USING (seq),
+		     jsonb_to_recordset(coalesce(r.keys, '[]')) AS e(kind text, digest text)
+	)
+	SELECT count(*) INTO inserted FROM ins;
+
+	INSERT INTO quarantine (origin, seq, reason, detail, record)
+	SELECT b ->> 'origin', q.seq, q.reason, q.detail, decode(q.record, 'base64')
+	FROM jsonb_to_recordset(b -> 'quarantine') AS q(seq bigint, reason text, detail text, record text)
+	ON CONFLICT (origin, seq) DO NOTHING;
+
+	INSERT INTO ingest_cursors (origin, next_seq, prev_hash, prev_trusted)
+	VALUES (b ->> 'origin', (b ->> 'next_seq')::bigint, decode(b ->> 'prev_hash', 'hex'),
+	        (b ->> 'prev_trusted')::boolean)
+	ON CONFLICT (origin) DO UPDATE SET next_seq = EXCLUDED.next_seq, prev_hash = EXCLUDED.prev_hash,
+	                                   prev_trusted = EXCLUDED.prev_trusted, updated_at = now();
+	INSERT INTO audit_events (action, object, before_hash, after_hash)
+	VALUES ('ingest.batch', 'inbox:' || (b ->> 'origin') || '/' || coalesce(from_seq, 0) || '-' ||
+	                        ((b ->> 'next_seq')::bigint - 1), from_hash, decode(b ->> 'prev_hash', 'hex'));
+	RETURN inserted;
+END
+$$;
+
+-- Compares up to lim cases not yet compared, oldest first, each with the cases of its own province:
+-- candidates are the newest 10 cases sharing each of its digests and, when those are fewer than 10,
+-- the cases with a similar place or person's name (trigram similarity at least 0.5); each candidate
+-- pair is then scored on everything the two share, and the 10 best per case are stored as
+-- proposals (a pair already linked, proposed or rejected, is left as it is). The cases are marked
+-- compared in the same transaction, so none is compared twice. A failure is caught and raised as a
+-- warning: ingest goes on, the cases stay queued. Returns the cases compared, or -1 on failure.
+CREATE FUNCTION compare_pending(lim integer) RETURNS integer LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+	n integer := 0;
+	proposed integer := 0;
+	first_id bigint;
+	last_id bigint;
+BEGIN
+	-- The threshold of the % operator, for this transaction. (Not in a SET clause: before pg_trgm is
+	-- loaded its setting is a placeholder, which only a superuser may put in a function's SET.)
+	PERFORM set_config('pg_trgm.similarity_threshold', '0.5', true);
+	BEGIN
+		-- Planned afresh each time (EXECUTE): the tables grow fast at ingest, and a plan cached while they
+		-- were small would keep scanning them whole.
+		EXECUTE $q$
+		WITH p AS (
+			SELECT c.id, c.province, c.report_id FROM cases c
+			WHERE c.compared_at IS NULL ORDER BY c.id LIMIT $1 FOR UPDATE SKIP LOCKED
+		), exact AS (
+			SELECT p.id AS me, o.case_id AS other
+			FROM p JOIN case_keys k ON k.case_id = p.id
+			CROSS JOIN LATERAL (SELECT x.case_id FROM case_keys x
+			                    WHERE x.province = k.province AND x.kind = k.kind AND x.digest = k.digest
+			                          AND x.case_id <> p.id
+			                    ORDER BY x.case_id DESC LIMIT 10) o
+		), few AS (
+			SELECT p.* FROM p LEFT JOIN (SELECT me, count(DISTINCT other) AS n FROM exact GROUP BY me) e
+			                            ON e.me = p.id
+			WHERE coalesce(e.n, 0) < 10
+		), fuzzy AS (
+			-- Texts of fewer than 3 characters (most Chinese names) have too few trigrams to be
+			-- similar to anything but themselves, which the digests find.
+			SELECT f.id AS me, oc.id AS other
+			FROM few f JOIN reports r ON r.id = f.report_id
+			CROSS JOIN LATERAL (SELECT x.id FROM reports x
+			                    WHERE x.province = r.province AND x.place % r.place AND x.id <> r.id
+			                    LIMIT 10) s
+			JOIN cases oc ON oc.report_id = s.id
+			WHERE char_length(r.place) >= 3
+			UNION ALL
+			SELECT f.id, oc.id
+			FROM few f JOIN report_persons rp ON rp.report_id = f.report_id
+			CROSS JOIN LATERAL (SELECT x.report_id FROM report_persons x
+			                    WHERE x.province = rp.province AND x.name % rp.name
+			                          AND x.report_id <> rp.report_id
+			                    LIMIT 10) s
+			JOIN cases oc ON oc.report_id = s.report_id
+			WHERE char_length(rp.name) >= 3
+		), pairs AS (
+			SELECT DISTINCT me, other FROM (SELECT * FROM exact UNION ALL SELECT * FROM fuzzy) u
+		), shared AS (
+			SELECT DISTINCT pr.me, pr.other, x.kind
+			FROM pairs pr JOIN case_keys x ON x.case_id = pr.me
+			WHERE EXISTS (SELECT FROM case_keys y
+			              WHERE y.case_id = pr.other AND y.kind = x.kind AND y.digest = x.digest)
+		), kinds AS (
+			SELECT pr.me, pr.other, coalesce(array_agg(h.kind) FILTER (WHERE h.kind IS NOT NULL), '{}') AS kinds
+			FROM pairs pr LEFT JOIN shared h ON h.me = pr.me AND h.other = pr.other
+			GROUP BY pr.me, pr.other
+		), sims AS (
+			-- Trigram similarity only where the exact field did not match (it is the costly part).
+			SELECT k.me, k.other,
+			       CASE WHEN NOT 'place' = ANY (k.kinds) THEN similarity(ra.place, rb.place) END AS place,
+			       CASE WHEN NOT 'name' = ANY (k.kinds) THEN
+			               (SELECT max(similarity(pa.name, pb.name)) FROM report_persons pa, report_persons pb
+			                WHERE pa.report_id = ca.report_id AND pb.report_id = cb.report_id) END AS name
+			FROM kinds k JOIN cases ca ON ca.id = k.me JOIN cases cb ON cb.id = k.other
+			     JOIN reports ra ON ra.id = ca.report_id JOIN reports rb ON rb.id = cb.report_id
+			WHERE NOT k.kinds @> '{place,name}'
+		), fields AS (
+			SELECT me, other, kind AS field, compare_weight(kind) AS w FROM shared
+			UNION ALL
+			SELECT me, other, 'place_similar', compare_weight('place_similar') * place FROM sims WHERE place >= 0.5
+			UNION ALL
+			SELECT me, other, 'name_similar', compare_weight('name_similar') * name FROM sims WHERE name >= 0.5
+		), scored AS (
+			SELECT me, other, array_agg(field ORDER BY w DESC, field) AS fields,
+			       round((1 - exp(sum(ln(1 - w))))::numeric, 3)::real AS score
+			FROM fields GROUP BY me, other
+		), best AS (
+			SELECT *, row_number() OVER (PARTITION BY me ORDER BY score DESC, other DESC) AS rank FROM scored
+		), ins AS (
+			INSERT INTO case_links (case_a, case_b, state, score, fields)
+			SELECT least(me, other), greatest(me, other), 'proposed', score, fields FROM best WHERE rank <= 10
+			ON CONFLICT (case_a, case_b) DO NOTHING
+			RETURNING 1
+		), done AS (
+			UPDATE cases SET compared_at = now() FROM p WHERE cases.id = p.id RETURNING cases.id
+		)
+		SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM ins), (SELECT min(id) FROM done),
+		       (SELECT max(id) FROM done)
+		$q$ INTO n, proposed, first_id, last_id USING lim;
+	EXCEPTION WHEN OTHERS THEN
+		RAISE WARNING 'comparison failed, cases stay queued: % (SQLSTATE %)', SQLERRM, SQLSTATE;
+		RETURN -1;
+	END;
+	IF n > 0 THEN
+		INSERT INTO audit_events (action, object)
+		VALUES ('compare.run', 'cases:' || first_id || '-' || last_id || '/compared:' || n || '/proposed:' || proposed);
+	END IF;
+	RETURN n;
+END
+$$;
+
+REVOKE ALL ON FUNCTION compare_pending(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION compare_pending(integer) TO tip_ingest;
+
+-- Ingest writes the keys and the proposals; the request path never reads the keys (a proposal
+-- carries the names of the fields that matched, which is all staff need).
+ALTER TABLE case_keys ENABLE ROW LEVEL SECURITY;
+CREATE POLICY ingest_all ON case_keys TO tip_ingest USING (true) WITH CHECK (true);
+CREATE POLICY ingest_all ON case_links TO tip_ingest USING (true) WITH CHECK (true);
+GRANT SELECT, INSERT ON case_keys, case_links TO tip_ingest;
+GRANT UPDATE (compared_at) ON cases TO tip_ingest;
+
+-- Staff decide on links between cases they both see.
+CREATE POLICY scoped_insert ON case_links FOR INSERT TO tip_app
+	WITH CHECK (EXISTS (SELECT FROM cases WHERE id = case_a) AND EXISTS (SELECT FROM cases WHERE id = case_b));
+CREATE POLICY scoped_update ON case_links FOR UPDATE TO tip_app
+	USING (EXISTS (SELECT FROM cases WHERE id = case_a) AND EXISTS (SELECT FROM cases WHERE id = case_b))
+	WITH CHECK (EXISTS (SELECT FROM cases WHERE id = case_a) AND EXISTS (SELECT FROM cases WHERE id = case_b));
+GRANT INSERT (case_a, case_b, state, score, fields, decided_by, decided_at),
+	UPDATE (state, decided_by, decided_at) ON case_links TO tip_app;
+GRANT UPDATE (merged_into) ON cases TO tip_app;
+
+-- An operation's arguments: exactly the keys named, else TW400 naming the first other one.
+CREATE FUNCTION compare_args(args jsonb, allowed text[]) RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+	k text;
+BEGIN
+	IF jsonb_typeof(args) <> 'object' THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'the arguments must be a JSON object';
+	END IF;
+	SELECT x INTO k FROM jsonb_object_keys(args) AS x WHERE x <> ALL (allowed) ORDER BY x LIMIT 1;
+	IF k IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'unknown argument', COLUMN = k;
+	END IF;
+END
+$$;
+
+-- A case id argument: a positive integer, as a JSON number or (from a query string) a string of digits.
+CREATE FUNCTION compare_case_arg(args jsonb, field text) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+	v jsonb := args -> field;
+BEGIN
+	IF v IS NULL OR NOT ((jsonb_typeof(v) = 'number' AND v::text ~ '^[1-9][0-9]{0,17}$')
+	                     OR (jsonb_typeof(v) = 'string' AND v #>> '{}' ~ '^[1-9][0-9]{0,17}$')) THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'a case id is required', COLUMN = field;
+	END IF;
+	RETURN (v #>> '{}')::bigint;
+END
+$$;
+
+-- Both cases of a pair, visible and locked in id order (two requests on one pair never deadlock):
+-- {the case, the other}. TW404 for either not visible, TW409 across provinces.
+CREATE FUNCTION compare_pair(case_id bigint, other bigint) RETURNS cases[] LANGUAGE plpgsql AS $$
+DECLARE
+	me cases;
+	them cases;
+BEGIN
+	IF case_id < other THEN
+		me := wf_case(case_id);
+		them := wf_case(other);
+	ELSE
+		them := wf_case(other);
+		me := wf_case(case_id);
+	END IF;
+	IF me.province <> them.province THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW409',
+			MESSAGE = format('cases %s and %s are in different provinces; comparison stays inside one', me.id, them.id);
+	END IF;
+	RETURN ARRAY[me, them];
+END
+$$;
+
+-- Only the handling office decides: a provincial office for its own province's cases, or the
+-- national office. (api_call checks the role list too; this holds whatever the list says.)
+CREATE FUNCTION compare_decider(c cases) RETURNS void LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF NOT coalesce(actor_role() = 'national' OR (actor_role() = 'provincial' AND actor_province() = c.province),
+	                false) THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW403', MESSAGE = 'only the handling office decides on links and merges';
+	END IF;
+END
+$$;
+
+-- similar (GET): the case's proposed and confirmed links, best first, each with the other case's
+-- stage, result and the case it was merged into. Links to a case the caller does not see are not
+-- visible at all (case_links' policy).
+CREATE FUNCTION case_similar(case_id bigint, args jsonb) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	links jsonb;
+BEGIN
+	PERFORM compare_args(args, '{}');
+	IF NOT EXISTS (SELECT FROM cases c WHERE c.id = case_id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW404', MESSAGE = 'no such case';
+	END IF;
+	SELECT coalesce(jsonb_agg(jsonb_build_object(
+		'case', o.id, 'state', l.state, 'score', l.score, 'fields', l.fields, 'stage', o.stage,
+		'result', o.result, 'merged_into', o.merged_into, 'proposed_at', l.created_at,
+		'decided_at', l.decided_at) ORDER BY l.state = 'confirmed' DESC, l.score DESC NULLS LAST, o.id DESC), '[]')
+	INTO links
+	FROM case_links l JOIN cases o ON o.id = CASE WHEN l.case_a = case_id THEN l.case_b ELSE l.case_a END
+	WHERE (l.case_a = case_id OR l.case_b = case_id) AND l.state IN ('proposed', 'confirmed');
+	RETURN jsonb_build_object('case', case_id, 'links', links);
+END
+$$;
+
+-- link (POST {"other": id, "decision": "confirm" | "reject"}): decides on the link between two
+-- cases of one province, proposed or not (a rejected pair is never proposed again). A case event on
+-- each of the two cases.
+CREATE FUNCTION case_link(case_id bigint, args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	other bigint;
+	decision text;
+	state_to text;
+	pair cases[];
+	me cases;
+	them cases;
+	l case_links;
+BEGIN
+	PERFORM compare_args(args, '{other,decision}');
+	other := compare_case_arg(args, 'other');
+	decision := args ->> 'decision';
+	IF jsonb_typeof(args -> 'decision') IS DISTINCT FROM 'string' OR decision NOT IN ('confirm', 'reject') THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'decision is "confirm" or "reject"', COLUMN = 'decision';
+	END IF;
+	IF other = case_id THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'a case is not linked to itself', COLUMN = 'other';
+	END IF;
+	pair := compare_pair(case_id, other);
+	me := pair[1];
+	them := pair[2];
+	PERFORM compare_decider(me);
+	state_to := CASE decision WHEN 'confirm' THEN 'confirmed' ELSE 'rejected' END;
+	IF state_to = 'rejected' AND (me.merged_into = other OR them.merged_into = case_id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW409',
+			MESSAGE = format('cases %s and %s are merged; a merged pair stays linked', case_id, other);
+	END IF;
+	SELECT * INTO l FROM case_links WHERE case_a = least(case_id, other) AND case_b = greatest(case_id, other)
+	FOR UPDATE;
+	IF FOUND THEN
+		UPDATE case_links SET state = state_to, decided_by = actor_id(), decided_at = now()
+		WHERE case_a = l.case_a AND case_b = l.case_b RETURNING * INTO l;
+	ELSE
+		INSERT INTO case_links (case_a, case_b, state, fields, decided_by, decided_at)
+		VALUES (least(case_id, other), greatest(case_id, other), state_to, '{}', actor_id(), now())
+		RETURNING * INTO l;
+	END IF;
+	PERFORM wf_event(me, me, 'link', jsonb_build_object('other', other, 'state', state_to));
+	PERFORM wf_event(them, them, 'link', jsonb_build_object('other', case_id, 'state', state_to));
+	RETURN jsonb_build_object('case', case_id, 'other', other, 'state', l.state, 'score', l.score,
+	                          'fields', l.fields);
+END
+$$;
+
+-- merge (POST {"into": id}): the case joins the surviving case of the same province. It is marked
+-- merged_into, takes the surviving case's stage with the result "merged" (wf_move: its reporter's
+-- status shows it), and from then on every move of the surviving case queues a bulletin for it too.
+-- Cases merged into this one follow it to the surviving case. The pair's link is confirmed.
+CREATE FUNCTION case_merge(case_id bigint, args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	into_id bigint;
+	pair cases[];
+	me cases;
+	them cases;
+	follower cases;
+	after cases;
+BEGIN
+	PERFORM compare_args(args, '{into}');
+	into_id := compare_case_arg(args, 'into');
+	IF into_id = case_id THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'a case cannot be merged into itself', COLUMN = 'into';
+	END IF;
+	pair := compare_pair(case_id, into_id);
+	me := pair[1];
+	them := pair[2];
+	PERFORM compare_decider(me);
+	IF me.merged_into IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW409',
+			MESSAGE = format('case %s is already merged into case %s', case_id, me.merged_into);
+	END IF;
+	IF them.merged_into = case_id THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW409',
+			MESSAGE = format('case %s is merged into case %s: merging back would make a cycle', into_id, case_id);
+	END IF;
+	IF them.merged_into IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW409',
+			MESSAGE = format('case %s is itself merged into case %s; merge into that one', into_id,
+			                 them.merged_into);
+	END IF;
+	IF me.stage IN ('closed', 'not_accepted') THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW409',
+			MESSAGE = format('case %s is %s: its reporter has had the final answer', case_id, me.stage);
+	END IF;
+	IF them.stage = 'not_accepted' THEN
+		RAISE EXCEPTION USING ERRCODE = 'TW409',
+			MESSAGE = format('case %s was not accepted; nothing can be merged into it', into_id);
+	END IF;
+
+	-- Followers move on to the surviving case, so a merge chain is never more than one step.
+	FOR follower IN SELECT * FROM cases WHERE merged_into = case_id ORDER BY id FOR UPDATE LOOP
+		UPDATE cases SET merged_into = into_id, updated_at = now() WHERE id = follower.id RETURNING * INTO after;
+		PERFORM wf_event(follower, after, 'merge', jsonb_build_object('into', into_id, 'via', case_id));
+	END LOOP;
+	UPDATE cases SET merged_into = into_id WHERE id = case_id;
+	after := wf_move(case_id, them.stage, 'merged');
+	PERFORM wf_event(me, after, 'merge', jsonb_build_object('into', into_id));
+	INSERT INTO case_links AS l (case_a, case_b, state, fields, decided_by, decided_at)
+	VALUES (least(case_id, into_id), greatest(case_id, into_id), 'confirmed', '{}', actor_id(), now())
+	ON CONFLICT (case_a, case_b) DO UPDATE SET state = 'confirmed', decided_by = EXCLUDED.decided_by,
+	                                            decided_at = EXCLUDED.decided_at;
+	RETURN jsonb_build_object('case', case_id, 'merged_into', into_id, 'stage', after.stage,
+	                          'result', after.result);
+END
+$$;
+
+INSERT INTO api_operations (name, target, method, roles, fn) VALUES
+	('similar', 'case', 'GET', '{national,provincial,unit_officer,reviewer}', 'case_similar'),
+	('link', 'case', 'POST', '{national,provincial}', 'case_link'),
+	('merge', 'case', 'POST', '{national,provincial}', 'case_merge');
