@@ -26,6 +26,32 @@ int tstaff_call(int port, const char *method, const char *path, const struct tse
 	return r->status;
 }
 
+void tstaff_op(int port, const struct tsession *s, const char *method, long long id, const char *op,
+               const char *query_or_body, int want, const char *field, char **body_out)
+{
+	int get = strcmp(method, "GET") == 0;
+	char path[512];
+	struct httpc_response r;
+	int st;
+
+	snprintf(path, sizeof(path), "/api/v1/cases/%lld/actions/%s%s%s", id, op,
+	         get && query_or_body ? "?" : "", get && query_or_body ? query_or_body : "");
+	st = tstaff_call(port, method, path, s, !get, get ? NULL : query_or_body, &r);
+	if (st != want)
+		fail_msg("%s %s: %d, not %d: %s", method, path, st, want, r.body ? r.body : "");
+	if (want >= 400) {
+		char expect[96] = "\"field\":null";
+
+		if (field)
+			snprintf(expect, sizeof(expect), "\"field\":\"%s\"", field);
+		if (!r.body || !strstr(r.body, expect))
+			fail_msg("%s %s: want %s in %s", method, path, expect, r.body ? r.body : "");
+	}
+	if (body_out)
+		*body_out = strdup(r.body ? r.body : "");
+	httpc_free(&r);
+}
+
 int tstaff_login(int port, const char *user, const char *password, const char *totp, struct tsession *s)
 {
 	char body[256], cookie[256];

@@ -21,6 +21,14 @@ struct tsession {
 /* One request to 127.0.0.1:port; with csrf, the session's token goes along. The HTTP status. */
 int tstaff_call(int port, const char *method, const char *path, const struct tsession *s, int csrf,
                 const char *body, struct httpc_response *r);
+/*
+ * A case operation: GET /api/v1/cases/{id}/actions/{op}[?query] (query: "a=1&b=2" or NULL) or POST
+ * with body as JSON (the CSRF token along). Fails the test unless the status is want and, for an
+ * error, the answer names field ("field":null when field is NULL). The answer's body (heap, free it)
+ * when body_out is not NULL.
+ */
+void tstaff_op(int port, const struct tsession *s, const char *method, long long id, const char *op,
+               const char *query_or_body, int want, const char *field, char **body_out);
 /* The HTTP status of a login; on 200 the session is in *s. */
 int tstaff_login(int port, const char *user, const char *password, const char *totp, struct tsession *s);
 /* A login with TSTAFF_PASSWORD that must succeed, and (pledge) the confidentiality pledge accepted. */

@@ -254,34 +254,6 @@ GRANT INSERT (case_a, case_b, state, score, fields, decided_by, decided_at),
 	UPDATE (state, decided_by, decided_at) ON case_links TO tip_app;
 GRANT UPDATE (merged_into) ON cases TO tip_app;
 
--- An operation's arguments: exactly the keys named, else TW400 naming the first other one.
-CREATE FUNCTION compare_args(args jsonb, allowed text[]) RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-	k text;
-BEGIN
-	IF jsonb_typeof(args) <> 'object' THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'the arguments must be a JSON object';
-	END IF;
-	SELECT x INTO k FROM jsonb_object_keys(args) AS x WHERE x <> ALL (allowed) ORDER BY x LIMIT 1;
-	IF k IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'unknown argument', COLUMN = k;
-	END IF;
-END
-$$;
-
--- A case id argument: a positive integer, as a JSON number or (from a query string) a string of digits.
-CREATE FUNCTION compare_case_arg(args jsonb, field text) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-	v jsonb := args -> field;
-BEGIN
-	IF v IS NULL OR NOT ((jsonb_typeof(v) = 'number' AND v::text ~ '^[1-9][0-9]{0,17}$')
-	                     OR (jsonb_typeof(v) = 'string' AND v #>> '{}' ~ '^[1-9][0-9]{0,17}$')) THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'a case id is required', COLUMN = field;
-	END IF;
-	RETURN (v #>> '{}')::bigint;
-END
-$$;
-
 -- Both cases of a pair, visible and locked in id order (two requests on one pair never deadlock):
 -- {the case, the other}. TW404 for either not visible, TW409 across provinces.
 CREATE FUNCTION compare_pair(case_id bigint, other bigint) RETURNS cases[] LANGUAGE plpgsql AS $$
@@ -297,87 +269,76 @@ BEGIN
 		me := wf_case(case_id);
 	END IF;
 	IF me.province <> them.province THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW409',
-			MESSAGE = format('cases %s and %s are in different provinces; comparison stays inside one', me.id, them.id);
+		PERFORM wf_fail('TW409', format('cases %s and %s are in different provinces; links and merges stay inside one',
+		                                me.id, them.id));
 	END IF;
 	RETURN ARRAY[me, them];
 END
 $$;
 
--- Only the handling office decides: a provincial office for its own province's cases, or the
--- national office. (api_call checks the role list too; this holds whatever the list says.)
-CREATE FUNCTION compare_decider(c cases) RETURNS void LANGUAGE plpgsql STABLE AS $$
+-- Only the office handling the case decides on its links and merges: a provincial user of its
+-- handling_unit, or the national office (the "office" of workflow_transitions, docs/workflow.md).
+CREATE FUNCTION compare_office(c cases) RETURNS void LANGUAGE plpgsql STABLE AS $$
 BEGIN
-	IF NOT coalesce(actor_role() = 'national' OR (actor_role() = 'provincial' AND actor_province() = c.province),
+	IF NOT coalesce(actor_role() = 'national' OR (actor_role() = 'provincial' AND actor_unit() = c.handling_unit),
 	                false) THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW403', MESSAGE = 'only the handling office decides on links and merges';
+		PERFORM wf_fail('TW403', 'only the office handling the case or the national office');
 	END IF;
 END
 $$;
 
--- similar (GET): the case's proposed and confirmed links, best first, each with the other case's
--- stage, result and the case it was merged into. Links to a case the caller does not see are not
--- visible at all (case_links' policy).
-CREATE FUNCTION case_similar(case_id bigint, args jsonb) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	links jsonb;
+-- similar (GET, no arguments): the case's proposed and confirmed links, confirmed first, then best
+-- first, each with the other case's stage, result and the case it was merged into. A link to a case
+-- the caller does not see is not visible at all (case_links' policy).
+CREATE FUNCTION op_similar(case_id bigint, args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
-	PERFORM compare_args(args, '{}');
+	PERFORM arg_only(args, '{}');
 	IF NOT EXISTS (SELECT FROM cases c WHERE c.id = case_id) THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW404', MESSAGE = 'no such case';
+		PERFORM wf_fail('TW404', 'no such case');
 	END IF;
-	SELECT coalesce(jsonb_agg(jsonb_build_object(
+	RETURN jsonb_build_object('links', (SELECT coalesce(jsonb_agg(jsonb_build_object(
 		'case', o.id, 'state', l.state, 'score', l.score, 'fields', l.fields, 'stage', o.stage,
 		'result', o.result, 'merged_into', o.merged_into, 'proposed_at', l.created_at,
-		'decided_at', l.decided_at) ORDER BY l.state = 'confirmed' DESC, l.score DESC NULLS LAST, o.id DESC), '[]')
-	INTO links
-	FROM case_links l JOIN cases o ON o.id = CASE WHEN l.case_a = case_id THEN l.case_b ELSE l.case_a END
-	WHERE (l.case_a = case_id OR l.case_b = case_id) AND l.state IN ('proposed', 'confirmed');
-	RETURN jsonb_build_object('case', case_id, 'links', links);
+		'decided_at', l.decided_at, 'decided_by', l.decided_by)
+		ORDER BY l.state = 'confirmed' DESC, l.score DESC NULLS LAST, o.id DESC), '[]')
+		FROM case_links l JOIN cases o ON o.id = CASE WHEN l.case_a = case_id THEN l.case_b ELSE l.case_a END
+		WHERE (l.case_a = case_id OR l.case_b = case_id) AND l.state IN ('proposed', 'confirmed')));
 END
 $$;
 
--- link (POST {"other": id, "decision": "confirm" | "reject"}): decides on the link between two
--- cases of one province, proposed or not (a rejected pair is never proposed again). A case event on
--- each of the two cases.
-CREATE FUNCTION case_link(case_id bigint, args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+-- link (POST {"other": id, "decision": "confirm" | "reject"}): the office decides on the link between
+-- its case and another visible case of the province, proposed or not (a rejected pair is never
+-- proposed again). A `link` event on each of the two cases.
+CREATE FUNCTION op_link(case_id bigint, args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
 	other bigint;
-	decision text;
 	state_to text;
 	pair cases[];
 	me cases;
 	them cases;
 	l case_links;
 BEGIN
-	PERFORM compare_args(args, '{other,decision}');
-	other := compare_case_arg(args, 'other');
-	decision := args ->> 'decision';
-	IF jsonb_typeof(args -> 'decision') IS DISTINCT FROM 'string' OR decision NOT IN ('confirm', 'reject') THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'decision is "confirm" or "reject"', COLUMN = 'decision';
-	END IF;
+	PERFORM arg_only(args, '{other,decision}');
+	other := arg_int(args, 'other', true, 1, 999999999999999999);
+	state_to := CASE arg_code(args, 'decision', true, '{confirm,reject}') WHEN 'confirm' THEN 'confirmed'
+	                                                                         ELSE 'rejected' END;
 	IF other = case_id THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'a case is not linked to itself', COLUMN = 'other';
+		PERFORM wf_fail('TW400', 'a case is not linked to itself', 'other');
 	END IF;
 	pair := compare_pair(case_id, other);
 	me := pair[1];
 	them := pair[2];
-	PERFORM compare_decider(me);
-	state_to := CASE decision WHEN 'confirm' THEN 'confirmed' ELSE 'rejected' END;
+	PERFORM compare_office(me);
 	IF state_to = 'rejected' AND (me.merged_into = other OR them.merged_into = case_id) THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW409',
-			MESSAGE = format('cases %s and %s are merged; a merged pair stays linked', case_id, other);
+		PERFORM wf_fail('TW409', format('case %s is merged into case %s; a merged pair stays linked',
+		                                CASE WHEN me.merged_into = other THEN case_id ELSE other END,
+		                                CASE WHEN me.merged_into = other THEN other ELSE case_id END));
 	END IF;
-	SELECT * INTO l FROM case_links WHERE case_a = least(case_id, other) AND case_b = greatest(case_id, other)
-	FOR UPDATE;
-	IF FOUND THEN
-		UPDATE case_links SET state = state_to, decided_by = actor_id(), decided_at = now()
-		WHERE case_a = l.case_a AND case_b = l.case_b RETURNING * INTO l;
-	ELSE
-		INSERT INTO case_links (case_a, case_b, state, fields, decided_by, decided_at)
-		VALUES (least(case_id, other), greatest(case_id, other), state_to, '{}', actor_id(), now())
-		RETURNING * INTO l;
-	END IF;
+	INSERT INTO case_links AS k (case_a, case_b, state, decided_by, decided_at)
+	VALUES (least(case_id, other), greatest(case_id, other), state_to, actor_id(), now())
+	ON CONFLICT (case_a, case_b) DO UPDATE SET state = EXCLUDED.state, decided_by = EXCLUDED.decided_by,
+	                                            decided_at = EXCLUDED.decided_at
+	RETURNING * INTO l;
 	PERFORM wf_event(me, me, 'link', jsonb_build_object('other', other, 'state', state_to));
 	PERFORM wf_event(them, them, 'link', jsonb_build_object('other', case_id, 'state', state_to));
 	RETURN jsonb_build_object('case', case_id, 'other', other, 'state', l.state, 'score', l.score,
@@ -385,60 +346,69 @@ BEGIN
 END
 $$;
 
--- merge (POST {"into": id}): the case joins the surviving case of the same province. It is marked
--- merged_into, takes the surviving case's stage with the result "merged" (wf_move: its reporter's
--- status shows it), and from then on every move of the surviving case queues a bulletin for it too.
--- Cases merged into this one follow it to the surviving case. The pair's link is confirmed.
-CREATE FUNCTION case_merge(case_id bigint, args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+-- The cases merged into a case that has now been merged itself follow it to its surviving case, so
+-- that wf_bulletin (one step of merged_into) still reaches their reporters. Owner's rights: such a
+-- case may lie outside the actor's view (a conflict-of-interest case the national office merged).
+-- It only ever shortens a chain the caller has already made.
+CREATE FUNCTION compare_follow(case_id bigint) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = public, pg_temp AS $$
+DECLARE
+	lead bigint := (SELECT merged_into FROM cases WHERE id = case_id);
+	f cases;
+	after cases;
+BEGIN
+	FOR f IN SELECT * FROM cases WHERE merged_into = case_id AND lead IS NOT NULL ORDER BY id FOR UPDATE LOOP
+		UPDATE cases SET merged_into = lead, updated_at = now() WHERE id = f.id RETURNING * INTO after;
+		PERFORM wf_event(f, after, 'merge', jsonb_build_object('into', lead, 'via', case_id));
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION compare_follow(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION compare_follow(bigint) TO tip_app;
+
+-- merge (POST {"into": id}): the case joins a surviving case of the same province. It is marked
+-- merged_into and moved (wf_move) to the surviving case's stage with the result "merged", so its
+-- reporter's status shows it; from then on every move of the surviving case queues a bulletin for
+-- its reporter too (wf_bulletin). Cases merged into this one follow it. The pair's link is confirmed.
+CREATE FUNCTION op_merge(case_id bigint, args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
 	into_id bigint;
 	pair cases[];
 	me cases;
 	them cases;
-	follower cases;
 	after cases;
 BEGIN
-	PERFORM compare_args(args, '{into}');
-	into_id := compare_case_arg(args, 'into');
+	PERFORM arg_only(args, '{into}');
+	into_id := arg_int(args, 'into', true, 1, 999999999999999999);
 	IF into_id = case_id THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW400', MESSAGE = 'a case cannot be merged into itself', COLUMN = 'into';
+		PERFORM wf_fail('TW400', 'a case cannot be merged into itself', 'into');
 	END IF;
 	pair := compare_pair(case_id, into_id);
 	me := pair[1];
 	them := pair[2];
-	PERFORM compare_decider(me);
+	PERFORM compare_office(me);
 	IF me.merged_into IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW409',
-			MESSAGE = format('case %s is already merged into case %s', case_id, me.merged_into);
+		PERFORM wf_fail('TW409', format('case %s is already merged into case %s', case_id, me.merged_into));
 	END IF;
 	IF them.merged_into = case_id THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW409',
-			MESSAGE = format('case %s is merged into case %s: merging back would make a cycle', into_id, case_id);
+		PERFORM wf_fail('TW409', format('case %s is merged into case %s: merging back would make a cycle', into_id,
+		                                case_id));
 	END IF;
 	IF them.merged_into IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW409',
-			MESSAGE = format('case %s is itself merged into case %s; merge into that one', into_id,
-			                 them.merged_into);
+		PERFORM wf_fail('TW409', format('case %s is itself merged into case %s; merge into that one', into_id,
+		                                them.merged_into));
 	END IF;
 	IF me.stage IN ('closed', 'not_accepted') THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW409',
-			MESSAGE = format('case %s is %s: its reporter has had the final answer', case_id, me.stage);
+		PERFORM wf_fail('TW409', format('case %s is %s: its reporter has had the final answer', case_id, me.stage));
 	END IF;
 	IF them.stage = 'not_accepted' THEN
-		RAISE EXCEPTION USING ERRCODE = 'TW409',
-			MESSAGE = format('case %s was not accepted; nothing can be merged into it', into_id);
+		PERFORM wf_fail('TW409', format('case %s was not accepted; nothing can be merged into it', into_id));
 	END IF;
-
-	-- Followers move on to the surviving case, so a merge chain is never more than one step.
-	FOR follower IN SELECT * FROM cases WHERE merged_into = case_id ORDER BY id FOR UPDATE LOOP
-		UPDATE cases SET merged_into = into_id, updated_at = now() WHERE id = follower.id RETURNING * INTO after;
-		PERFORM wf_event(follower, after, 'merge', jsonb_build_object('into', into_id, 'via', case_id));
-	END LOOP;
 	UPDATE cases SET merged_into = into_id WHERE id = case_id;
-	after := wf_move(case_id, them.stage, 'merged');
-	PERFORM wf_event(me, after, 'merge', jsonb_build_object('into', into_id));
-	INSERT INTO case_links AS l (case_a, case_b, state, fields, decided_by, decided_at)
-	VALUES (least(case_id, into_id), greatest(case_id, into_id), 'confirmed', '{}', actor_id(), now())
+	after := wf_move(case_id, them.stage, 'merged', 'merge', jsonb_build_object('into', into_id));
+	PERFORM compare_follow(case_id);
+	INSERT INTO case_links (case_a, case_b, state, decided_by, decided_at)
+	VALUES (least(case_id, into_id), greatest(case_id, into_id), 'confirmed', actor_id(), now())
 	ON CONFLICT (case_a, case_b) DO UPDATE SET state = 'confirmed', decided_by = EXCLUDED.decided_by,
 	                                            decided_at = EXCLUDED.decided_at;
 	RETURN jsonb_build_object('case', case_id, 'merged_into', into_id, 'stage', after.stage,
@@ -446,7 +416,7 @@ BEGIN
 END
 $$;
 
-INSERT INTO api_operations (name, target, method, roles, fn) VALUES
-	('similar', 'case', 'GET', '{national,provincial,unit_officer,reviewer}', 'case_similar'),
-	('link', 'case', 'POST', '{national,provincial}', 'case_link'),
-	('merge', 'case', 'POST', '{national,provincial}', 'case_merge');
+INSERT INTO api_operations VALUES
+	('similar', 'case', 'GET', '{national,provincial,unit_officer,reviewer}', 'op_similar'),
+	('link', 'case', 'POST', '{national,provincial}', 'op_link'),
+	('merge', 'case', 'POST', '{national,provincial}', 'op_merge');

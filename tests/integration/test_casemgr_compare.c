@@ -3,7 +3,9 @@
  * PostgreSQL. Ingest stores the keyed digests of each case; the comparison proposes links with a
  * score and the matching fields for the same ID number in another report, the same phone written
  * differently, a similar place, and never across provinces; a case is compared once, also across a
- * restart; a failed comparison leaves ingest going and the cases queued.
+ * restart; a failed comparison leaves ingest going and the cases queued. Through the staff API:
+ * similar, link (confirm, reject) and merge per role, allowed and refused, and the bulletins of a
+ * merged case.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,12 +14,14 @@
 
 #include "daemon.h"
 #include "pg.h"
+#include "staffc.h"
 #include "testutil.h"
 
 #include "common/encoding.h"
 #include "common/err.h"
 #include "internal/match.h"
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +116,8 @@ static char *link_of(long long a, long long b)
 	snprintf(params[0], sizeof(params[0]), "%lld", a < b ? a : b);
 	snprintf(params[1], sizeof(params[1]), "%lld", a < b ? b : a);
 	PGresult *r = PQexecParams(owner,
-	                           "SELECT state || ' ' || score || ' ' || array_to_string(fields, ',') FROM "
+	                           "SELECT state || ' ' || coalesce(score::text, '') || ' ' || "
+	                           "array_to_string(fields, ',') FROM "
 	                           "case_links WHERE case_a = $1 AND case_b = $2",
 	                           2, NULL, p, NULL, NULL, 0);
 	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
@@ -121,11 +126,29 @@ static char *link_of(long long a, long long b)
 	return out;
 }
 
+/* Units: 1 national, 2 Beijing office, 3 Shanghai office, 4 Dongcheng unit, 5 Beijing review. */
+static const char *const users[][4] = {
+        {"nat", "national", "1", NULL},    {"bj", "provincial", "2", NULL}, {"sh", "provincial", "3", NULL},
+        {"dc", "unit_officer", "4", NULL}, {"rev", "reviewer", "5", NULL},  {"aud", "auditor", "1", NULL},
+};
+#define N_USERS (sizeof(users) / sizeof(users[0]))
+
 static int setup(void **state)
 {
 	(void)state;
 	tcm_setup(&f, 1);
 	owner = tpg_connect(&f.pg, "tip_owner");
+	/* Before any case arrives, so that distribution gives each its province's office. */
+	assert_int_equal(tpg_exec(owner,
+	                          "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
+	                          "(NULL, 'national', NULL, NULL, 'national office');"
+	                          "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
+	                          "(1, 'provincial', '110000', '110000', 'Beijing office'), "
+	                          "(1, 'provincial', '310000', '310000', 'Shanghai office'), "
+	                          "(2, 'verification', '110101', '110000', 'Dongcheng unit'), "
+	                          "(2, 'review', '110000', '110000', 'Beijing review')"),
+	                 0);
+	tstaff_users(owner, users, N_USERS);
 	return 0;
 }
 
@@ -300,11 +323,253 @@ static void test_failure_keeps_ingest(void **state)
 	free(log);
 }
 
+static struct tsession sess[N_USERS];
+
+static const struct tsession *as(const char *user)
+{
+	for (size_t i = 0; i < N_USERS; i++)
+		if (!strcmp(users[i][0], user))
+			return &sess[i];
+	fail_msg("no user %s", user);
+	return NULL;
+}
+
+/* A case operation as user, expecting want (and field, for an error); the answer's body, freed next call. */
+static const char *op(const char *user, const char *method, long long id, const char *name, const char *args,
+                      int want, const char *field)
+{
+	static char *body;
+
+	free(body);
+	body = NULL;
+	tstaff_op(d.port, as(user), method, id, name, args, want, field, &body);
+	return body;
+}
+
+__attribute__((format(printf, 1, 2))) static long long q(const char *fmt, ...)
+{
+	char sql[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return tpg_value(owner, sql);
+}
+
+/* Bulletins queued for the reporter of case id at stage/result. */
+static long long bulletins(long long id, const char *stage, const char *result)
+{
+	return q(
+	        "SELECT count(*) FROM status_outbox s JOIN reports r ON r.query_hash = s.query_hash "
+	        "JOIN cases c ON c.report_id = r.id WHERE c.id = %lld AND s.stage = '%s' AND s.result = '%s'",
+	        id, stage, result);
+}
+
+/*
+ * The link to case other in a similar answer, as "state score fields stage result merged_into" (the
+ * merged_into empty when null), or NULL when it is not listed; *rank is its place in the list.
+ */
+static const char *listed(const char *body, long long other, int *rank)
+{
+	static char out[256];
+	json_error_t err;
+	json_t *doc = json_loads(body, 0, &err), *links = json_object_get(doc, "links"), *l;
+	const char *found = NULL;
+	size_t i;
+
+	assert_non_null(links);
+	json_array_foreach(links, i, l)
+	{
+		json_t *fields = json_object_get(l, "fields"), *x;
+		char list[128] = "";
+		size_t k;
+
+		if (json_integer_value(json_object_get(l, "case")) != other)
+			continue;
+		json_array_foreach(fields, k, x)
+		{
+			strncat(list, k ? "," : "", sizeof(list) - strlen(list) - 1);
+			strncat(list, json_string_value(x), sizeof(list) - strlen(list) - 1);
+		}
+		char merged[24] = "";
+		if (!json_is_null(json_object_get(l, "merged_into")))
+			snprintf(merged, sizeof(merged), "%lld",
+			         (long long)json_integer_value(json_object_get(l, "merged_into")));
+		snprintf(out, sizeof(out), "%s %g %s %s %s %s",
+		         json_string_value(json_object_get(l, "state")),
+		         json_number_value(json_object_get(l, "score")), list,
+		         json_string_value(json_object_get(l, "stage")),
+		         json_string_value(json_object_get(l, "result")), merged);
+		if (rank)
+			*rank = (int)i;
+		found = out;
+	}
+	json_decref(doc);
+	return found;
+}
+
+/* Cases of the tests before: 9 (Beijing) has the ID number and phone of 1; 10 (Beijing) shares nothing. */
+enum { C_FAILED = C_N, C_LATER };
+
+static void test_similar(void **state)
+{
+	(void)state;
+	const char *b;
+
+	start_daemon();
+	for (size_t i = 0; i < N_USERS; i++)
+		sess[i] = tstaff_session(d.port, users[i][0], 1);
+	/* The office sees its case's proposals, best first, with the other case's stage. */
+	int r_copy, r_same_id;
+	b = op("bj", "GET", C_FIRST, "similar", NULL, 200, NULL);
+	assert_string_equal(listed(b, C_COPY, &r_copy),
+	                    "proposed 0.994 id_number,phone,official,name,place received pending ");
+	assert_string_equal(listed(b, C_SAME_ID, &r_same_id), "proposed 0.9 id_number received pending ");
+	assert_true(r_copy < r_same_id);
+	assert_string_equal(listed(b, C_SAME_PHONE, NULL), "proposed 0.7 phone received pending ");
+	assert_string_equal(listed(b, C_SIMILAR_PLACE, NULL), "proposed 0.2 place_similar received pending ");
+	assert_null(listed(b, C_SH_SAME, NULL)); /* Shanghai: never */
+	assert_null(listed(b, C_UNRELATED, NULL));
+	/* Shanghai's office sees Shanghai's, and not Beijing's case at all. */
+	b = op("sh", "GET", C_SH_SAME, "similar", NULL, 200, NULL);
+	assert_non_null(listed(b, C_SH_SAME_ID, NULL));
+	op("sh", "GET", C_FIRST, "similar", NULL, 404, NULL);
+	/* A unit officer sees the links between the cases assigned to its unit only. */
+	assert_int_equal(tpg_exec(owner, "UPDATE cases SET assigned_unit = 4 WHERE id IN (1, 3)"), 0);
+	b = op("dc", "GET", C_FIRST, "similar", NULL, 200, NULL);
+	assert_non_null(listed(b, C_SAME_PHONE, NULL));
+	assert_null(listed(b, C_SAME_ID, NULL));
+	op("dc", "GET", C_SAME_ID, "similar", NULL, 404, NULL);
+	op("aud", "GET", C_FIRST, "similar", NULL, 403, NULL);
+	op("bj", "GET", C_FIRST, "similar", "x=1", 400, "x");
+	op("bj", "POST", C_FIRST, "similar", "{}", 405, NULL);
+}
+
+static void test_link(void **state)
+{
+	(void)state;
+	const char *b;
+	int r_first;
+
+	b = op("bj", "POST", C_FIRST, "link", "{\"other\": 2, \"decision\": \"confirm\"}", 200, NULL);
+	assert_non_null(strstr(b, "\"state\": \"confirmed\""));
+	assert_string_equal(link_of(C_FIRST, C_SAME_ID), "confirmed 0.9 id_number");
+	assert_int_equal(
+	        q("SELECT count(*) FROM case_links l JOIN users u ON u.id = l.decided_by "
+	          "WHERE case_a = 1 AND case_b = 2 AND u.username = 'bj' AND decided_at IS NOT NULL"),
+	        1);
+	/* One event on each case's timeline, each in the audit trail. */
+	assert_int_equal(q("SELECT count(*) FROM case_events WHERE action = 'link' AND case_id IN (1, 2) AND "
+	                   "detail ->> 'state' = 'confirmed'"),
+	                 2);
+	assert_int_equal(q("SELECT count(*) FROM audit_events WHERE action = 'case.link'"), 2);
+	/* Rejected: no longer listed, and never proposed again. */
+	op("bj", "POST", C_SAME_PHONE, "link", "{\"other\": 1, \"decision\": \"reject\"}", 200, NULL);
+	assert_string_equal(link_of(C_FIRST, C_SAME_PHONE), "rejected 0.7 phone");
+	b = op("bj", "GET", C_FIRST, "similar", NULL, 200, NULL);
+	assert_null(listed(b, C_SAME_PHONE, NULL));
+	assert_string_equal(listed(b, C_SAME_ID, &r_first), "confirmed 0.9 id_number received pending ");
+	assert_int_equal(r_first, 0); /* confirmed links first */
+	/* The national office decides too; a pair never proposed can be linked by hand. */
+	op("nat", "POST", C_LATER, "link", "{\"other\": 7, \"decision\": \"confirm\"}", 200, NULL);
+	assert_string_equal(link_of(7, C_LATER), "confirmed  ");
+	/* Refused: other roles, other provinces, bad arguments. */
+	op("dc", "POST", C_FIRST, "link", "{\"other\": 3, \"decision\": \"confirm\"}", 403, NULL);
+	op("rev", "POST", C_FIRST, "link", "{\"other\": 3, \"decision\": \"confirm\"}", 403, NULL);
+	op("aud", "POST", C_FIRST, "link", "{\"other\": 3, \"decision\": \"confirm\"}", 403, NULL);
+	op("sh", "POST", C_FIRST, "link", "{\"other\": 2, \"decision\": \"confirm\"}", 404, NULL);
+	op("sh", "POST", C_SH_SAME, "link", "{\"other\": 1, \"decision\": \"confirm\"}", 404, NULL);
+	b = op("nat", "POST", C_FIRST, "link", "{\"other\": 5, \"decision\": \"confirm\"}", 409, NULL);
+	assert_non_null(strstr(b, "different provinces"));
+	op("bj", "POST", C_FIRST, "link", "{\"other\": 1, \"decision\": \"confirm\"}", 400, "other");
+	op("bj", "POST", C_FIRST, "link", "{\"other\": \"x\", \"decision\": \"confirm\"}", 400, "other");
+	op("bj", "POST", C_FIRST, "link", "{\"other\": 2}", 400, "decision");
+	op("bj", "POST", C_FIRST, "link", "{\"other\": 2, \"decision\": \"maybe\"}", 400, "decision");
+	op("bj", "POST", C_FIRST, "link", "{\"other\": 2, \"decision\": \"confirm\", \"x\": 1}", 400, "x");
+	op("bj", "POST", C_FIRST, "link", "{\"other\": 99, \"decision\": \"confirm\"}", 404, NULL);
+	/* Nothing changed by the refusals. */
+	assert_int_equal(q("SELECT count(*) FROM case_events WHERE action = 'link'"), 6);
+	assert_string_equal(link_of(C_FIRST, C_SH_SAME), "");
+}
+
+static void test_merge(void **state)
+{
+	(void)state;
+	const char *b;
+
+	/* The copy joins the first case: merged, at the first one's stage, its reporter told. */
+	b = op("bj", "POST", C_COPY, "merge", "{\"into\": 1}", 200, NULL);
+	assert_non_null(strstr(b, "\"merged_into\": 1"));
+	assert_int_equal(
+	        q("SELECT count(*) FROM cases WHERE id = 8 AND merged_into = 1 AND stage = 'received' AND "
+	          "result = 'merged'"),
+	        1);
+	assert_int_equal(bulletins(C_COPY, "received", "merged"), 1);
+	assert_string_equal(link_of(C_FIRST, C_COPY), "confirmed 0.994 id_number,phone,official,name,place");
+	assert_int_equal(q("SELECT count(*) FROM case_events WHERE case_id = 8 AND action = 'merge' AND "
+	                   "detail ->> 'into' = '1'"),
+	                 1);
+	b = op("bj", "GET", C_FIRST, "similar", NULL, 200, NULL);
+	assert_string_equal(listed(b, C_COPY, NULL),
+	                    "confirmed 0.994 id_number,phone,official,name,place received merged 1");
+
+	/* Refused, each with its reason, changing nothing. */
+	b = op("bj", "POST", C_COPY, "merge", "{\"into\": 1}", 409, NULL);
+	assert_non_null(strstr(b, "already merged into case 1"));
+	b = op("bj", "POST", C_FIRST, "merge", "{\"into\": 8}", 409, NULL);
+	assert_non_null(strstr(b, "cycle"));
+	b = op("bj", "POST", C_SAME_ID, "merge", "{\"into\": 8}", 409, NULL);
+	assert_non_null(strstr(b, "merge into that one"));
+	op("bj", "POST", C_FIRST, "merge", "{\"into\": 1}", 400, "into");
+	op("bj", "POST", C_FIRST, "merge", "{\"into\": \"abc\"}", 400, "into");
+	op("bj", "POST", C_FIRST, "merge", "{}", 400, "into");
+	op("bj", "POST", C_FIRST, "merge", "{\"into\": 2, \"why\": 1}", 400, "why");
+	b = op("nat", "POST", C_SH_SAME, "merge", "{\"into\": 1}", 409, NULL);
+	assert_non_null(strstr(b, "different provinces"));
+	op("sh", "POST", C_SH_SAME, "merge", "{\"into\": 1}", 404, NULL);
+	op("dc", "POST", C_FIRST, "merge", "{\"into\": 3}", 403, NULL);
+	op("rev", "POST", C_FIRST, "merge", "{\"into\": 3}", 403, NULL);
+	b = op("bj", "POST", C_COPY, "link", "{\"other\": 1, \"decision\": \"reject\"}", 409, NULL);
+	assert_non_null(strstr(b, "stays linked"));
+	assert_int_equal(tpg_exec(owner, "UPDATE cases SET stage = 'closed' WHERE id = 7"), 0);
+	b = op("bj", "POST", 7, "merge", "{\"into\": 1}", 409, NULL);
+	assert_non_null(strstr(b, "final answer"));
+	assert_int_equal(tpg_exec(owner, "UPDATE cases SET stage = 'received' WHERE id = 7"), 0);
+	/* A merged case takes no transition of its own. */
+	b = op("bj", "POST", C_COPY, "accept", "{}", 409, NULL);
+	assert_non_null(strstr(b, "merged into case 1"));
+	assert_int_equal(q("SELECT count(*) FROM cases WHERE merged_into IS NOT NULL"), 1);
+
+	/* The first case moves: the merged case's reporter is told too. */
+	op("bj", "POST", C_FIRST, "accept", "{}", 200, NULL);
+	assert_int_equal(bulletins(C_FIRST, "accepted", "pending"), 1);
+	assert_int_equal(bulletins(C_COPY, "accepted", "pending"), 1);
+	assert_int_equal(bulletins(C_SAME_ID, "accepted", "pending"), 0);
+
+	/* A case with a case merged into it merges on: both follow the surviving case. */
+	op("bj", "POST", C_FAILED, "merge", "{\"into\": 2}", 200, NULL);
+	op("nat", "POST", C_SAME_ID, "merge", "{\"into\": 1}", 200, NULL);
+	assert_int_equal(q("SELECT count(*) FROM cases WHERE id IN (2, 9) AND merged_into = 1"), 2);
+	assert_int_equal(q("SELECT count(*) FROM case_events WHERE case_id = 9 AND action = 'merge' AND "
+	                   "detail ->> 'via' = '2'"),
+	                 1);
+	assert_int_equal(bulletins(C_SAME_ID, "accepted", "merged"), 1);
+	assert_int_equal(bulletins(C_FAILED, "accepted", "merged"), 1);
+	op("bj", "POST", C_FIRST, "distribute", "{}", 200, NULL);
+	for (long long id = 1; id <= C_FAILED; id++)
+		assert_int_equal(bulletins(id, "distributed", "pending"),
+		                 id == 1 || id == 2 || id == 8 || id == 9);
+	assert_int_equal(q("SELECT count(*) FROM audit_events WHERE action = 'case.merge'"), 4);
+	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_proposals),
-	        cmocka_unit_test(test_failure_keeps_ingest),
+	        cmocka_unit_test(test_proposals), cmocka_unit_test(test_failure_keeps_ingest),
+	        cmocka_unit_test(test_similar),   cmocka_unit_test(test_link),
+	        cmocka_unit_test(test_merge),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
