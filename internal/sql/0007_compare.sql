@@ -126,10 +126,15 @@ $$;
 -- Compares up to lim cases not yet compared, oldest first, each with the cases of its own province:
 -- candidates are the newest 10 cases sharing each of its digests and, when those are fewer than 10,
 -- the cases with a similar place or person's name (trigram similarity at least 0.5); each candidate
--- pair is then scored on everything the two share, and the 10 best per case are stored as
--- proposals (a pair already linked, proposed or rejected, is left as it is). The cases are marked
--- compared in the same transaction, so none is compared twice. A failure is caught and raised as a
--- warning: ingest goes on, the cases stay queued. Returns the cases compared, or -1 on failure.
+-- is then scored on everything the two share, and the 10 best are stored as proposals (a pair
+-- already linked, proposed or rejected, is left as it is). The cases are marked compared in the same
+-- transaction, so none is compared twice. A failure is caught and raised as a warning: ingest goes
+-- on, the cases stay queued. Returns the cases compared, or -1 on failure.
+--
+-- Each case is compared on its own (LATERAL), so the work per case is a bounded number of index
+-- lookups whatever the planner guesses about the batch: a set-based plan built on a guess of one
+-- pending case (stale statistics of the partial index) once joined whole intermediate results in
+-- nested loops and ran for minutes.
 CREATE FUNCTION compare_pending(lim integer) RETURNS integer LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
 	n integer := 0;
@@ -141,78 +146,78 @@ BEGIN
 	-- loaded its setting is a placeholder, which only a superuser may put in a function's SET.)
 	PERFORM set_config('pg_trgm.similarity_threshold', '0.5', true);
 	BEGIN
-		-- Planned afresh each time (EXECUTE): the tables grow fast at ingest, and a plan cached while they
-		-- were small would keep scanning them whole.
+		-- Planned afresh each time (EXECUTE): the tables grow fast at ingest, and a plan cached while
+		-- they were small would keep scanning them whole.
 		EXECUTE $q$
 		WITH p AS (
 			SELECT c.id, c.province, c.report_id FROM cases c
 			WHERE c.compared_at IS NULL ORDER BY c.id LIMIT $1 FOR UPDATE SKIP LOCKED
-		), exact AS (
-			SELECT p.id AS me, o.case_id AS other
-			FROM p JOIN case_keys k ON k.case_id = p.id
-			CROSS JOIN LATERAL (SELECT x.case_id FROM case_keys x
-			                    WHERE x.province = k.province AND x.kind = k.kind AND x.digest = k.digest
-			                          AND x.case_id <> p.id
-			                    ORDER BY x.case_id DESC LIMIT 10) o
-		), few AS (
-			SELECT p.* FROM p LEFT JOIN (SELECT me, count(DISTINCT other) AS n FROM exact GROUP BY me) e
-			                            ON e.me = p.id
-			WHERE coalesce(e.n, 0) < 10
-		), fuzzy AS (
-			-- Texts of fewer than 3 characters (most Chinese names) have too few trigrams to be
-			-- similar to anything but themselves, which the digests find.
-			SELECT f.id AS me, oc.id AS other
-			FROM few f JOIN reports r ON r.id = f.report_id
-			CROSS JOIN LATERAL (SELECT x.id FROM reports x
-			                    WHERE x.province = r.province AND x.place % r.place AND x.id <> r.id
-			                    LIMIT 10) s
-			JOIN cases oc ON oc.report_id = s.id
-			WHERE char_length(r.place) >= 3
-			UNION ALL
-			SELECT f.id, oc.id
-			FROM few f JOIN report_persons rp ON rp.report_id = f.report_id
-			CROSS JOIN LATERAL (SELECT x.report_id FROM report_persons x
-			                    WHERE x.province = rp.province AND x.name % rp.name
-			                          AND x.report_id <> rp.report_id
-			                    LIMIT 10) s
-			JOIN cases oc ON oc.report_id = s.report_id
-			WHERE char_length(rp.name) >= 3
-		), pairs AS (
-			SELECT DISTINCT me, other FROM (SELECT * FROM exact UNION ALL SELECT * FROM fuzzy) u
-		), shared AS (
-			SELECT DISTINCT pr.me, pr.other, x.kind
-			FROM pairs pr JOIN case_keys x ON x.case_id = pr.me
-			WHERE EXISTS (SELECT FROM case_keys y
-			              WHERE y.case_id = pr.other AND y.kind = x.kind AND y.digest = x.digest)
-		), kinds AS (
-			SELECT pr.me, pr.other, coalesce(array_agg(h.kind) FILTER (WHERE h.kind IS NOT NULL), '{}') AS kinds
-			FROM pairs pr LEFT JOIN shared h ON h.me = pr.me AND h.other = pr.other
-			GROUP BY pr.me, pr.other
-		), sims AS (
-			-- Trigram similarity only where the exact field did not match (it is the costly part).
-			SELECT k.me, k.other,
-			       CASE WHEN NOT 'place' = ANY (k.kinds) THEN similarity(ra.place, rb.place) END AS place,
-			       CASE WHEN NOT 'name' = ANY (k.kinds) THEN
-			               (SELECT max(similarity(pa.name, pb.name)) FROM report_persons pa, report_persons pb
-			                WHERE pa.report_id = ca.report_id AND pb.report_id = cb.report_id) END AS name
-			FROM kinds k JOIN cases ca ON ca.id = k.me JOIN cases cb ON cb.id = k.other
-			     JOIN reports ra ON ra.id = ca.report_id JOIN reports rb ON rb.id = cb.report_id
-			WHERE NOT k.kinds @> '{place,name}'
-		), fields AS (
-			SELECT me, other, kind AS field, compare_weight(kind) AS w FROM shared
-			UNION ALL
-			SELECT me, other, 'place_similar', compare_weight('place_similar') * place FROM sims WHERE place >= 0.5
-			UNION ALL
-			SELECT me, other, 'name_similar', compare_weight('name_similar') * name FROM sims WHERE name >= 0.5
-		), scored AS (
-			SELECT me, other, array_agg(field ORDER BY w DESC, field) AS fields,
-			       round((1 - exp(sum(ln(1 - w))))::numeric, 3)::real AS score
-			FROM fields GROUP BY me, other
 		), best AS (
-			SELECT *, row_number() OVER (PARTITION BY me ORDER BY score DESC, other DESC) AS rank FROM scored
+			SELECT p.id AS me, b.other, b.fields, b.score
+			FROM p JOIN reports mr ON mr.id = p.report_id
+			CROSS JOIN LATERAL (
+				WITH keys AS (
+					SELECT k.kind, k.digest FROM case_keys k WHERE k.case_id = p.id
+				), exact AS (
+					SELECT DISTINCT o.case_id AS other
+					FROM keys k CROSS JOIN LATERAL (
+						SELECT x.case_id FROM case_keys x
+						WHERE x.province = p.province AND x.kind = k.kind AND x.digest = k.digest
+						      AND x.case_id <> p.id
+						ORDER BY x.case_id DESC LIMIT 10) o
+				), cand AS (
+					SELECT other FROM exact
+					UNION
+					-- Texts of fewer than 3 characters (most Chinese names) have too few
+					-- trigrams to be similar to anything but themselves, which the digests find.
+					SELECT oc.id
+					FROM (SELECT x.id FROM reports x
+					      WHERE x.province = p.province AND x.place % mr.place AND x.id <> mr.id
+					      LIMIT 10) s JOIN cases oc ON oc.report_id = s.id
+					WHERE char_length(mr.place) >= 3 AND (SELECT count(*) FROM exact) < 10
+					UNION
+					SELECT oc.id
+					FROM report_persons rp CROSS JOIN LATERAL (
+						SELECT x.report_id FROM report_persons x
+						WHERE x.province = p.province AND x.name % rp.name AND x.report_id <> rp.report_id
+						LIMIT 10) s JOIN cases oc ON oc.report_id = s.report_id
+					WHERE rp.report_id = p.report_id AND char_length(rp.name) >= 3
+					      AND (SELECT count(*) FROM exact) < 10
+				), kinds AS MATERIALIZED (
+					-- The kinds with a digest in common (materialized: computed once per candidate).
+					SELECT c.other, ARRAY(SELECT k.kind FROM keys k
+					                      WHERE EXISTS (SELECT FROM case_keys y WHERE y.case_id = c.other
+					                                    AND y.kind = k.kind AND y.digest = k.digest)
+					                      GROUP BY k.kind) AS kinds
+					FROM cand c
+				), matched AS MATERIALIZED (
+					-- The trigram similarity of the places and of the persons' names, where the exact
+					-- field did not match.
+					SELECT kd.other, kd.kinds,
+					       CASE WHEN NOT 'place' = ANY (kd.kinds) THEN similarity(mr.place, orep.place) END
+					               AS place_sim,
+					       CASE WHEN NOT 'name' = ANY (kd.kinds) THEN
+					               (SELECT max(similarity(pa.name, pb.name))
+					                FROM report_persons pa, report_persons pb
+					                WHERE pa.report_id = mr.id AND pb.report_id = orep.id) END AS name_sim
+					FROM kinds kd JOIN cases oc ON oc.id = kd.other JOIN reports orep ON orep.id = oc.report_id
+				)
+				SELECT m.other, f.fields, f.score
+				FROM matched m CROSS JOIN LATERAL (
+					SELECT array_agg(field ORDER BY w DESC, field) AS fields,
+					       round((1 - exp(sum(ln(1 - w))))::numeric, 3)::real AS score
+					FROM (SELECT kind AS field, compare_weight(kind) AS w FROM unnest(m.kinds) AS kind
+					      UNION ALL
+					      SELECT 'place_similar', compare_weight('place_similar') * m.place_sim
+					      WHERE m.place_sim >= 0.5
+					      UNION ALL
+					      SELECT 'name_similar', compare_weight('name_similar') * m.name_sim
+					      WHERE m.name_sim >= 0.5) AS x) f
+				WHERE f.fields IS NOT NULL
+				ORDER BY f.score DESC, m.other DESC LIMIT 10) b
 		), ins AS (
 			INSERT INTO case_links (case_a, case_b, state, score, fields)
-			SELECT least(me, other), greatest(me, other), 'proposed', score, fields FROM best WHERE rank <= 10
+			SELECT least(me, other), greatest(me, other), 'proposed', score, fields FROM best
 			ON CONFLICT (case_a, case_b) DO NOTHING
 			RETURNING 1
 		), done AS (
