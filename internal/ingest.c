@@ -503,12 +503,17 @@ out:
 /*
  * compare_pending's answer: the cases it compared, or -1 when the comparison failed (the function
  * caught the error and raised it as a warning, which the notice receiver has logged; ingest goes on
- * and the cases stay pending). A full run means more may be waiting.
+ * and the cases stay pending), or NULL when the batch left the comparison for later. A full run
+ * means more may be waiting.
  */
-static int count_compared(struct ingest *in, const char *value)
+static int count_compared(struct ingest *in, const PGresult *res, int column)
 {
-	long n = strtol(value, NULL, 10);
+	long n = strtol(PQgetvalue(res, 0, column), NULL, 10);
 
+	if (PQgetisnull(res, 0, column)) {
+		in->compare_backlog = 1;
+		return 0;
+	}
 	if (n < 0) {
 		atomic_fetch_add(&in->stats.compare_errors, 1);
 		in->compare_backlog = 0; /* retried with the next batch, not in a loop while idle */
@@ -531,7 +536,7 @@ static int compare_idle(struct ingest *in, char msg[DB_MSG_MAX])
 	if ((rc = db_exec(in->db, "SELECT compare_pending($1::integer)", 1, params, PGRES_TUPLES_OK, &res,
 	                  msg)) != TIP_OK)
 		return rc;
-	rc = count_compared(in, PQgetvalue(res, 0, 0));
+	rc = count_compared(in, res, 0);
 	PQclear(res);
 	return rc;
 }
@@ -557,7 +562,7 @@ static int finish_inflight(struct ingest *in, char msg[DB_MSG_MAX])
 		return 0;
 	if ((rc = db_wait(in->db, PGRES_TUPLES_OK, &res, msg)) == TIP_OK) {
 		account(in, &in->inflight, atoi(PQgetvalue(res, 0, 0)));
-		count_compared(in, PQgetvalue(res, 0, 1));
+		count_compared(in, res, 1);
 		PQclear(res);
 	}
 	batch_clear(&in->inflight);
@@ -577,9 +582,11 @@ static void disconnect(struct ingest *in)
 
 /*
  * The server stores one batch while this thread checks and opens the next: each origin's batch is
- * built, then the one in flight is waited for, then the new one is sent. The statement that stores
- * a batch also compares the new cases (compare_pending after ingest_batch, in one transaction), so
- * the comparison overlaps the next batch's checks as the storing does.
+ * built, then the one in flight is waited for, then the new one is sent. When ingest keeps up (the
+ * batch did not fill: the inbox is drained), the statement that stores it also compares the new
+ * cases (compare_pending after ingest_batch, in one transaction), overlapping the next batch's checks
+ * as the storing does. A full batch means a backlog: comparison, which costs about as much again as
+ * storing, waits until the inbox is drained, so a backlog is stored at full speed first.
  */
 int ingest_step(struct ingest *in, char msg[DB_MSG_MAX])
 {
@@ -603,9 +610,12 @@ int ingest_step(struct ingest *in, char msg[DB_MSG_MAX])
 		if ((rc = finish_inflight(in, msg)) >= 0) {
 			progress += rc;
 			const char *params[] = {next.doc, limit};
-			if ((rc = db_send(in->db,
-			                  "SELECT ingest_batch($1::jsonb), compare_pending($2::integer)", 2,
-			                  params, msg)) == TIP_OK) {
+			int backlog = (size_t)next.records >= in->conf.batch;
+			if ((rc = db_send(
+			             in->db,
+			             backlog ? "SELECT ingest_batch($1::jsonb), NULL::integer"
+			                     : "SELECT ingest_batch($1::jsonb), compare_pending($2::integer)",
+			             backlog ? 1 : 2, params, msg)) == TIP_OK) {
 				in->inflight = next;
 				progress += next.records;
 				continue;

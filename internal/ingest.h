@@ -9,9 +9,10 @@
  * that fails is quarantined with its reason; records of other kinds are passed over. Either way the
  * origin's cursor (next seq, previous record hash) moves past it in the same transaction
  * (ingest_batch in internal/sql), so after a crash or a lost connection ingest resumes exactly where
- * the database says, and a record stored twice is a no-op (unique on origin and seq). The same
- * statement then compares the new cases with the cases of their province (compare_pending in
- * internal/sql); when ingest is idle, cases still waiting for comparison are compared too.
+ * the database says, and a record stored twice is a no-op (unique on origin and seq). When ingest
+ * keeps up, the same statement then compares the new cases with the cases of their province
+ * (compare_pending in internal/sql); behind a backlog, and for cases left by a failed comparison,
+ * comparison runs once the inbox is drained.
  *
  * One thread uses a struct ingest (it runs threads of its own to check a batch's records in
  * parallel; the chain is then judged in order); ingest_stats may be read from any thread.
