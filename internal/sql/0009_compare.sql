@@ -1,4 +1,4 @@
--- 0007: comparison inside a province. Ingest stores keyed digests of each case's normalised ID
+-- 0009: comparison inside a province. Ingest stores keyed digests of each case's normalised ID
 -- number, phones, names, officials and place in case_keys (HMAC-SHA256 under the index key, computed
 -- by casemgrd: the key never reaches the database). compare_pending proposes links between each new
 -- case and the cases of its own province that share a digest or have a similar place or person's
