@@ -64,7 +64,8 @@ struct casemgr {
 	struct {
 		struct metric *reports, *replayed, *quarantined[INGEST_REASON_COUNT], *passed_over, *batches,
 		        *db_errors, *connected, *api_db_open, *api_db_waiting, *bulletins_published,
-		        *bulletins_refused, *bulletins_reconciled, *bulletins_pending, *compared, *compare_errors;
+		        *bulletins_refused, *bulletins_reconciled, *bulletins_pending, *compared,
+		        *compare_errors;
 		struct metric *sms_received[CALLBACK_OUTCOME_COUNT], *sms_sent, *sms_failed, *draws, *queued;
 	} m;
 };
@@ -318,14 +319,15 @@ static int register_metrics(struct casemgr *c)
 	                                           "status spool records marked sent after a crash");
 	c->m.bulletins_pending =
 	        metric_gauge("casemgr_bulletins_pending", NULL, "status outbox rows waiting to be published");
-	c->m.compared = metric_counter("casemgr_compared_total", NULL, "cases compared inside their province");
+	c->m.compared =
+	        metric_counter("casemgr_compared_total", NULL, "cases compared inside their province");
 	c->m.compare_errors = metric_counter("casemgr_compare_errors_total", NULL,
 	                                     "comparison runs that failed (alert on any increase)");
 	return c->m.reports && c->m.replayed && c->m.passed_over && c->m.batches && c->m.db_errors &&
 	                       c->m.connected && c->m.api_db_open && c->m.api_db_waiting && c->m.sms_sent &&
 	                       c->m.sms_failed && c->m.draws && c->m.queued && c->m.bulletins_published &&
-	                       c->m.bulletins_refused && c->m.bulletins_reconciled && c->m.bulletins_pending &&
-	                       c->m.compared && c->m.compare_errors
+	                       c->m.bulletins_refused && c->m.bulletins_reconciled &&
+	                       c->m.bulletins_pending && c->m.compared && c->m.compare_errors
 	               ? 0
 	               : -1;
 }
