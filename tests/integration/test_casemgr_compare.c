@@ -564,12 +564,42 @@ static void test_merge(void **state)
 	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
 }
 
+/* A backlog (full batches) is stored first and compared once the inbox is drained: every case, once. */
+static void test_backlog(void **state)
+{
+	(void)state;
+	struct report r;
+	long long cases = tpg_value(owner, "SELECT count(*) FROM cases");
+	FILE *conf = fopen(f.conf, "a");
+
+	assert_non_null(conf);
+	fputs("ingest_batch 2\n", conf);
+	fclose(conf);
+	for (int i = 0; i < 7; i++) {
+		report_init(&r, 40 + i, "110101");
+		real_name(&r, "11010519491231002X", "13800000000");
+		add(&r);
+	}
+	long long runs = tpg_value(owner, "SELECT count(*) FROM audit_events WHERE action = 'compare.run'");
+	start_daemon();
+	wait_value("SELECT count(*) FROM cases WHERE compared_at IS NOT NULL", cases + 7);
+	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM cases WHERE compared_at IS NULL"), 0);
+	/* Each of the seven has the first case's ID number and phone: proposed with it. */
+	for (long long id = cases + 1; id <= cases + 7; id++)
+		assert_string_equal(link_of(C_FIRST, id), "proposed 0.97 id_number,phone");
+	/* Stored in full batches without comparing, then compared apart (a run per statement that compared).
+	 */
+	assert_true(tpg_value(owner, "SELECT count(*) FROM audit_events WHERE action = 'compare.run'") >
+	            runs);
+	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_proposals), cmocka_unit_test(test_failure_keeps_ingest),
 	        cmocka_unit_test(test_similar),   cmocka_unit_test(test_link),
-	        cmocka_unit_test(test_merge),
+	        cmocka_unit_test(test_merge),     cmocka_unit_test(test_backlog),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
