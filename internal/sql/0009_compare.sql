@@ -262,7 +262,6 @@ CREATE POLICY scoped_update ON case_links FOR UPDATE TO tip_app
 	WITH CHECK (EXISTS (SELECT FROM cases WHERE id = case_a) AND EXISTS (SELECT FROM cases WHERE id = case_b));
 GRANT INSERT (case_a, case_b, state, score, fields, decided_by, decided_at),
 	UPDATE (state, decided_by, decided_at) ON case_links TO tip_app;
-GRANT UPDATE (merged_into) ON cases TO tip_app;
 
 -- Both cases of a pair, visible and locked in id order (two requests on one pair never deadlock):
 -- {the case, the other}. TW404 for either not visible, TW409 across provinces.
