@@ -8,7 +8,7 @@
 #include "intake/qr.h"
 #include "intake/querycode.h"
 #include "intake/sniff.h"
-#include "intake/web.h"
+#include "common/web.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -420,8 +420,9 @@ void api_handle(struct http_req *req, void *arg)
 		else
 			http_reply_error(req, 404, "not_found", NULL, "no public address is configured",
 			                 NULL);
-	} else if (get && (asset = web_find(h->path))) {
-		reply_fixed(req, asset->type, asset->data, asset->len, &in->asset_gz[asset - web_assets]);
+	} else if (get && (asset = web_find(&web_public, h->path))) {
+		reply_fixed(req, asset->type, asset->data, asset->len,
+		            &in->asset_gz[asset - web_public.assets]);
 	} else if (strcmp(h->path, "/healthz") == 0 && get) {
 		int ok = !outbox_broken(in->outbox);
 
@@ -530,10 +531,10 @@ int api_init(struct intake *in)
 		return TIP_ENOMEM;
 	in->form_len = strlen(in->form_json);
 	if (web_gzip(in->form_json, in->form_len, &in->form_gz) != TIP_OK ||
-	    !(in->asset_gz = calloc(web_asset_count, sizeof(*in->asset_gz))))
+	    !(in->asset_gz = calloc(web_public.count, sizeof(*in->asset_gz))))
 		return TIP_ENOMEM;
-	for (size_t i = 0; i < web_asset_count; i++)
-		if (web_gzip(web_assets[i].data, web_assets[i].len, &in->asset_gz[i]) != TIP_OK)
+	for (size_t i = 0; i < web_public.count; i++)
+		if (web_gzip(web_public.assets[i].data, web_public.assets[i].len, &in->asset_gz[i]) != TIP_OK)
 			return TIP_ENOMEM;
 	if (in->conf->public_url[0] && qr_svg(in->conf->public_url, &in->qr_svg, &in->qr_len) != TIP_OK)
 		return TIP_ENOMEM; /* the address was checked with the configuration */
@@ -579,7 +580,7 @@ void api_free(struct intake *in)
 	in->form_json = NULL;
 	free(in->form_gz.data);
 	in->form_gz.data = NULL;
-	for (size_t i = 0; in->asset_gz && i < web_asset_count; i++)
+	for (size_t i = 0; in->asset_gz && i < web_public.count; i++)
 		free(in->asset_gz[i].data);
 	free(in->asset_gz);
 	in->asset_gz = NULL;

@@ -39,12 +39,14 @@ struct staff {
 	struct pgq *db;
 	struct rl *rl_login;                      /* login attempts per client address prefix */
 	struct metric *logins[STAFF_LOGIN_COUNT]; /* counters the daemon registered */
+	const char *taxonomy_json;                /* GET /api/v1/taxonomy: the labels the pages show */
+	size_t taxonomy_len;
 };
 
 /* "ok", "failed", "locked", "rate_limited": the label of each login counter. */
 const char *staff_login_name(enum staff_login l);
 
-/* The listener's handler (arg: struct staff). */
+/* The listener's handler (arg: struct staff): the staff pages (common/web.h, table web_staff) and the API. */
 void staff_handle(struct http_req *req, void *arg);
 
 #endif

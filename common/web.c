@@ -1,4 +1,4 @@
-#include "intake/web.h"
+#include "common/web.h"
 
 #include "common/err.h"
 
@@ -8,13 +8,13 @@
 #include <string.h>
 #include <zlib.h>
 
-const struct web_asset *web_find(const char *path)
+const struct web_asset *web_find(const struct web_table *t, const char *path)
 {
 	if (strcmp(path, "/") == 0)
 		path = "/index.html";
-	for (size_t i = 0; i < web_asset_count; i++)
-		if (strcmp(web_assets[i].path, path) == 0)
-			return &web_assets[i];
+	for (size_t i = 0; i < t->count; i++)
+		if (strcmp(t->assets[i].path, path) == 0)
+			return &t->assets[i];
 	return NULL;
 }
 
