@@ -152,16 +152,26 @@ function renderWorkflow() {
   }
 }
 
-// A timeline event's details: units by name, codes by label, the rest as given.
+// A timeline event's details in words: units by name, codes by label, times in China; bookkeeping left out.
+const SKIP = ['id', 'actor', 'recorded_at', 'result_id', 'case_id'];
 function detailText(d) {
   const parts = [];
   for (const [k, v] of Object.entries(d || {})) {
-    if (v === null || v === '') continue;
-    let s = v;
+    if (v === null || v === '' || v === false || SKIP.includes(k)) continue;
+    let s;
     if (['unit', 'review_unit', 'from', 'to', 'handling_unit'].includes(k) && typeof v === 'number') s = unitName(v);
-    else if (k === 'result' || k === 'result_to') s = codeLabel(tax.results, v);
+    else if (k === 'result') s = codeLabel(tax.results, v);
+    else if (k === 'level') s = t('wf.level.' + v);
+    else if (k === 'decision') s = t('arg.' + v);
+    else if (k === 'channel') s = t('channel.' + v);
+    else if (k === 'outcome') s = t('outcome.' + v);
+    else if (k === 'deadline') s = when(v, true);
+    else if (k === 'contacted_at') s = when(v);
+    else if (v === true) s = t('yes');
     else if (typeof v === 'object') s = JSON.stringify(v);
-    parts.push(k + ': ' + s);
+    else s = String(v);
+    const name = t('d.' + k);
+    parts.push((name === 'd.' + k ? k : name) + '：' + s);
   }
   return parts.join(' · ');
 }
@@ -292,6 +302,7 @@ function toggleForm(name) {
     return;
   }
   openForm = name;
+  document.getElementById('wf-outcome').hidden = true;
   renderWorkflow();
   showForm(name);
   const first = document.querySelector('#wf-form input, #wf-form select, #wf-form textarea, #wf-form button[type="submit"]');
@@ -378,14 +389,16 @@ async function submit(name, fields, form) {
     done.hidden = false;
     done.focus();
   } catch (e) {
-    const field = e.status === 400 && e.field ? fieldFor(form, e.field) : null;
+    // A body over the server's limit can only be the files' fault.
+    const tooLarge = e.status === 413 && fieldFor(form, 'attachments');
+    const field = tooLarge || (e.status === 400 && e.field ? fieldFor(form, e.field) : null);
     if (field) {
-      showError(field, t('err.field') + e.message);
+      showError(field, tooLarge ? t('err.too_large') : t('err.field') + e.message);
       focusFirstError(form);
     } else {
       formError.textContent = errorText(e);
       formError.hidden = false;
-      formError.focus && formError.setAttribute('tabindex', '-1');
+      formError.setAttribute('tabindex', '-1');
       formError.focus();
     }
   } finally {

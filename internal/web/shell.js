@@ -88,8 +88,10 @@ export async function start({ roles, init }) {
   });
   const main = document.getElementById('main');
   if (roles && !roles.includes(me.role)) {
-    main.replaceChildren(el('p', { class: 'refusal', text: t('err.role') }),
-      el('p', {}, el('a', { href: pageHref(homeOf(me.role)), text: t(PAGES.find((p) => p.path === homeOf(me.role))?.key || 'nav.cases') })));
+    main.replaceChildren(el('p', { class: 'refusal', text: t('err.role') }));
+    const home = PAGES.find((p) => p.path === homeOf(me.role) && p.roles.includes(me.role));
+    if (home) main.append(el('p', {}, el('a', { href: pageHref(home.path), text: t(home.key) })));
+    document.body.dataset.ready = '1';
     return;
   }
   await init(me);
