@@ -1,5 +1,5 @@
 // The staff pages in headless Chromium against a real PostgreSQL and casemgrd (tests/tools/staff_fixture.c:
-// units, accounts and five ingested cases, three in Beijing and two in Shanghai). Every role logs in (the
+// units, accounts and eleven ingested cases: three in Beijing, two in Shanghai, six in Guangdong). Every role logs in (the
 // national account with its TOTP code), one case goes from received to closed through the pages alone, and a
 // provincial user sees no other province's case anywhere. Screenshots go to $TIP_ARTIFACTS.
 'use strict';
@@ -167,7 +167,8 @@ test('the login page refuses a wrong password and a missing TOTP code in words, 
 
 test('every role logs in (national with TOTP), gives the pledge once, and is offered its own pages', async (t) => {
   const expect = {
-    nat: ['/index.html'], bj: ['/index.html'], sh: ['/index.html'], cy: ['/index.html'], rev: ['/index.html'],
+    nat: ['/index.html', '/map.html'], bj: ['/index.html', '/map.html'], sh: ['/index.html', '/map.html'],
+    cy: ['/index.html'], rev: ['/index.html'],
     aud: [], adm: [],
   };
   for (const [user, pages] of Object.entries(expect)) {
@@ -331,4 +332,64 @@ test('a provincial user sees no other province\'s case anywhere', async (t) => {
   assert.match(await sh.locator('#wf-facts').textContent(), /上海市扫黑办/);
   await shot(sh, 'province-scope');
   checkPage(sh);
+});
+
+// The fixture's reports were signed in November 2023: the period from then to this month.
+async function period(page) {
+  const before = await page.locator('#totals').textContent();
+  await page.fill('#from', '2023-11');
+  await page.click('#period button[type="submit"]');
+  await page.waitForFunction((b) => document.getElementById('totals').textContent !== b, before);
+}
+
+test('the situation map renders the provinces, charts and evaluation with small counts withheld, and exports CSV', async (t) => {
+  const page = await desk(t);
+  await page.setViewportSize({ width: 1400, height: 1000 });
+  await login(page, 'bj');
+  await page.goto(base + '/map.html');
+  await ready(page);
+  await period(page);
+  // A provincial office sees its own province only: Beijing's three reports, withheld as under 5.
+  let rows = await page.$$eval('#evaluation tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+  assert.deepEqual(rows.map((r) => r[0]), ['北京市']);
+  assert.equal(rows[0][1], '<5');
+  assert.match(await page.locator('#totals').textContent(), /举报 <5 件/);
+  checkPage(page);
+
+  const nat = await desk(t);
+  await nat.setViewportSize({ width: 1400, height: 1000 });
+  await nat.goto(base + '/login.html');
+  await ready(nat);
+  await nat.fill('#username', 'nat');
+  await nat.fill('#password', PASSWORD);
+  await nat.fill('#totp', totp(TOTP_SECRET));
+  await nat.click('#login button[type="submit"]');
+  await nat.waitForURL((u) => !u.pathname.startsWith('/login'));
+  await nat.goto(base + '/map.html');
+  await ready(nat);
+  await period(nat);
+  rows = await nat.$$eval('#evaluation tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+  assert.deepEqual(rows.map((r) => r[0]), ['北京市', '上海市', '广东省']);
+  // Guangdong's six reports and six open cases are shown; Beijing's and Shanghai's counts are withheld.
+  assert.deepEqual(rows[2].slice(0, 3), ['广东省', '6', '6']);
+  assert.deepEqual(rows.slice(0, 2).map((r) => r[1]), ['<5', '<5']);
+  // ECharts drew the map, the two bar charts and the trend on canvases.
+  for (const id of ['map', 'categories', 'sectors', 'trend']) {
+    assert.equal(await nat.locator(`#${id} canvas`).count(), 1, id);
+  }
+  await nat.locator('#map canvas').hover({ position: { x: 700, y: 300 } });
+  await shot(nat, 'map');
+  await axe(nat, 'map');
+  await nat.check('input[name="measure"][value="overdue"]');
+  const download = nat.waitForEvent('download');
+  await nat.click('#csv');
+  const file = await (await download).path();
+  const text = fs.readFileSync(file, 'utf8');
+  assert.equal(text.charCodeAt(0), 0xfeff);
+  assert.match(text, /"440000","广东省","6","6"/);
+  assert.match(text, /"110000","北京市","<5"/);
+  await nat.click('#lang');
+  assert.equal(await nat.locator('#evaluation tbody tr th').first().textContent(), 'Beijing');
+  await shot(nat, 'map-en');
+  checkPage(nat);
 });

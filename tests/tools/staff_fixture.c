@@ -7,7 +7,8 @@
  * unit (110101), 6 Beijing review, 7 Huangpu unit (310101), 8 Shanghai review. Accounts (password
  * TSTAFF_PASSWORD, no pledge given yet): nat (national, with the TOTP secret "12345678901234567890"),
  * bj and sh (provincial), cy (Chaoyang), rev (Beijing review), aud (auditor), adm (administrator). Cases
- * 1-3 in Beijing (Dongcheng, 110101), cases 4-5 in Shanghai (Huangpu, 310101).
+ * 1-3 in Beijing (Dongcheng, 110101), cases 4-5 in Shanghai (Huangpu, 310101), cases 6-11 in Guangzhou
+ * (440104; Guangdong has no office here, so the national office handles them).
  */
 #include "daemon.h"
 #include "pg.h"
@@ -57,19 +58,22 @@ int main(void)
 	tstaff_users(owner, users, sizeof(users) / sizeof(users[0]));
 	/* A browser test logs in a dozen times from one address, and submits results with files. */
 	FILE *conf = fopen(f.conf, "a");
-	if (!conf || fputs("burst_login 1000\nrate_login 100000\nmax_body 1M\n", conf) < 0 || fclose(conf) != 0) {
+	if (!conf || fputs("burst_login 1000\nrate_login 100000\nmax_body 1M\n", conf) < 0 ||
+	    fclose(conf) != 0) {
 		fprintf(stderr, "staff-fixture: cannot extend %s\n", f.conf);
 		goto out;
 	}
 	tcm_add_reports(&f, 3);
 	f.region = "310101";
 	tcm_add_reports(&f, 2);
+	f.region = "440104";
+	tcm_add_reports(&f, 6);
 	snprintf(log, sizeof(log), "%s/casemgrd.log", f.dir);
 	if (tdaemon_start(&d, "casemgrd", f.conf, log) != 0)
 		goto out;
-	for (int i = 0; i < 2000 && tpg_value(owner, "SELECT count(*) FROM cases") < 5; i++)
+	for (int i = 0; i < 2000 && tpg_value(owner, "SELECT count(*) FROM cases") < 11; i++)
 		usleep(10000);
-	if (tpg_value(owner, "SELECT count(*) FROM cases") != 5) {
+	if (tpg_value(owner, "SELECT count(*) FROM cases") != 11) {
 		fprintf(stderr, "staff-fixture: the cases were not ingested\n");
 		tdaemon_stop(&d, SIGTERM);
 		goto out;
