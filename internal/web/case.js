@@ -10,6 +10,8 @@ const id = new URLSearchParams(location.search).get('id');
 const base = '/api/v1/cases/' + id;
 let me, tax, units, kase, wf, events, people = {};
 let openForm = null; // the action whose form is shown
+let clocks = null; // GET .../actions/clocks, when the operation exists
+let pendingExtension = null; // a request this user may decide
 
 const status = document.getElementById('status');
 
@@ -112,12 +114,13 @@ function renderWorkflow() {
 
   const buttons = document.getElementById('wf-actions');
   buttons.replaceChildren();
-  for (const name of wf.actions) {
+  const actions = [...wf.actions, ...(pendingExtension ? ['extension_decide'] : [])];
+  for (const name of actions) {
     buttons.append(el('button', { type: 'button', 'data-action': name, 'aria-expanded': String(openForm === name),
       text: t('act.' + name), onclick: () => toggleForm(name) }));
   }
-  if (!wf.actions.length) buttons.append(el('p', { class: 'muted', text: t('wf.no_actions') }));
-  if (openForm && !wf.actions.includes(openForm)) openForm = null;
+  if (!actions.length) buttons.append(el('p', { class: 'muted', text: t('wf.no_actions') }));
+  if (openForm && !actions.includes(openForm)) openForm = null;
   if (!openForm) document.getElementById('wf-form').replaceChildren();
 
   const results = document.getElementById('wf-results');
@@ -149,6 +152,32 @@ function renderWorkflow() {
         (k.note ? ' · ' + k.note : '') }));
     }
     contacts.append(el('h3', { text: t('wf.contacts') }), list);
+  }
+}
+
+// The clocks (0006): the contact and handling clocks, extension requests, and the decision on a pending one
+// for the office that may take it (extension_decide is not a transition, so workflow does not list it).
+function renderClocks() {
+  const box = document.querySelector('#extra div');
+  const section = document.getElementById('extra');
+  if (!clocks) {
+    section.hidden = true;
+    return;
+  }
+  section.hidden = false;
+  document.getElementById('extra-h').textContent = t('ck.title');
+  const list = el('ul');
+  for (const c of clocks.clocks) {
+    list.append(el('li', { class: c.overdue ? 'overdue' : null, text: t('ck.' + c.clock) + ' · ' + t('ck.state.' + c.state) +
+      (c.due ? ' · ' + t('ck.due') + when(c.due, true) : '') + (c.overdue ? ' · ' + t('ck.overdue') : '') }));
+  }
+  box.replaceChildren(list);
+  for (const x of clocks.extensions) {
+    box.append(el('div', { class: 'notice' }, facts([
+      ['act.extension_request', x.working_days + ' · ' + personName(x.requested_by) + ' · ' + when(x.requested_at)],
+      ['arg.reason', x.reason], ['ck.ext_state', t('ck.ext.' + x.state) + (x.new_deadline ? ' · ' + when(x.new_deadline, true) : '')],
+      ['d.reason', x.decision_reason]])));
+    if (x.state === 'pending' && clocks.may_decide_extensions) pendingExtension = x.id;
   }
 }
 
@@ -192,6 +221,7 @@ function renderTimeline() {
 
 function render() {
   renderReport();
+  renderClocks();
   renderWorkflow();
   renderTimeline();
   if (openForm) showForm(openForm);
@@ -251,6 +281,13 @@ function spec(name) {
       { key: 'reason', type: 'textarea', text: 'arg.reason', required: true },
       { key: 'working_days', type: 'number', text: 'arg.working_days', required: true, min: 1, max: 250, value: '30' }];
     case 'supervise': return [{ key: 'instruction', type: 'textarea', text: 'arg.instruction', required: true }];
+    case 'extension_request': return [
+      { key: 'working_days', type: 'number', text: 'arg.days', required: true, min: 1, max: 60 },
+      { key: 'reason', type: 'textarea', text: 'arg.reason', required: true }];
+    case 'extension_decide': return [
+      { key: 'decision', type: 'radio', text: 'arg.decision', required: true,
+        options: [['approve', t('arg.approve')], ['refuse', t('arg.refuse')]] },
+      { key: 'reason', type: 'textarea', text: 'arg.reasons' }];
     default: return null; // a transition this page does not know yet: offered, but without a form
   }
 }
@@ -380,6 +417,7 @@ async function submit(name, fields, form) {
   try {
     const body = await args(fields, form);
     if (!body) return focusFirstError(form);
+    if (name === 'extension_decide') body.extension = pendingExtension;
     await post(base + '/actions/' + name, body);
     openForm = null;
     await reload();
@@ -409,9 +447,11 @@ async function submit(name, fields, form) {
 // ---- loading ----
 
 async function reload() {
-  [kase, wf, events, people] = await Promise.all([get(base), get(base + '/actions/workflow'),
+  [kase, wf, events, people, clocks] = await Promise.all([get(base), get(base + '/actions/workflow'),
     get(base + '/actions/timeline').then((d) => d.events),
-    get(base + '/actions/people').then((d) => d.people).catch(() => ({}))]);
+    get(base + '/actions/people').then((d) => d.people).catch(() => ({})),
+    get(base + '/actions/clocks').catch(() => null)]);
+  pendingExtension = null;
   document.getElementById('wf-outcome').hidden = true;
   render();
 }

@@ -246,9 +246,19 @@ test('one case goes from received to closed through the pages alone', async (t) 
   await ready(cy);
   assert.deepEqual(await caseIds(cy), [1]);
   await openCase(cy, 1);
-  assert.deepEqual(await offered(cy), ['record_contact', 'start']);
+  assert.deepEqual(await offered(cy), ['extension_request', 'record_contact', 'start']);
+  assert.match(await cy.locator('#extra').textContent(), /核查办理期限/);
   await act(cy, 'start');
   assert.equal(await stage(cy), '核查中');
+  // An extension, requested by the unit and approved by the office.
+  await act(cy, 'extension_request', async (f) => {
+    await f.locator('#arg-working_days').fill('5');
+    await f.locator('#arg-reason').fill('需调取银行流水，申请延期。');
+  });
+  assert.match(await cy.locator('#extra').textContent(), /待审批/);
+  await openCase(bj, 1);
+  await act(bj, 'extension_decide', (f) => f.locator('input[value="approve"]').check());
+  assert.match(await bj.locator('#extra').textContent(), /已同意/);
   await act(cy, 'submit_result', async (f) => {
     await f.locator('#arg-result').selectOption('substantiated');
     await f.locator('#arg-findings').fill('经核查，夜间非法采砂属实，已固定证据。');
@@ -296,7 +306,7 @@ test('one case goes from received to closed through the pages alone', async (t) 
 
   // Every step is on the timeline, by name.
   const events = await bj.$$eval('#timeline li strong', (s) => s.map((x) => x.textContent));
-  assert.deepEqual(events, ['自动分流', '受理', '分办', '交办', '开始核查', '报送核查结果', '审核', '审核',
+  assert.deepEqual(events, ['自动分流', '受理', '分办', '交办', '开始核查', '申请延期', '审批延期', '报送核查结果', '审核', '审核',
     '记录联系举报人', '结案']);
   assert.match(await bj.locator('#timeline').textContent(), /rev/);
   await shot(bj, 'case-closed');
