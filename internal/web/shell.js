@@ -6,6 +6,7 @@ import { get, post, toLogin } from './api.js';
 // The pages, and which roles see each in the navigation.
 const PAGES = [
   { path: '/index.html', key: 'nav.cases', roles: ['national', 'provincial', 'unit_officer', 'reviewer'] },
+  { path: '/board.html', key: 'nav.board', roles: ['national', 'provincial', 'unit_officer'] },
   { path: '/map.html', key: 'nav.map', roles: ['national', 'provincial'] },
 ];
 

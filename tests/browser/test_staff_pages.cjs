@@ -167,8 +167,8 @@ test('the login page refuses a wrong password and a missing TOTP code in words, 
 
 test('every role logs in (national with TOTP), gives the pledge once, and is offered its own pages', async (t) => {
   const expect = {
-    nat: ['/index.html', '/map.html'], bj: ['/index.html', '/map.html'], sh: ['/index.html', '/map.html'],
-    cy: ['/index.html'], rev: ['/index.html'],
+    nat: ['/index.html', '/board.html', '/map.html'], bj: ['/index.html', '/board.html', '/map.html'],
+    sh: ['/index.html', '/board.html', '/map.html'], cy: ['/index.html', '/board.html'], rev: ['/index.html'],
     aud: [], adm: [],
   };
   for (const [user, pages] of Object.entries(expect)) {
@@ -340,6 +340,14 @@ test('a provincial user sees no other province\'s case anywhere', async (t) => {
   assert.deepEqual([...new Set(listed)], ['310000']);
   await openCase(sh, 4);
   assert.match(await sh.locator('#wf-facts').textContent(), /上海市扫黑办/);
+  // Nor on the supervision board: the 30-day contact clocks of 2023 are long past, Shanghai's only.
+  await sh.goto(base + '/board.html');
+  await ready(sh);
+  const boardIds = await sh.$$eval('#overdue tbody td:first-child a', (as) => as.map((a) => Number(a.textContent)));
+  assert.ok(boardIds.length > 0);
+  assert.deepEqual(boardIds.filter((id) => id !== 4 && id !== 5), []);
+  await shot(sh, 'board');
+  await axe(sh, 'board');
   await shot(sh, 'province-scope');
   checkPage(sh);
 });
