@@ -486,6 +486,8 @@ int main(int argc, char **argv)
 	}
 	printf("worst p95: case list %.2f ms (target < 100), dashboard %.2f ms (target < 1000)\n", worst_list,
 	       worst_dash);
+	printf("bench dashboard: reports=%lld list_p95_ms=%.2f dashboard_p95_ms=%.2f\n", n, worst_list,
+	       worst_dash);
 	PQfinish(app);
 	PQfinish(owner);
 	tcm_teardown(&f);
