@@ -340,6 +340,15 @@ BEGIN
 		       coalesce(sum(n) FILTER (WHERE measure = 'contacted_30'), 0)::bigint AS done
 		FROM dash_counts WHERE month BETWEEN m_from AND least(m_to, contact_until - 1)
 		                   AND (scope IS NULL OR (province = scope AND NOT conflict)) GROUP BY 1
+	), cb AS (
+		-- Callback answers (0007) of the draws of the period: satisfied or basically satisfied, of those
+		-- that gave a verdict.
+		SELECT k.province,
+		       count(*) FILTER (WHERE k.satisfaction IN ('satisfied', 'basically_satisfied')) AS ok,
+		       count(*) FILTER (WHERE k.satisfaction IN ('satisfied', 'basically_satisfied', 'unsatisfied')) AS answered
+		FROM callbacks k JOIN callback_draws d ON d.id = k.draw_id JOIN cases c ON c.id = k.case_id
+		WHERE d.month BETWEEN m_from AND m_to AND (scope IS NULL OR (k.province = scope AND NOT c.conflict))
+		GROUP BY 1
 	), live AS (
 		SELECT c.province, count(*) AS open,
 		       count(*) FILTER (WHERE c.deadline < today AND c.concluded_at IS NULL) AS overdue
@@ -386,10 +395,10 @@ BEGIN
 			'contact_30_rate', dash_rate(coalesce(k.done, 0), coalesce(k.due, 0)),
 			'feedback_rate', dash_rate(least((per.v ->> 'feedback')::bigint, (per.v ->> 'contactable_concluded')::bigint),
 			                           (per.v ->> 'contactable_concluded')::bigint),
-			'callback_satisfaction', NULL,
+			'callback_satisfaction', dash_rate(coalesce(b.ok, 0), coalesce(b.answered, 0)),
 			'duplicate_share', dash_rate((per.v ->> 'merged')::bigint, (per.v ->> 'received')::bigint))
 			ORDER BY per.province), '[]')
-			FROM per LEFT JOIN contact k ON k.province = per.province),
+			FROM per LEFT JOIN contact k ON k.province = per.province LEFT JOIN cb b ON b.province = per.province),
 		'categories', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', code, 'n', dash_n(n)) ORDER BY n DESC, code), '[]')
 			FROM dims WHERE dim = 'category'),
 		'sectors', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', code, 'n', dash_n(n)) ORDER BY n DESC, code), '[]')

@@ -213,6 +213,17 @@ static const json_t *row_of(const json_t *list, const char *province)
 static void test_dashboard_by_scope(void **state)
 {
 	(void)state;
+	/* Two months of callbacks in Beijing: five satisfied, then the same cases unsatisfied. */
+	assert_int_equal(
+	        tpg_exec(owner,
+	                 "INSERT INTO callback_draws (month, seed, count, digest) VALUES "
+	                 "('2024-01-01', '\\x00112233445566778899aabbccddeeff', 5, sha256('a')), "
+	                 "('2024-02-01', '\\x00112233445566778899aabbccddeeff', 5, sha256('b'));"
+	                 "INSERT INTO callbacks (draw_id, province, rank, case_id, phone, satisfaction) "
+	                 "SELECT d, '110000', r, c, '13800000000', CASE d WHEN 1 THEN 'satisfied' ELSE "
+	                 "'unsatisfied' END FROM generate_series(1, 2) d, unnest(ARRAY[1, 2, 4, 5, 6]) WITH "
+	                 "ORDINALITY AS x(c, r)"),
+	        0);
 	json_t *nat = dashboard("nat", 200), *bj = dashboard("bj", 200), *sh = dashboard("sh", 200);
 
 	/* The national office: both provinces; Beijing's six cases still its own (7 received, one handed up
@@ -233,6 +244,12 @@ static void test_dashboard_by_scope(void **state)
 	                 6);
 	assert_null(row_of(json_object_get(bj, "evaluation"), "310000"));
 	assert_null(row_of(json_object_get(sh, "provinces"), "110000"));
+	/* Callback satisfaction: five satisfied of ten answered in Beijing, none in Shanghai. */
+	const json_t *ev = row_of(json_object_get(nat, "evaluation"), "110000");
+	assert_true(json_is_number(json_object_get(ev, "callback_satisfaction")));
+	assert_true(json_number_value(json_object_get(ev, "callback_satisfaction")) == 0.5);
+	assert_true(json_is_null(json_object_get(row_of(json_object_get(nat, "evaluation"), "310000"),
+	                                         "callback_satisfaction")));
 	/* Categories withheld below 5; the months run over the window. */
 	assert_true(json_array_size(json_object_get(nat, "months")) >= 12);
 	json_decref(nat);
