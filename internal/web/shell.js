@@ -8,6 +8,8 @@ const PAGES = [
   { path: '/index.html', key: 'nav.cases', roles: ['national', 'provincial', 'unit_officer', 'reviewer'] },
   { path: '/board.html', key: 'nav.board', roles: ['national', 'provincial', 'unit_officer'] },
   { path: '/map.html', key: 'nav.map', roles: ['national', 'provincial'] },
+  { path: '/callbacks.html', key: 'nav.callbacks', roles: ['national', 'provincial'] },
+  { path: '/admin.html', key: 'nav.admin', roles: ['administrator'] },
 ];
 
 // Where a role starts.

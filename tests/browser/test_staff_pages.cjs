@@ -167,9 +167,10 @@ test('the login page refuses a wrong password and a missing TOTP code in words, 
 
 test('every role logs in (national with TOTP), gives the pledge once, and is offered its own pages', async (t) => {
   const expect = {
-    nat: ['/index.html', '/board.html', '/map.html'], bj: ['/index.html', '/board.html', '/map.html'],
-    sh: ['/index.html', '/board.html', '/map.html'], cy: ['/index.html', '/board.html'], rev: ['/index.html'],
-    aud: [], adm: [],
+    nat: ['/index.html', '/board.html', '/map.html', '/callbacks.html'],
+    bj: ['/index.html', '/board.html', '/map.html', '/callbacks.html'],
+    sh: ['/index.html', '/board.html', '/map.html', '/callbacks.html'], cy: ['/index.html', '/board.html'],
+    rev: ['/index.html'], aud: [], adm: ['/admin.html'],
   };
   for (const [user, pages] of Object.entries(expect)) {
     const page = await desk(t);
@@ -410,4 +411,37 @@ test('the situation map renders the provinces, charts and evaluation with small 
   assert.equal(await nat.locator('#evaluation tbody tr th').first().textContent(), 'Beijing');
   await shot(nat, 'map-en');
   checkPage(nat);
+});
+
+test('the administrator keeps the holiday calendar; the callback screen shows a month without a draw', async (t) => {
+  const adm = await desk(t);
+  await login(adm, 'adm');
+  assert.equal(new URL(adm.url()).pathname, '/admin.html');
+  await adm.fill('#year', '2027');
+  await adm.click('#year-form button[type="submit"]');
+  await adm.locator('#days tbody tr').first().waitFor();
+  // A Saturday worked: first refused next to the missing name, then saved, listed and deleted.
+  await adm.fill('#day', '2027-02-20');
+  await adm.click('#set button[type="submit"]');
+  assert.equal(await adm.locator('[data-field="name"] .error').textContent(), '此项为必填项。');
+  await adm.selectOption('#kind', 'workday');
+  await adm.fill('#name', '春节调休');
+  await adm.click('#set button[type="submit"]');
+  await adm.locator('#set-outcome.done').waitFor();
+  assert.match(await adm.locator('#days').textContent(), /春节调休/);
+  await shot(adm, 'admin-holidays');
+  await axe(adm, 'admin');
+  await adm.click('#days button[aria-label$="2027-02-20"]');
+  await adm.locator('#set-outcome.done').filter({ hasText: '已删除' }).waitFor();
+  assert.doesNotMatch(await adm.locator('#days').textContent(), /春节调休/);
+  checkPage(adm);
+
+  const bj = await desk(t);
+  await login(bj, 'bj');
+  await bj.goto(base + '/callbacks.html');
+  await ready(bj);
+  assert.equal(await bj.locator('#draw').textContent(), '该月尚未抽样。');
+  await shot(bj, 'callbacks');
+  await axe(bj, 'callbacks');
+  checkPage(bj);
 });
