@@ -1,6 +1,7 @@
 #include "common/web.h"
 
 #include "common/err.h"
+#include "common/http_parse.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -52,4 +53,35 @@ out:
 	deflateEnd(&zs);
 	free(buf);
 	return rc;
+}
+
+struct web_gzipped *web_gzip_table(const struct web_table *t)
+{
+	struct web_gzipped *gz = calloc(t->count ? t->count : 1, sizeof(*gz));
+
+	for (size_t i = 0; gz && i < t->count; i++)
+		if (web_gzip(t->assets[i].data, t->assets[i].len, &gz[i]) != TIP_OK) {
+			web_gzip_free(gz, t->count);
+			return NULL;
+		}
+	return gz;
+}
+
+void web_gzip_free(struct web_gzipped *gz, size_t n)
+{
+	for (size_t i = 0; gz && i < n; i++)
+		free(gz[i].data);
+	free(gz);
+}
+
+void web_reply(struct http_req *req, const char *type, const void *data, size_t len,
+               const struct web_gzipped *gz)
+{
+	static const char *const identity[] = {"Vary: Accept-Encoding", NULL};
+	static const char *const gzip[] = {"Content-Encoding: gzip", "Vary: Accept-Encoding", NULL};
+
+	if (gz && gz->data && http_accepts_encoding(http_req_head(req), "gzip"))
+		http_reply(req, 200, type, gz->data, gz->len, gzip);
+	else
+		http_reply(req, 200, type, data, len, identity);
 }

@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "common/http_server.h"
+
 struct web_asset {
 	const char *path; /* "/index.html" */
 	const char *type; /* Content-Type */
@@ -39,5 +41,18 @@ struct web_gzipped {
  * *out (free out->data) if that is smaller; otherwise out->data is NULL. TIP_OK or TIP_ENOMEM.
  */
 int web_gzip(const void *data, size_t len, struct web_gzipped *out);
+
+/* Every asset of a table compressed (web_gzip), as an array of t->count the caller frees with web_gzip_free;
+ * NULL when out of memory. */
+struct web_gzipped *web_gzip_table(const struct web_table *t);
+void web_gzip_free(struct web_gzipped *gz, size_t n);
+
+/*
+ * A fixed answer (a page, a script, a document the same for everyone), sent gzip-compressed when the client
+ * accepts that and gz holds a smaller form. Only answers without secrets and without anything from the
+ * request may go through here, so that the length of an answer cannot leak a secret (BREACH).
+ */
+void web_reply(struct http_req *req, const char *type, const void *data, size_t len,
+               const struct web_gzipped *gz);
 
 #endif

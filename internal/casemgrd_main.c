@@ -580,7 +580,8 @@ int main(int argc, char **argv)
 	}
 	if (load_seal_key(&c.conf, &ic) != 0)
 		goto out;
-	if (!(staff.taxonomy_json = taxonomy_document(tax, &staff.taxonomy_len))) {
+	if (!(staff.taxonomy_json = taxonomy_document(tax, &staff.taxonomy_len)) ||
+	    !(staff.web_gz = web_gzip_table(&web_staff))) {
 		log_err("out of memory");
 		goto out;
 	}
@@ -741,6 +742,7 @@ out:
 		event_base_free(c.base);
 	tax_free(tax);
 	free((char *)staff.taxonomy_json);
+	web_gzip_free(staff.web_gz, web_staff.count);
 	origins_free(&origins);
 	return c.exit_code;
 }

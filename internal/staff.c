@@ -693,7 +693,8 @@ void staff_handle(struct http_req *req, void *arg)
 	}
 	/* The pages are the same for everyone and hold no data; each asks the API, which checks. */
 	if (get && strncmp(head->path, "/api/", 5) != 0 && (asset = web_find(&web_staff, head->path))) {
-		http_reply(req, 200, asset->type, asset->data, asset->len, NULL);
+		web_reply(req, asset->type, asset->data, asset->len,
+		          s->web_gz ? &s->web_gz[asset - web_staff.assets] : NULL);
 		return;
 	}
 	if (get && !strcmp(head->path, "/api/v1/taxonomy") && s->taxonomy_json) {

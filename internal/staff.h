@@ -14,6 +14,7 @@
 
 #include "common/http_server.h"
 #include "common/metrics.h"
+#include "common/web.h"
 #include "intake/ratelimit.h"
 #include "internal/auth.h"
 #include "internal/pgq.h"
@@ -41,6 +42,7 @@ struct staff {
 	struct metric *logins[STAFF_LOGIN_COUNT]; /* counters the daemon registered */
 	const char *taxonomy_json;                /* GET /api/v1/taxonomy: the labels the pages show */
 	size_t taxonomy_len;
+	struct web_gzipped *web_gz; /* web_staff's assets compressed once (web_gzip_table), or NULL */
 };
 
 /* "ok", "failed", "locked", "rate_limited": the label of each login counter. */

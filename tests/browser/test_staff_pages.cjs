@@ -396,6 +396,9 @@ test('the situation map renders the provinces, charts and evaluation with small 
   for (const id of ['map', 'categories', 'sectors', 'trend']) {
     assert.equal(await nat.locator(`#${id} canvas`).count(), 1, id);
   }
+  // The chart library (a megabyte) travels compressed.
+  const lib = nat.requests.find((r) => r.url().endsWith('/vendor/echarts.min.js'));
+  assert.equal((await lib.response()).headers()['content-encoding'], 'gzip');
   await nat.locator('#map canvas').hover({ position: { x: 700, y: 300 } });
   await shot(nat, 'map');
   await axe(nat, 'map');
