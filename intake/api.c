@@ -8,7 +8,7 @@
 #include "intake/qr.h"
 #include "intake/querycode.h"
 #include "intake/sniff.h"
-#include "intake/web.h"
+#include "common/web.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -368,23 +368,6 @@ static void handle_challenge(struct intake *in, struct http_req *req)
 	                NULL);
 }
 
-/*
- * A fixed answer (a page, a script, the form document), gzip-compressed when the client accepts that and it
- * is smaller. Only answers without secrets and without anything from the request are ever compressed, so the
- * length of an answer cannot leak a secret (BREACH); the API's other answers go as they are.
- */
-static void reply_fixed(struct http_req *req, const char *type, const void *data, size_t len,
-                        const struct web_gzipped *gz)
-{
-	static const char *const identity[] = {"Vary: Accept-Encoding", NULL};
-	static const char *const gzip[] = {"Content-Encoding: gzip", "Vary: Accept-Encoding", NULL};
-
-	if (gz->data && http_accepts_encoding(http_req_head(req), "gzip"))
-		http_reply(req, 200, type, gz->data, gz->len, gzip);
-	else
-		http_reply(req, 200, type, data, len, identity);
-}
-
 void api_handle(struct http_req *req, void *arg)
 {
 	static const char *const allow_get[] = {"Allow: GET, HEAD", NULL};
@@ -411,7 +394,7 @@ void api_handle(struct http_req *req, void *arg)
 			http_reply_error(req, 405, "method_not_allowed", NULL, "use GET", allow_get);
 	} else if (strcmp(h->path, "/api/v1/form") == 0) {
 		if (get)
-			reply_fixed(req, "application/json", in->form_json, in->form_len, &in->form_gz);
+			web_reply(req, "application/json", in->form_json, in->form_len, &in->form_gz);
 		else
 			http_reply_error(req, 405, "method_not_allowed", NULL, "use GET", allow_get);
 	} else if (strcmp(h->path, "/qr.svg") == 0 && get) {
@@ -420,8 +403,9 @@ void api_handle(struct http_req *req, void *arg)
 		else
 			http_reply_error(req, 404, "not_found", NULL, "no public address is configured",
 			                 NULL);
-	} else if (get && (asset = web_find(h->path))) {
-		reply_fixed(req, asset->type, asset->data, asset->len, &in->asset_gz[asset - web_assets]);
+	} else if (get && (asset = web_find(&web_public, h->path))) {
+		web_reply(req, asset->type, asset->data, asset->len,
+		          &in->asset_gz[asset - web_public.assets]);
 	} else if (strcmp(h->path, "/healthz") == 0 && get) {
 		int ok = !outbox_broken(in->outbox);
 
@@ -530,11 +514,8 @@ int api_init(struct intake *in)
 		return TIP_ENOMEM;
 	in->form_len = strlen(in->form_json);
 	if (web_gzip(in->form_json, in->form_len, &in->form_gz) != TIP_OK ||
-	    !(in->asset_gz = calloc(web_asset_count, sizeof(*in->asset_gz))))
+	    !(in->asset_gz = web_gzip_table(&web_public)))
 		return TIP_ENOMEM;
-	for (size_t i = 0; i < web_asset_count; i++)
-		if (web_gzip(web_assets[i].data, web_assets[i].len, &in->asset_gz[i]) != TIP_OK)
-			return TIP_ENOMEM;
 	if (in->conf->public_url[0] && qr_svg(in->conf->public_url, &in->qr_svg, &in->qr_len) != TIP_OK)
 		return TIP_ENOMEM; /* the address was checked with the configuration */
 
@@ -579,9 +560,7 @@ void api_free(struct intake *in)
 	in->form_json = NULL;
 	free(in->form_gz.data);
 	in->form_gz.data = NULL;
-	for (size_t i = 0; in->asset_gz && i < web_asset_count; i++)
-		free(in->asset_gz[i].data);
-	free(in->asset_gz);
+	web_gzip_free(in->asset_gz, web_public.count);
 	in->asset_gz = NULL;
 	free(in->qr_svg);
 	in->qr_svg = NULL;

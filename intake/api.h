@@ -14,7 +14,7 @@
 #include "intake/pow.h"
 #include "intake/ratelimit.h"
 #include "intake/status.h"
-#include "intake/web.h"
+#include "common/web.h"
 #include "proto/report.h"
 #include "proto/taxonomy.h"
 
@@ -30,7 +30,7 @@ struct intake {
 	char *form_json; /* GET /api/v1/form, built once */
 	size_t form_len;
 	struct web_gzipped form_gz;   /* the same, compressed once */
-	struct web_gzipped *asset_gz; /* web_assets[i] compressed once, web_asset_count of them */
+	struct web_gzipped *asset_gz; /* web_public.assets[i] compressed once, web_public.count of them */
 	char *qr_svg;                 /* GET /qr.svg, built once from public_url; NULL without one */
 	size_t qr_len;
 	struct http_server *public_srv;

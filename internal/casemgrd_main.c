@@ -32,8 +32,10 @@
 #include "internal/publish.h"
 #include "internal/staff.h"
 #include "proto/keyfile.h"
+#include "proto/taxonomy.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <openssl/err.h>
 #include <event2/thread.h>
 #include <pthread.h>
@@ -552,6 +554,17 @@ static int load_index_key(const struct casemgr_conf *conf, struct ingest_conf *i
 	return 0;
 }
 
+/* The taxonomy's labels for the staff pages (the document intaked's form gets), or NULL. */
+static char *taxonomy_document(const struct taxonomy *tax, size_t *len)
+{
+	json_t *doc = json_pack("{s:o}", "taxonomy", tax_to_json(tax));
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+	json_decref(doc);
+	*len = text ? strlen(text) : 0;
+	return text;
+}
+
 int main(int argc, char **argv)
 {
 	static struct casemgr c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -590,6 +603,11 @@ int main(int argc, char **argv)
 	}
 	if (load_seal_key(&c.conf, &ic) != 0 || load_index_key(&c.conf, &ic) != 0)
 		goto out;
+	if (!(staff.taxonomy_json = taxonomy_document(tax, &staff.taxonomy_len)) ||
+	    !(staff.web_gz = web_gzip_table(&web_staff))) {
+		log_err("out of memory");
+		goto out;
+	}
 	if ((rc = key_read_private(c.conf.audit_key, &c.audit_key)) != TIP_OK ||
 	    c.audit_key.type != KEY_ED25519) {
 		log_err("%s: not a signing key (%s)", c.conf.audit_key, rc ? tip_strerror(rc) : "wrong type");
@@ -626,8 +644,8 @@ int main(int argc, char **argv)
 	lim.max_body = c.conf.max_body;
 	lim.max_connections = (size_t)c.conf.max_connections;
 	const char *headers[] = {
-	        "Content-Security-Policy: default-src 'self'; object-src 'none'; base-uri 'none'; "
-	        "frame-ancestors 'none'; form-action 'self'",
+	        "Content-Security-Policy: default-src 'self'; img-src 'self' data:; object-src 'none'; "
+	        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
 	        "X-Content-Type-Options: nosniff",
 	        "X-Frame-Options: DENY",
 	        "Referrer-Policy: no-referrer",
@@ -747,6 +765,8 @@ out:
 	if (c.base)
 		event_base_free(c.base);
 	tax_free(tax);
+	free((char *)staff.taxonomy_json);
+	web_gzip_free(staff.web_gz, web_staff.count);
 	origins_free(&origins);
 	return c.exit_code;
 }

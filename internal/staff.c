@@ -3,6 +3,7 @@
 #include "common/encoding.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/web.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #define COOKIE       "tip_session"
+#define CSRF_COOKIE  "tip_csrf" /* readable by the pages: they send it back as X-CSRF-Token */
 #define BYTEA_PARAM  (2 + 2 * AUTH_DIGEST_LEN + 1) /* "\x" and hex */
 #define PAGE_DEFAULT 50
 #define PAGE_MAX     200
@@ -241,6 +243,10 @@ static void run_route(struct call *c, struct pgq_tx *tx)
 	switch (c->route) {
 	case R_LOGOUT: {
 		const char *token[] = {c->token};
+		snprintf(c->extra[0], sizeof(c->extra[0]),
+		         "Set-Cookie: " COOKIE "=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0");
+		snprintf(c->extra[1], sizeof(c->extra[1]),
+		         "Set-Cookie: " CSRF_COOKIE "=; Secure; SameSite=Strict; Path=/; Max-Age=0");
 		pgq_send(tx, "SELECT session_end($1::bytea)", 1, token, 0, on_done, c);
 		break;
 	}
@@ -325,8 +331,8 @@ static void on_begin_session(struct pgq_tx *tx, const PGresult *res, void *arg)
 static void on_login_committed(struct pgq_tx *tx, const PGresult *res, void *arg)
 {
 	struct call *c = arg;
-	char cookie[160];
-	const char *extra[] = {cookie, NULL};
+	char cookie[160], csrf_cookie[160];
+	const char *extra[] = {cookie, csrf_cookie, NULL};
 	(void)tx;
 
 	if (!ok(res))
@@ -341,6 +347,11 @@ static void on_login_committed(struct pgq_tx *tx, const PGresult *res, void *arg
 	snprintf(cookie, sizeof(cookie),
 	         "Set-Cookie: " COOKIE "=%s; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=%lld",
 	         c->new_token, c->s->conf.session_ttl_s);
+	/* The CSRF token also as a cookie the pages can read, so it outlives a page: another site can neither
+	 * read it nor, under SameSite=Strict, have it sent. */
+	snprintf(csrf_cookie, sizeof(csrf_cookie),
+	         "Set-Cookie: " CSRF_COOKIE "=%s; Secure; SameSite=Strict; Path=/; Max-Age=%lld", c->new_csrf,
+	         c->s->conf.session_ttl_s);
 	http_reply_json(c->req, 200, json_pack("{s:s}", "csrf_token", c->new_csrf), extra);
 	call_free(c);
 }
@@ -671,10 +682,23 @@ static uint64_t mono_ms(void)
 void staff_handle(struct http_req *req, void *arg)
 {
 	struct staff *s = arg;
+	const struct http_head *head = http_req_head(req);
+	int get = head->method == HTTP_GET || head->method == HTTP_HEAD;
+	const struct web_asset *asset;
 	struct call *c;
 
-	if (!strcmp(http_req_head(req)->path, "/healthz")) {
+	if (!strcmp(head->path, "/healthz")) {
 		http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"), NULL);
+		return;
+	}
+	/* The pages are the same for everyone and hold no data; each asks the API, which checks. */
+	if (get && strncmp(head->path, "/api/", 5) != 0 && (asset = web_find(&web_staff, head->path))) {
+		web_reply(req, asset->type, asset->data, asset->len,
+		          s->web_gz ? &s->web_gz[asset - web_staff.assets] : NULL);
+		return;
+	}
+	if (get && !strcmp(head->path, "/api/v1/taxonomy") && s->taxonomy_json) {
+		http_reply(req, 200, "application/json", s->taxonomy_json, s->taxonomy_len, NULL);
 		return;
 	}
 	if (!(c = calloc(1, sizeof(*c)))) {

@@ -14,6 +14,7 @@
 
 #include "common/http_server.h"
 #include "common/metrics.h"
+#include "common/web.h"
 #include "intake/ratelimit.h"
 #include "internal/auth.h"
 #include "internal/pgq.h"
@@ -39,12 +40,15 @@ struct staff {
 	struct pgq *db;
 	struct rl *rl_login;                      /* login attempts per client address prefix */
 	struct metric *logins[STAFF_LOGIN_COUNT]; /* counters the daemon registered */
+	const char *taxonomy_json;                /* GET /api/v1/taxonomy: the labels the pages show */
+	size_t taxonomy_len;
+	struct web_gzipped *web_gz; /* web_staff's assets compressed once (web_gzip_table), or NULL */
 };
 
 /* "ok", "failed", "locked", "rate_limited": the label of each login counter. */
 const char *staff_login_name(enum staff_login l);
 
-/* The listener's handler (arg: struct staff). */
+/* The listener's handler (arg: struct staff): the staff pages (common/web.h, table web_staff) and the API. */
 void staff_handle(struct http_req *req, void *arg);
 
 #endif

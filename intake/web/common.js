@@ -47,47 +47,8 @@ export async function proofOfWork(onProgress) {
   });
 }
 
-// An element wraps each control as <div class="field" data-field="API path"> with a <p class="error"> in it.
-// An API error names a path such as persons[0].phones[1]; the nearest enclosing field shows it.
-export function fieldFor(root, path) {
-  for (let p = path; p; p = p.replace(/(\[\d+\]|\.[a-z_]+)$/, '')) {
-    const el = root.querySelector('[data-field="' + CSS.escape(p) + '"]');
-    if (el) return el;
-    if (!/(\[\d+\]|\.[a-z_]+)$/.test(p)) break;
-  }
-  return null;
-}
-
-export function showError(field, text) {
-  const p = field.querySelector('.error');
-  const control = field.querySelector('input, select, textarea');
-  p.textContent = text;
-  p.hidden = false;
-  if (control) {
-    control.setAttribute('aria-invalid', 'true');
-    control.setAttribute('aria-describedby', p.id);
-  }
-}
-
-export function clearErrors(root) {
-  for (const p of root.querySelectorAll('.error')) {
-    p.hidden = true;
-    p.textContent = '';
-  }
-  for (const c of root.querySelectorAll('[aria-invalid]')) c.removeAttribute('aria-invalid');
-}
-
-// Gives every error paragraph an id, so controls can point at it with aria-describedby.
-export function numberErrors(root) {
-  root.querySelectorAll('.error').forEach((p, i) => {
-    if (!p.id) p.id = 'error-' + i;
-  });
-}
-
-export function focusFirstError(root) {
-  const c = root.querySelector('[aria-invalid="true"]');
-  if (c) c.focus();
-}
+// Errors next to fields: common/web/fields.js, shared with the staff pages.
+export { fieldFor, showError, clearErrors, numberErrors, focusFirstError } from './fields.js';
 
 // Damm check digit (docs/internals/intake-querycode.md): the table row by row, ten digits each.
 const DAMM = '0317598642709215486342068713591750983426612304597836742095815869720134894536201794386172052581436790';

@@ -1,6 +1,7 @@
-// Every text of the public pages in Simplified Chinese (the default) and English. Elements carry
-// data-t="key" (text, with data-t-n="number" for a text that counts, such as "Person {n}") or data-t-aria="key"
-// (aria-label); dynamic texts come through t().
+// Every text of the public pages in Simplified Chinese (the default) and English; the mechanism (data-t,
+// with data-t-n="number" for a text that counts, such as "Person {n}"; data-t-aria; t(); the switch) is
+// common/web/lang.js, shared with the staff pages.
+import { addTexts } from './lang.js';
 
 const TEXT = {
   'site.name': ['扫黑除恶线索举报', 'Report organised crime'],
@@ -134,48 +135,5 @@ const TEXT = {
   'poster.print': ['打印海报', 'Print the poster'],
 };
 
-const params = new URLSearchParams(location.search);
-export let lang = params.get('lang') === 'en' ? 'en' : 'zh';
-
-export function t(key, vars) {
-  const pair = TEXT[key];
-  let s = pair ? pair[lang === 'en' ? 1 : 0] : key;
-  for (const [k, v] of Object.entries(vars || {})) s = s.replace('{' + k + '}', String(v));
-  return s;
-}
-
-// A taxonomy item's label in the current language.
-export const label = (item) => (lang === 'en' && item.en ? item.en : item.zh);
-
-const listeners = [];
-export function onLangChange(fn) {
-  listeners.push(fn);
-}
-
-// Labels root and everything in it in the current language (pages call it for nodes they build).
-export function translate(root) {
-  const all = (sel) => [...(root.matches && root.matches(sel) ? [root] : []), ...root.querySelectorAll(sel)];
-  for (const el of all('[data-t]')) el.textContent = t(el.dataset.t, el.dataset.tN && { n: el.dataset.tN });
-  for (const el of all('[data-t-aria]')) el.setAttribute('aria-label', t(el.dataset.tAria));
-}
-
-function apply() {
-  document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
-  translate(document);
-  // Links to the other pages keep the language; nothing else ever goes into an address.
-  for (const a of document.querySelectorAll('a[data-page]')) {
-    a.href = a.dataset.page + (lang === 'en' ? '?lang=en' : '');
-  }
-  const sw = document.getElementById('lang');
-  sw.lang = lang === 'en' ? 'zh-CN' : 'en';
-  for (const fn of listeners) fn();
-}
-
-export function initLang() {
-  document.getElementById('lang').addEventListener('click', () => {
-    lang = lang === 'en' ? 'zh' : 'en';
-    history.replaceState(null, '', location.pathname + (lang === 'en' ? '?lang=en' : ''));
-    apply();
-  });
-  apply();
-}
+addTexts(TEXT);
+export { lang, t, label, onLangChange, initLang, translate } from './lang.js';

@@ -12,7 +12,7 @@
 #include "daemon.h"
 #include "httpc.h"
 #include "intake/qr.h"
-#include "intake/web.h"
+#include "common/web.h"
 #include "testutil.h"
 
 #include <signal.h>
@@ -109,9 +109,9 @@ static void test_every_asset_byte_for_byte(void **state)
 	(void)state;
 	struct httpc_response r;
 
-	assert_true(web_asset_count >= 9);
-	for (size_t i = 0; i < web_asset_count; i++) {
-		const struct web_asset *a = &web_assets[i];
+	assert_true(web_public.count >= 9);
+	for (size_t i = 0; i < web_public.count; i++) {
+		const struct web_asset *a = &web_public.assets[i];
 
 		get(&with_qr, "GET", a->path, &r);
 		assert_int_equal(r.status, 200);
@@ -129,7 +129,7 @@ static void test_every_asset_byte_for_byte(void **state)
 	httpc_free(&r);
 	get(&with_qr, "GET", "/?lang=en", &r);
 	assert_int_equal(r.status, 200);
-	assert_int_equal(r.body_len, web_find("/index.html")->len);
+	assert_int_equal(r.body_len, web_find(&web_public, "/index.html")->len);
 	httpc_free(&r);
 }
 
@@ -171,8 +171,8 @@ static void test_gzip_when_accepted(void **state)
 	size_t n = 0;
 
 	paths[n++] = "/api/v1/form";
-	for (size_t i = 0; i < web_asset_count && n < 64; i++)
-		paths[n++] = web_assets[i].path;
+	for (size_t i = 0; i < web_public.count && n < 64; i++)
+		paths[n++] = web_public.assets[i].path;
 	for (size_t i = 0; i < n; i++) {
 		assert_int_equal(httpc_request(HOST, with_qr.port, 0, "GET", paths[i], NULL, NULL, 0, &plain),
 		                 0);
@@ -262,21 +262,21 @@ static void test_types_are_fixed(void **state)
 	             {".css", "text/css; charset=utf-8"}};
 	size_t matched = 0;
 
-	for (size_t i = 0; i < web_asset_count; i++) {
-		const char *p = web_assets[i].path;
+	for (size_t i = 0; i < web_public.count; i++) {
+		const char *p = web_public.assets[i].path;
 
 		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
 			size_t n = strlen(p), s = strlen(types[t].suffix);
 
 			if (n > s && strcmp(p + n - s, types[t].suffix) == 0) {
-				assert_string_equal(web_assets[i].type, types[t].type);
+				assert_string_equal(web_public.assets[i].type, types[t].type);
 				matched++;
 			}
 		}
 	}
-	assert_int_equal(matched, web_asset_count);
-	assert_non_null(web_find("/index.html"));
-	assert_ptr_equal(web_find("/"), web_find("/index.html"));
+	assert_int_equal(matched, web_public.count);
+	assert_non_null(web_find(&web_public, "/index.html"));
+	assert_ptr_equal(web_find(&web_public, "/"), web_find(&web_public, "/index.html"));
 }
 
 static void test_nothing_else_is_served(void **state)
