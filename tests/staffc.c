@@ -7,8 +7,10 @@
 
 #include "common/err.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int tstaff_call(int port, const char *method, const char *path, const struct tsession *s, int csrf,
                 const char *body, struct httpc_response *r)
@@ -102,4 +104,47 @@ void tstaff_users(PGconn *owner, const char *const (*users)[4], size_t n)
 			fail_msg("user %s: %s", users[i][0], PQresultErrorMessage(r));
 		PQclear(r);
 	}
+}
+
+void tstaff_setup(struct tstaff *s, const char *units_sql, const char *const (*users)[4], size_t n_users,
+                  const struct tstaff_reports *reports, size_t n_reports)
+{
+	char log[300];
+	long long cases = 0;
+
+	assert_true(n_users <= TSTAFF_USERS_MAX);
+	s->users = users;
+	s->n_users = n_users;
+	tcm_setup(&s->f, 1);
+	s->owner = tpg_connect(&s->f.pg, "tip_owner");
+	assert_int_equal(tpg_exec(s->owner, units_sql), 0);
+	tstaff_users(s->owner, users, n_users);
+	for (size_t i = 0; i < n_reports; i++) {
+		s->f.region = reports[i].region;
+		tcm_add_reports(&s->f, reports[i].n);
+		cases += (long long)reports[i].n;
+	}
+	snprintf(log, sizeof(log), "%s/casemgrd.log", s->f.dir);
+	assert_int_equal(tdaemon_start(&s->d, "casemgrd", s->f.conf, log), 0);
+	for (int i = 0; i < 2000 && tpg_value(s->owner, "SELECT count(*) FROM cases") < cases; i++)
+		usleep(10000);
+	assert_int_equal(tpg_value(s->owner, "SELECT count(*) FROM cases"), cases);
+	for (size_t i = 0; i < n_users; i++)
+		s->sess[i] = tstaff_session(s->d.port, users[i][0], 1);
+}
+
+const struct tsession *tstaff_as(const struct tstaff *s, const char *user)
+{
+	for (size_t i = 0; i < s->n_users; i++)
+		if (!strcmp(s->users[i][0], user))
+			return &s->sess[i];
+	fail_msg("no user %s", user);
+	return NULL;
+}
+
+void tstaff_teardown(struct tstaff *s)
+{
+	tdaemon_stop(&s->d, SIGTERM);
+	PQfinish(s->owner);
+	tcm_teardown(&s->f);
 }

@@ -8,8 +8,10 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
+#include "daemon.h"
 #include "httpc.h"
 #include "internal/auth.h"
+#include "pg.h"
 
 #define TSTAFF_PASSWORD "correct horse battery"
 
@@ -38,5 +40,46 @@ struct tsession tstaff_session(int port, const char *user, int pledge);
  * TSTAFF_PASSWORD. Aborts on failure.
  */
 void tstaff_users(PGconn *owner, const char *const (*users)[4], size_t n);
+
+/*
+ * The start of the units every staff test has: 1 the national office, 2 the Beijing office, 3 the
+ * Shanghai office; a test appends its own units, "(parent, kind, region, province, name), ...".
+ */
+#define TSTAFF_OFFICES                                                                                       \
+	"INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "                            \
+	"(NULL, 'national', NULL, NULL, 'national office');"                                                 \
+	"INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "                            \
+	"(1, 'provincial', '110000', '110000', 'Beijing office'), "                                          \
+	"(1, 'provincial', '310000', '310000', 'Shanghai office'), "
+
+/* Reports of one region, for tstaff_setup. */
+struct tstaff_reports {
+	const char *region;
+	size_t n;
+};
+
+#define TSTAFF_USERS_MAX 16
+
+/* A casemgrd with its database, units, accounts and ingested cases, every account logged in. */
+struct tstaff {
+	struct tcm f;
+	struct tdaemon d;
+	PGconn *owner;
+	const char *const (*users)[4];
+	size_t n_users;
+	struct tsession sess[TSTAFF_USERS_MAX];
+};
+
+/*
+ * tcm_setup with the schema, units_sql run as the owner, the accounts; the reports (in order, each group
+ * in its region) ingested by a started casemgrd and waited for; every account logged in with the pledge
+ * accepted. Aborts on failure.
+ */
+void tstaff_setup(struct tstaff *s, const char *units_sql, const char *const (*users)[4], size_t n_users,
+                  const struct tstaff_reports *reports, size_t n_reports);
+/* The session of a user of the fixture. */
+const struct tsession *tstaff_as(const struct tstaff *s, const char *user);
+/* Stops casemgrd and removes everything. */
+void tstaff_teardown(struct tstaff *s);
 
 #endif

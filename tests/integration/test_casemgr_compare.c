@@ -140,13 +140,8 @@ static int setup(void **state)
 	owner = tpg_connect(&f.pg, "tip_owner");
 	/* Before any case arrives, so that distribution gives each its province's office. */
 	assert_int_equal(tpg_exec(owner,
-	                          "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
-	                          "(NULL, 'national', NULL, NULL, 'national office');"
-	                          "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
-	                          "(1, 'provincial', '110000', '110000', 'Beijing office'), "
-	                          "(1, 'provincial', '310000', '310000', 'Shanghai office'), "
-	                          "(2, 'verification', '110101', '110000', 'Dongcheng unit'), "
-	                          "(2, 'review', '110000', '110000', 'Beijing review')"),
+	                          TSTAFF_OFFICES "(2, 'verification', '110101', '110000', 'Dongcheng unit'), "
+	                                         "(2, 'review', '110000', '110000', 'Beijing review')"),
 	                 0);
 	tstaff_users(owner, users, N_USERS);
 	return 0;

@@ -23,9 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct tcm f;
-static struct tdaemon d;
-static PGconn *owner;
+static struct tstaff t;
 
 /* Units: 1 national, 2 Beijing office, 3 Shanghai office, 4 Chaoyang unit, 5 Beijing review. */
 static const char *const users[][4] = {
@@ -33,54 +31,23 @@ static const char *const users[][4] = {
         {"cy", "unit_officer", "4", NULL}, {"rev", "reviewer", "5", NULL},  {"aud", "auditor", "1", NULL},
 };
 #define N_USERS (sizeof(users) / sizeof(users[0]))
-static struct tsession sess[N_USERS];
-
-static const struct tsession *as(const char *user)
-{
-	for (size_t i = 0; i < N_USERS; i++)
-		if (!strcmp(users[i][0], user))
-			return &sess[i];
-	fail_msg("no user %s", user);
-	return NULL;
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	char log[300];
-
-	tcm_setup(&f, 1);
-	owner = tpg_connect(&f.pg, "tip_owner");
-	assert_int_equal(tpg_exec(owner,
-	                          "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
-	                          "(NULL, 'national', NULL, NULL, 'national office');"
-	                          "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
-	                          "(1, 'provincial', '110000', '110000', 'Beijing office'), "
-	                          "(1, 'provincial', '310000', '310000', 'Shanghai office'), "
-	                          "(2, 'verification', '110105', '110000', 'Chaoyang unit'), "
-	                          "(2, 'review', '110000', '110000', 'Beijing review')"),
-	                 0);
-	tstaff_users(owner, users, N_USERS);
 	/* Cases 1-7 in Beijing (110101), 8-10 in Shanghai (310101). */
-	tcm_add_reports(&f, 7);
-	f.region = "310101";
-	tcm_add_reports(&f, 3);
-	snprintf(log, sizeof(log), "%s/casemgrd.log", f.dir);
-	assert_int_equal(tdaemon_start(&d, "casemgrd", f.conf, log), 0);
-	for (int i = 0; i < 2000 && tpg_value(owner, "SELECT count(*) FROM cases") < 10; i++)
-		usleep(10000);
-	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM cases"), 10);
-	for (size_t i = 0; i < N_USERS; i++)
-		sess[i] = tstaff_session(d.port, users[i][0], 1);
+	static const struct tstaff_reports reports[] = {{"110101", 7}, {"310101", 3}};
+
+	tstaff_setup(&t,
+	             TSTAFF_OFFICES "(2, 'verification', '110105', '110000', 'Chaoyang unit'), "
+	                            "(2, 'review', '110000', '110000', 'Beijing review')",
+	             users, N_USERS, reports, 2);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	tdaemon_stop(&d, SIGTERM);
-	PQfinish(owner);
-	tcm_teardown(&f);
+	tstaff_teardown(&t);
 	return 0;
 }
 
@@ -90,7 +57,7 @@ static json_t *call(const char *user, const char *method, const char *path, cons
 	struct httpc_response r;
 	json_error_t e;
 	json_t *doc;
-	int st = tstaff_call(d.port, method, path, as(user), !strcmp(method, "POST"), body, &r);
+	int st = tstaff_call(t.d.port, method, path, tstaff_as(&t, user), !strcmp(method, "POST"), body, &r);
 
 	if (st != want)
 		fail_msg("%s %s %s: %d, not %d: %s", user, method, path, st, want, r.body ? r.body : "");
@@ -110,30 +77,30 @@ static void act(const char *user, int id, const char *action, const char *body)
 /* The summaries kept by the triggers (rows of n = 0 left out) equal a rebuild from the base tables. */
 static void expect_summaries_rebuilt(void)
 {
-	assert_int_equal(tpg_exec(owner,
+	assert_int_equal(tpg_exec(t.owner,
 	                          "CREATE TEMP TABLE kept_counts AS SELECT * FROM dash_counts WHERE n <> 0;"
 	                          "CREATE TEMP TABLE kept_dims AS SELECT * FROM dash_dims WHERE n <> 0;"
 	                          "SELECT dash_rebuild()"),
 	                 0);
-	assert_int_equal(tpg_value(owner,
+	assert_int_equal(tpg_value(t.owner,
 	                           "SELECT count(*) FROM ((SELECT * FROM kept_counts EXCEPT SELECT * FROM "
 	                           "dash_counts) UNION ALL (SELECT * FROM dash_counts EXCEPT SELECT * FROM "
 	                           "kept_counts)) x"),
 	                 0);
-	assert_int_equal(tpg_value(owner,
+	assert_int_equal(tpg_value(t.owner,
 	                           "SELECT count(*) FROM ((SELECT * FROM kept_dims EXCEPT SELECT * FROM "
 	                           "dash_dims) UNION ALL (SELECT * FROM dash_dims EXCEPT SELECT * FROM "
 	                           "kept_dims)) x"),
 	                 0);
-	assert_int_equal(tpg_exec(owner, "DROP TABLE kept_counts, kept_dims"), 0);
+	assert_int_equal(tpg_exec(t.owner, "DROP TABLE kept_counts, kept_dims"), 0);
 }
 
 static void test_summaries_follow_the_workflow(void **state)
 {
 	(void)state;
 	expect_summaries_rebuilt();
-	assert_int_equal(tpg_value(owner, "SELECT sum(n) FROM dash_counts WHERE measure = 'received'"), 10);
-	assert_int_equal(tpg_value(owner, "SELECT sum(n) FROM dash_dims WHERE dim = 'sector'"), 10);
+	assert_int_equal(tpg_value(t.owner, "SELECT sum(n) FROM dash_counts WHERE measure = 'received'"), 10);
+	assert_int_equal(tpg_value(t.owner, "SELECT sum(n) FROM dash_dims WHERE dim = 'sector'"), 10);
 	/* Case 1 through the whole loop, case 2 declined, case 3 handed up to the national office. */
 	act("bj", 1, "accept", "{}");
 	act("bj", 1, "distribute", "{}");
@@ -153,19 +120,19 @@ static void test_summaries_follow_the_workflow(void **state)
 	act("bj", 2, "decline", "{\"result\": \"referred\", \"reason\": \"elsewhere\"}");
 	act("bj", 3, "redistribute", "{\"unit\": 1, \"reason\": \"conflict of interest\"}");
 	expect_summaries_rebuilt();
-	assert_int_equal(tpg_value(owner, "SELECT sum(n) FROM dash_counts WHERE measure = 'contacted_30'"),
+	assert_int_equal(tpg_value(t.owner, "SELECT sum(n) FROM dash_counts WHERE measure = 'contacted_30'"),
 	                 1);
-	assert_int_equal(tpg_value(owner, "SELECT sum(n) FROM dash_counts WHERE measure = 'feedback'"), 1);
-	assert_int_equal(tpg_value(owner, "SELECT sum(n) FROM dash_counts WHERE measure = 'on_time'"), 1);
-	assert_int_equal(tpg_value(owner, "SELECT sum(n) FROM dash_counts WHERE measure = 'closed'"), 2);
+	assert_int_equal(tpg_value(t.owner, "SELECT sum(n) FROM dash_counts WHERE measure = 'feedback'"), 1);
+	assert_int_equal(tpg_value(t.owner, "SELECT sum(n) FROM dash_counts WHERE measure = 'on_time'"), 1);
+	assert_int_equal(tpg_value(t.owner, "SELECT sum(n) FROM dash_counts WHERE measure = 'closed'"), 2);
 	assert_int_equal(
-	        tpg_value(owner, "SELECT sum(n) FROM dash_counts WHERE conflict AND measure = 'received'"),
+	        tpg_value(t.owner, "SELECT sum(n) FROM dash_counts WHERE conflict AND measure = 'received'"),
 	        1);
 	/* Re-opening takes the conclusion and the close back out. */
 	act("bj", 1, "reopen", "{\"reason\": \"callback unsatisfied\", \"working_days\": 10}");
 	expect_summaries_rebuilt();
 	assert_int_equal(
-	        tpg_value(owner, "SELECT coalesce(sum(n), 0) FROM dash_counts WHERE measure = 'concluded'"),
+	        tpg_value(t.owner, "SELECT coalesce(sum(n), 0) FROM dash_counts WHERE measure = 'concluded'"),
 	        0);
 }
 
@@ -182,7 +149,7 @@ static void test_small_counts_withheld(void **state)
 	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
 		snprintf(sql, sizeof(sql), "SELECT coalesce(dash_rate(%d, %d)::text, '')", rates[i].num,
 		         rates[i].den);
-		PGresult *r = PQexec(owner, sql);
+		PGresult *r = PQexec(t.owner, sql);
 		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
 		if (strcmp(PQgetvalue(r, 0, 0), rates[i].want) != 0)
 			fail_msg("dash_rate(%d, %d) = %s, not %s", rates[i].num, rates[i].den,
@@ -190,9 +157,11 @@ static void test_small_counts_withheld(void **state)
 		PQclear(r);
 	}
 	assert_int_equal(
-	        tpg_value(owner, "SELECT count(*) FROM (VALUES (0), (5), (6)) v(n) WHERE dash_n(n) = n"), 3);
+	        tpg_value(t.owner, "SELECT count(*) FROM (VALUES (0), (5), (6)) v(n) WHERE dash_n(n) = n"),
+	        3);
 	assert_int_equal(
-	        tpg_value(owner, "SELECT count(*) FROM generate_series(1, 4) n WHERE dash_n(n) IS NULL"), 4);
+	        tpg_value(t.owner, "SELECT count(*) FROM generate_series(1, 4) n WHERE dash_n(n) IS NULL"),
+	        4);
 }
 
 static json_t *dashboard(const char *user, int want)
@@ -215,7 +184,7 @@ static void test_dashboard_by_scope(void **state)
 	(void)state;
 	/* Two months of callbacks in Beijing: five satisfied, then the same cases unsatisfied. */
 	assert_int_equal(
-	        tpg_exec(owner,
+	        tpg_exec(t.owner,
 	                 "INSERT INTO callback_draws (month, seed, count, digest) VALUES "
 	                 "('2024-01-01', '\\x00112233445566778899aabbccddeeff', 5, sha256('a')), "
 	                 "('2024-02-01', '\\x00112233445566778899aabbccddeeff', 5, sha256('b'));"
@@ -272,7 +241,7 @@ static void compare_lists(long long uid, const char *const filters[5])
 {
 	char actor[24], before[24] = "";
 	const char *set[] = {actor};
-	PGconn *app = tpg_connect(&f.pg, "tip_app");
+	PGconn *app = tpg_connect(&t.f.pg, "tip_app");
 
 	snprintf(actor, sizeof(actor), "%lld", uid);
 	for (int page = 0; page < 20; page++) {
@@ -306,7 +275,7 @@ static void test_case_list_as_before(void **state)
 	/* The statement of 0004, kept here as the reference. */
 	assert_int_equal(
 	        tpg_exec(
-	                owner,
+	                t.owner,
 	                "CREATE FUNCTION test_case_list_plain(stage_is text, province_is text, region_is "
 	                "text, "
 	                "category_is text, before bigint, page integer) RETURNS jsonb LANGUAGE sql STABLE AS "

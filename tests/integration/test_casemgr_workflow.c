@@ -22,9 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct tcm f;
-static struct tdaemon d;
-static PGconn *owner;
+static struct tstaff t;
 
 /*
  * Units: 1 national, 2 Beijing office, 3 Shanghai office, 4 Chaoyang unit (110105), 5 Dongcheng unit
@@ -37,56 +35,25 @@ static const char *const users[][4] = {
         {"aud", "auditor", "1", NULL},     {"adm", "administrator", "1", NULL},
 };
 #define N_USERS (sizeof(users) / sizeof(users[0]))
-static struct tsession sess[N_USERS];
-
-static const struct tsession *as(const char *user)
-{
-	for (size_t i = 0; i < N_USERS; i++)
-		if (!strcmp(users[i][0], user))
-			return &sess[i];
-	fail_msg("no user %s", user);
-	return NULL;
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	char log[300];
-
-	tcm_setup(&f, 1);
-	owner = tpg_connect(&f.pg, "tip_owner");
-	assert_int_equal(tpg_exec(owner,
-	                          "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
-	                          "(NULL, 'national', NULL, NULL, 'national office');"
-	                          "INSERT INTO org_units (parent_id, kind, region, province, name) VALUES "
-	                          "(1, 'provincial', '110000', '110000', 'Beijing office'), "
-	                          "(1, 'provincial', '310000', '310000', 'Shanghai office'), "
-	                          "(2, 'verification', '110105', '110000', 'Chaoyang unit'), "
-	                          "(2, 'verification', '110101', '110000', 'Dongcheng unit'), "
-	                          "(2, 'review', '110000', '110000', 'Beijing review'), "
-	                          "(3, 'verification', '310101', '310000', 'Huangpu unit')"),
-	                 0);
-	tstaff_users(owner, users, N_USERS);
 	/* Cases 1-3 in Beijing, case 4 in Shanghai. */
-	tcm_add_reports(&f, 3);
-	f.region = "310101";
-	tcm_add_reports(&f, 1);
-	snprintf(log, sizeof(log), "%s/casemgrd.log", f.dir);
-	assert_int_equal(tdaemon_start(&d, "casemgrd", f.conf, log), 0);
-	for (int i = 0; i < 2000 && tpg_value(owner, "SELECT count(*) FROM cases") < 4; i++)
-		usleep(10000);
-	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM cases"), 4);
-	for (size_t i = 0; i < N_USERS; i++)
-		sess[i] = tstaff_session(d.port, users[i][0], 1);
+	static const struct tstaff_reports reports[] = {{"110101", 3}, {"310101", 1}};
+
+	tstaff_setup(&t,
+	             TSTAFF_OFFICES "(2, 'verification', '110105', '110000', 'Chaoyang unit'), "
+	                            "(2, 'verification', '110101', '110000', 'Dongcheng unit'), "
+	                            "(2, 'review', '110000', '110000', 'Beijing review'), "
+	                            "(3, 'verification', '310101', '310000', 'Huangpu unit')",
+	             users, N_USERS, reports, 2);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	tdaemon_stop(&d, SIGTERM);
-	PQfinish(owner);
-	tcm_teardown(&f);
+	tstaff_teardown(&t);
 	return 0;
 }
 
@@ -101,7 +68,7 @@ static void act(const char *user, int id, const char *action, const char *body, 
 	int st;
 
 	snprintf(path, sizeof(path), "/api/v1/cases/%d/actions/%s", id, action);
-	st = tstaff_call(d.port, "POST", path, as(user), 1, body, &r);
+	st = tstaff_call(t.d.port, "POST", path, tstaff_as(&t, user), 1, body, &r);
 	if (st != want)
 		fail_msg("%s %s on case %d: %d, not %d: %s", user, action, id, st, want,
 		         r.body ? r.body : "");
@@ -123,7 +90,7 @@ __attribute__((format(printf, 1, 2))) static long long q(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(sql, sizeof(sql), fmt, ap);
 	va_end(ap);
-	return tpg_value(owner, sql);
+	return tpg_value(t.owner, sql);
 }
 
 static const char *stage_of(int id)
@@ -133,7 +100,7 @@ static const char *stage_of(int id)
 	PGresult *r;
 
 	snprintf(sql, sizeof(sql), "SELECT stage FROM cases WHERE id = %d", id);
-	r = PQexec(owner, sql);
+	r = PQexec(t.owner, sql);
 	assert_int_equal(PQntuples(r), 1);
 	snprintf(stage, sizeof(stage), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
@@ -162,7 +129,7 @@ static void test_distribution(void **state)
 	/* A report naming an official of the province's own level goes to the national office, and the
 	 * province no longer sees it. */
 	assert_int_equal(
-	        tpg_exec(owner,
+	        tpg_exec(t.owner,
 	                 "INSERT INTO reports (origin, seq, record_hash, signed_at, version, "
 	                 "taxonomy_version, query_hash, "
 	                 " locale, reporter_anonymous, reporter_name, reporter_id_number, reporter_phone, "
@@ -183,9 +150,11 @@ static void test_distribution(void **state)
 	                   5),
 	                 1);
 	struct httpc_response r;
-	assert_int_equal(tstaff_call(d.port, "GET", "/api/v1/cases/5", as("bj"), 0, NULL, &r), 404);
+	assert_int_equal(tstaff_call(t.d.port, "GET", "/api/v1/cases/5", tstaff_as(&t, "bj"), 0, NULL, &r),
+	                 404);
 	httpc_free(&r);
-	assert_int_equal(tstaff_call(d.port, "GET", "/api/v1/cases/5", as("nat"), 0, NULL, &r), 200);
+	assert_int_equal(tstaff_call(t.d.port, "GET", "/api/v1/cases/5", tstaff_as(&t, "nat"), 0, NULL, &r),
+	                 200);
 	httpc_free(&r);
 	act("bj", 5, "accept", "{}", 404, NULL);
 	act("nat", 5, "accept", "{}", 200, NULL);
@@ -215,24 +184,27 @@ static void test_refusals(void **state)
 	act("bj", 1, "decline", "{\"result\": \"substantiated\", \"reason\": \"no\"}", 400, "result");
 	assert_string_equal(stage_of(1), "received");
 	/* Method, CSRF and a GET operation's parameters. */
-	assert_int_equal(tstaff_call(d.port, "POST", "/api/v1/cases/1/actions/accept", as("bj"), 0, "{}", &r),
+	assert_int_equal(tstaff_call(t.d.port, "POST", "/api/v1/cases/1/actions/accept", tstaff_as(&t, "bj"),
+	                             0, "{}", &r),
 	                 403);
 	assert_non_null(strstr(r.body, "\"csrf\""));
 	httpc_free(&r);
-	assert_int_equal(tstaff_call(d.port, "GET", "/api/v1/cases/1/actions/accept", as("bj"), 0, NULL, &r),
+	assert_int_equal(tstaff_call(t.d.port, "GET", "/api/v1/cases/1/actions/accept", tstaff_as(&t, "bj"),
+	                             0, NULL, &r),
 	                 405);
 	httpc_free(&r);
-	assert_int_equal(
-	        tstaff_call(d.port, "GET", "/api/v1/cases/1/actions/timeline?x=%27", as("bj"), 0, NULL, &r),
-	        400);
+	assert_int_equal(tstaff_call(t.d.port, "GET", "/api/v1/cases/1/actions/timeline?x=%27",
+	                             tstaff_as(&t, "bj"), 0, NULL, &r),
+	                 400);
 	httpc_free(&r);
-	assert_int_equal(
-	        tstaff_call(d.port, "GET", "/api/v1/cases/1/actions/timeline?x=1", as("bj"), 0, NULL, &r),
-	        400);
+	assert_int_equal(tstaff_call(t.d.port, "GET", "/api/v1/cases/1/actions/timeline?x=1",
+	                             tstaff_as(&t, "bj"), 0, NULL, &r),
+	                 400);
 	assert_non_null(strstr(r.body, "\"field\":\"x\""));
 	httpc_free(&r);
-	assert_int_equal(
-	        tstaff_call(d.port, "GET", "/api/v1/cases/1/actions/Timeline", as("bj"), 0, NULL, &r), 404);
+	assert_int_equal(tstaff_call(t.d.port, "GET", "/api/v1/cases/1/actions/Timeline", tstaff_as(&t, "bj"),
+	                             0, NULL, &r),
+	                 404);
 	httpc_free(&r);
 }
 
@@ -283,7 +255,7 @@ static void test_closed_loop(void **state)
 	                   1),
 	                 1);
 	/* A contactable reporter: no closing before the closing feedback is recorded. */
-	assert_int_equal(tpg_exec(owner, "UPDATE cases SET received_at = '2026-12-01' WHERE id = 1"), 0);
+	assert_int_equal(tpg_exec(t.owner, "UPDATE cases SET received_at = '2026-12-01' WHERE id = 1"), 0);
 	act("bj", 1, "close", "{}", 409, NULL);
 	act("cy", 1, "record_contact",
 	    "{\"channel\": \"phone\", \"outcome\": \"reached\", \"contacted_at\": "
@@ -322,7 +294,7 @@ static void test_closed_loop(void **state)
 
 	/* The public saw each stage, in order. */
 	PGresult *res = PQexec(
-	        owner,
+	        t.owner,
 	        "SELECT string_agg(o.stage || '/' || o.result, ' ' ORDER BY o.id) FROM status_outbox o "
 	        "JOIN reports r ON r.query_hash = o.query_hash WHERE r.id = 1");
 	assert_string_equal(
@@ -339,12 +311,14 @@ static void test_closed_loop(void **state)
 	          "AND action NOT LIKE 'case.view%%' AND before_hash IS NOT NULL AND after_hash IS NOT NULL",
 	          1),
 	        13);
-	assert_int_equal(
-	        tstaff_call(d.port, "GET", "/api/v1/cases/1/actions/timeline", as("cy"), 0, NULL, &r), 200);
+	assert_int_equal(tstaff_call(t.d.port, "GET", "/api/v1/cases/1/actions/timeline", tstaff_as(&t, "cy"),
+	                             0, NULL, &r),
+	                 200);
 	assert_non_null(strstr(r.body, "\"action\": \"reopen\""));
 	httpc_free(&r);
-	assert_int_equal(
-	        tstaff_call(d.port, "GET", "/api/v1/cases/1/actions/workflow", as("cy"), 0, NULL, &r), 200);
+	assert_int_equal(tstaff_call(t.d.port, "GET", "/api/v1/cases/1/actions/workflow", tstaff_as(&t, "cy"),
+	                             0, NULL, &r),
+	                 200);
 	assert_non_null(strstr(
 	        r.body, "\"actions\": [\"extension_request\", \"record_contact\", \"submit_result\"]"));
 	assert_non_null(strstr(r.body, "\"filename\": \"report.txt\""));
@@ -361,7 +335,8 @@ static void test_other_paths(void **state)
 	act("bj", 2, "redistribute", "{\"unit\": 2, \"reason\": \"x\"}", 409, NULL);
 	act("bj", 2, "redistribute", "{\"unit\": 1}", 400, "reason");
 	act("bj", 2, "redistribute", "{\"unit\": 1, \"reason\": \"涉及本级干部\"}", 200, NULL);
-	assert_int_equal(tstaff_call(d.port, "GET", "/api/v1/cases/2", as("bj"), 0, NULL, &r), 404);
+	assert_int_equal(tstaff_call(t.d.port, "GET", "/api/v1/cases/2", tstaff_as(&t, "bj"), 0, NULL, &r),
+	                 404);
 	httpc_free(&r);
 	act("nat", 2, "redistribute", "{\"unit\": 2, \"reason\": \"不涉及\"}", 200, NULL);
 	act("bj", 2, "accept", "{}", 200, NULL);
@@ -375,7 +350,7 @@ static void test_other_paths(void **state)
 	                 1);
 
 	/* Nobody can contact this reporter: no contact is recorded, and the case closes on its bulletin. */
-	assert_int_equal(tpg_exec(owner, "UPDATE cases SET contactable = false WHERE id = 3"), 0);
+	assert_int_equal(tpg_exec(t.owner, "UPDATE cases SET contactable = false WHERE id = 3"), 0);
 	act("bj", 3, "accept", "{}", 200, NULL);
 	act("bj", 3, "distribute", "{}", 200, NULL);
 	act("bj", 3, "assign", "{\"unit\": 4, \"review_unit\": 6}", 200, NULL);
@@ -413,25 +388,25 @@ static void test_transition_matrix(void **state)
 	              {"unit", " cy "},
 	              {"worker", " nat bj cy "},
 	              {"review", " nat bj rev "}};
-	PGconn *app = tpg_connect(&f.pg, "tip_app");
-	PGresult *t = PQexec(
-	        owner, "SELECT name, actor, array_to_string(from_stages, ' ') FROM workflow_transitions");
+	PGconn *app = tpg_connect(&t.f.pg, "tip_app");
+	PGresult *tr = PQexec(
+	        t.owner, "SELECT name, actor, array_to_string(from_stages, ' ') FROM workflow_transitions");
 	int checked = 0;
 
-	assert_int_equal(PQresultStatus(t), PGRES_TUPLES_OK);
-	assert_int_equal(PQntuples(t), 14);
-	assert_int_equal(tpg_exec(owner,
+	assert_int_equal(PQresultStatus(tr), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(tr), 14);
+	assert_int_equal(tpg_exec(t.owner,
 	                          "UPDATE cases SET handling_unit = 2, assigned_unit = 4, review_unit = 6, "
 	                          "conflict = false, merged_into = NULL WHERE id = 2"),
 	                 0);
 	for (size_t st = 0; st < sizeof(stages) / sizeof(stages[0]); st++) {
 		char sql[200];
 		snprintf(sql, sizeof(sql), "UPDATE cases SET stage = '%s' WHERE id = 2", stages[st]);
-		assert_int_equal(tpg_exec(owner, sql), 0);
-		for (int i = 0; i < PQntuples(t); i++) {
-			const char *name = PQgetvalue(t, i, 0), *actor = PQgetvalue(t, i, 1);
+		assert_int_equal(tpg_exec(t.owner, sql), 0);
+		for (int i = 0; i < PQntuples(tr); i++) {
+			const char *name = PQgetvalue(tr, i, 0), *actor = PQgetvalue(tr, i, 1);
 			char from[200];
-			snprintf(from, sizeof(from), " %s ", PQgetvalue(t, i, 2));
+			snprintf(from, sizeof(from), " %s ", PQgetvalue(tr, i, 2));
 			int stage_ok =
 			        strstr(from, stages[st]) && from[strstr(from, stages[st]) - from - 1] == ' ';
 			const char *allowed = NULL;
@@ -470,7 +445,7 @@ static void test_transition_matrix(void **state)
 		}
 	}
 	assert_int_equal(checked, 10 * 14 * (int)N_USERS);
-	PQclear(t);
+	PQclear(tr);
 	PQfinish(app);
 }
 
