@@ -1,6 +1,6 @@
 // One case: its report's four blocks (the reporter's identity only when the API gives it), attachments to
 // download, the workflow panel offering exactly the transitions GET .../actions/workflow lists, each with
-// its form, and the timeline. Errors go next to the field the API names; refusals are said plainly.
+// its form, the similar and linked cases (confirm, reject, merge), and the timeline. Errors go next to the field the API names; refusals are said plainly.
 import { t, label, onLangChange, pageHref } from './i18n.js';
 import { get, post, errorText, loadTaxonomy, loadUnits } from './api.js';
 import { fieldFor, showError, clearErrors, numberErrors, focusFirstError } from './fields.js';
@@ -12,6 +12,8 @@ let me, tax, units, kase, wf, events, people = {};
 let openForm = null; // the action whose form is shown
 let clocks = null; // GET .../actions/clocks, when the operation exists
 let pendingExtension = null; // a request this user may decide
+let similar = null; // GET .../actions/similar's links, when the operation exists
+let mergeAsk = null; // the case this one would be merged into, while its confirmation is shown
 
 const status = document.getElementById('status');
 
@@ -181,9 +183,104 @@ function renderClocks() {
   }
 }
 
+// The similar and linked cases (0009): score, matching fields, stage and result of each, and for the office
+// that may decide (the national office, or the provincial office handling the case) confirm, reject and merge.
+// The database decides in the end: a refusal is said above the list.
+const fieldNames = (fields) => (fields || []).map((f) => {
+  const name = t('sim.field.' + f);
+  return name === 'sim.field.' + f ? f : name;
+}).join(t('sim.sep'));
+
+function mayDecide() {
+  return me.role === 'national' || (me.role === 'provincial' && me.unit === wf.handling_unit);
+}
+
+function renderSimilar() {
+  const section = document.getElementById('similar');
+  if (!similar) {
+    section.hidden = true;
+    return;
+  }
+  section.hidden = false;
+  const box = document.querySelector('#similar div');
+  box.replaceChildren();
+  if (!similar.length) box.append(el('p', { class: 'muted', text: t('sim.none') }));
+  const decide = mayDecide() && !wf.merged_into;
+  for (const l of similar) {
+    const item = el('div', { class: 'notice linked', 'data-case': String(l.case) },
+      el('h3', {}, el('a', { href: pageHref('/case.html', { id: l.case }), text: t('case.title', { id: l.case }) }),
+        ' · ' + t('sim.state.' + l.state)),
+      facts([
+        ['sim.score', l.score === null || l.score === undefined ? '' : Math.round(l.score * 100) + '%'],
+        ['sim.fields', fieldNames(l.fields)],
+        ['case.stage', codeLabel(tax.stages, l.stage)],
+        ['case.result', l.result ? codeLabel(tax.results, l.result) : ''],
+        ['wf.merged_into', l.merged_into ? el('a', { href: pageHref('/case.html', { id: l.merged_into }), text: String(l.merged_into) }) : ''],
+      ]));
+    if (decide) {
+      const buttons = el('div', { class: 'actions' });
+      if (l.state === 'proposed') {
+        buttons.append(el('button', { type: 'button', 'data-decide': 'confirm', text: t('sim.confirm'),
+          onclick: () => decideLink(l.case, 'confirm') }),
+        el('button', { type: 'button', 'data-decide': 'reject', text: t('sim.reject'),
+          onclick: () => decideLink(l.case, 'reject') }));
+      }
+      if (!l.merged_into) {
+        buttons.append(el('button', { type: 'button', 'data-decide': 'merge', 'aria-expanded': String(mergeAsk === l.case),
+          text: t('sim.merge'), onclick: () => askMerge(l.case) }));
+      }
+      item.append(buttons);
+      if (mergeAsk === l.case) {
+        item.append(el('div', { class: 'panel-form', 'data-form': 'merge' },
+          el('p', { text: t('sim.merge_ask', { case: kase.id, into: l.case }) }),
+          el('div', { class: 'actions' },
+            el('button', { type: 'button', class: 'primary', 'data-decide': 'merge_yes', text: t('sim.merge_yes'),
+              onclick: () => merge(l.case) }),
+            el('button', { type: 'button', text: t('wf.cancel'), onclick: () => askMerge(l.case) }))));
+      }
+    }
+    box.append(item);
+  }
+}
+
+function askMerge(other) {
+  mergeAsk = mergeAsk === other ? null : other;
+  renderSimilar();
+  const focus = document.querySelector(mergeAsk ? '#similar [data-decide="merge_yes"]'
+    : '#similar [data-case="' + other + '"] [data-decide="merge"]');
+  if (focus) focus.focus();
+}
+
+// The outcome (or the refusal) of a decision, said above the list and focused.
+function simOutcome(ok, text) {
+  const p = document.getElementById('sim-outcome');
+  p.className = ok ? 'done' : 'refusal';
+  p.setAttribute('role', ok ? 'status' : 'alert');
+  p.textContent = text;
+  p.hidden = false;
+  p.focus();
+}
+
+async function simCall(op, body, done) {
+  for (const b of document.querySelectorAll('#similar button')) b.disabled = true;
+  try {
+    await post(base + '/actions/' + op, body);
+    mergeAsk = null;
+    await reload();
+    simOutcome(true, done);
+  } catch (e) {
+    simOutcome(false, errorText(e));
+    for (const b of document.querySelectorAll('#similar button')) b.disabled = false;
+  }
+}
+
+const decideLink = (other, decision) => simCall('link', { other, decision },
+  t(decision === 'confirm' ? 'sim.confirmed' : 'sim.rejected', { case: other }));
+const merge = (into) => simCall('merge', { into }, t('sim.merged', { case: into }));
+
 // A timeline event's details in words: units by name, codes by label, times in China; bookkeeping left out.
 const SKIP = ['id', 'actor', 'recorded_at', 'result_id', 'case_id'];
-function detailText(d) {
+function detailText(action, d) {
   const parts = [];
   for (const [k, v] of Object.entries(d || {})) {
     if (v === null || v === '' || v === false || SKIP.includes(k)) continue;
@@ -192,6 +289,7 @@ function detailText(d) {
     else if (k === 'result') s = codeLabel(tax.results, v);
     else if (k === 'level') s = t('wf.level.' + v);
     else if (k === 'decision') s = t('arg.' + v);
+    else if (k === 'state' && action === 'link') s = t('sim.state.' + v);
     else if (k === 'channel') s = t('channel.' + v);
     else if (k === 'outcome') s = t('outcome.' + v);
     else if (k === 'deadline') s = when(v, true);
@@ -214,7 +312,7 @@ function renderTimeline() {
     list.append(el('li', {},
       el('span', { class: 'date', text: when(e.at) + ' · ' + personName(e.actor) }),
       el('strong', { text: t('act.' + e.action) }), ' ' + stages,
-      detailText(e.detail) ? el('div', { class: 'muted', text: detailText(e.detail) }) : null));
+      detailText(e.action, e.detail) ? el('div', { class: 'muted', text: detailText(e.action, e.detail) }) : null));
   }
   if (!events.length) list.append(el('li', { class: 'muted', text: t('tl.none') }));
 }
@@ -223,6 +321,7 @@ function render() {
   renderReport();
   renderClocks();
   renderWorkflow();
+  renderSimilar();
   renderTimeline();
   if (openForm) showForm(openForm);
 }
@@ -447,12 +546,14 @@ async function submit(name, fields, form) {
 // ---- loading ----
 
 async function reload() {
-  [kase, wf, events, people, clocks] = await Promise.all([get(base), get(base + '/actions/workflow'),
+  [kase, wf, events, people, clocks, similar] = await Promise.all([get(base), get(base + '/actions/workflow'),
     get(base + '/actions/timeline').then((d) => d.events),
     get(base + '/actions/people').then((d) => d.people).catch(() => ({})),
-    get(base + '/actions/clocks').catch(() => null)]);
+    get(base + '/actions/clocks').catch(() => null),
+    get(base + '/actions/similar').then((d) => d.links).catch(() => null)]);
   pendingExtension = null;
   document.getElementById('wf-outcome').hidden = true;
+  document.getElementById('sim-outcome').hidden = true;
   render();
 }
 

@@ -1,7 +1,7 @@
 // The staff pages in headless Chromium against a real PostgreSQL and casemgrd (tests/tools/staff_fixture.c:
 // units, accounts and eleven ingested cases: three in Beijing, two in Shanghai, six in Guangdong). Every role logs in (the
-// national account with its TOTP code), one case goes from received to closed through the pages alone, and a
-// provincial user sees no other province's case anywhere. Screenshots go to $TIP_ARTIFACTS.
+// national account with its TOTP code), one case goes from received to closed through the pages alone, similar
+// cases are shown and a link confirmed, and a provincial user sees no other province's case anywhere. Screenshots go to $TIP_ARTIFACTS.
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -316,6 +316,61 @@ test('one case goes from received to closed through the pages alone', async (t) 
   await shot(bj, 'case-closed-en');
   await axe(bj, 'case (en)');
   for (const p of [bj, cy, rev]) checkPage(p);
+});
+
+// The fixture's reports are alike, so every two cases of a province are proposed as linked (after the case
+// above, whose timeline is checked in full).
+const linked = (page) => page.$$eval('#similar .linked', (ds) => ds.map((d) => Number(d.dataset.case)).sort());
+const linkItem = (page, id) => page.locator(`#similar .linked[data-case="${id}"]`);
+
+test('similar cases of one province show with their score; the office confirms a link and merges; another province sees neither', async (t) => {
+  const bj = await desk(t);
+  await login(bj, 'bj');
+  await openCase(bj, 2);
+  assert.deepEqual(await linked(bj), [1, 3]);
+  const three = linkItem(bj, 3);
+  assert.match(await three.textContent(), /疑似相同（待确认）/);
+  assert.match(await three.textContent(), /相似度99%/);
+  assert.match(await three.textContent(), /身份证号、电话、公职人员、姓名、地点/);
+  assert.match(await three.textContent(), /已接收/);
+  assert.equal(await three.locator('a').first().getAttribute('href'), '/case.html?id=3');
+  await three.locator('[data-decide="confirm"]').click();
+  await bj.locator('#sim-outcome.done:not([hidden])').waitFor();
+  assert.equal(await bj.locator('#sim-outcome').textContent(), '已确认与案件 3 关联。');
+  assert.match(await linkItem(bj, 3).textContent(), /已确认关联/);
+  assert.equal(await linkItem(bj, 3).locator('[data-decide="confirm"]').count(), 0);
+  assert.match(await bj.locator('#timeline').textContent(), /关联/);
+  await shot(bj, 'case-similar');
+  await axe(bj, 'case with similar cases');
+  await bj.click('#lang');
+  assert.equal(await bj.locator('#similar-h').textContent(), 'Similar and linked cases');
+  assert.match(await linkItem(bj, 1).textContent(), /ID number, phone/);
+  await bj.click('#lang');
+
+  // A merge asks first, then takes this case into the other; a second page merging it again is refused, in words.
+  const stale = await desk(t);
+  await login(stale, 'bj');
+  await openCase(stale, 2);
+  await linkItem(bj, 3).locator('[data-decide="merge"]').click();
+  await linkItem(bj, 3).locator('[data-decide="merge_yes"]').click();
+  await bj.locator('#sim-outcome:not([hidden])').filter({ hasText: '本案已并入案件 3。' }).waitFor();
+  assert.match(await bj.locator('#wf-facts').textContent(), /已并入案件3/);
+  assert.equal(await bj.locator('#similar button').count(), 0);
+  await linkItem(stale, 3).locator('[data-decide="merge"]').click();
+  await linkItem(stale, 3).locator('[data-decide="merge_yes"]').click();
+  await stale.locator('#sim-outcome.refusal:not([hidden])').waitFor();
+  assert.equal(await stale.locator('#sim-outcome').textContent(), '无法办理：case 2 is already merged into case 3');
+  for (const p of [bj, stale]) checkPage(p);
+
+  // Shanghai's office sees its own pair only, and nothing of Beijing's, not even through the API.
+  const sh = await desk(t);
+  await login(sh, 'sh');
+  await openCase(sh, 4);
+  assert.deepEqual(await linked(sh), [5]);
+  const answers = await sh.evaluate(async () => Promise.all([2, 3].map((id) =>
+    fetch('/api/v1/cases/' + id + '/actions/similar').then((r) => r.status))));
+  assert.deepEqual(answers, [404, 404]);
+  checkPage(sh);
 });
 
 test('a provincial user sees no other province\'s case anywhere', async (t) => {

@@ -8,7 +8,10 @@
  * TSTAFF_PASSWORD, no pledge given yet): nat (national, with the TOTP secret "12345678901234567890"),
  * bj and sh (provincial), cy (Chaoyang), rev (Beijing review), aud (auditor), adm (administrator). Cases
  * 1-3 in Beijing (Dongcheng, 110101), cases 4-5 in Shanghai (Huangpu, 310101), cases 6-11 in Guangzhou
- * (440104; Guangdong has no office here, so the national office handles them).
+ * (440104; Guangdong has no office here, so the national office handles them). The reports are alike
+ * (the same reporter's ID number and phone, person, official and place), so the comparison proposes a
+ * link between every two cases of a province, and none across provinces; "listening" is printed once
+ * every case is compared.
  */
 #include "daemon.h"
 #include "pg.h"
@@ -71,10 +74,11 @@ int main(void)
 	snprintf(log, sizeof(log), "%s/casemgrd.log", f.dir);
 	if (tdaemon_start(&d, "casemgrd", f.conf, log) != 0)
 		goto out;
-	for (int i = 0; i < 2000 && tpg_value(owner, "SELECT count(*) FROM cases") < 11; i++)
+	static const char compared[] = "SELECT count(*) FROM cases WHERE compared_at IS NOT NULL";
+	for (int i = 0; i < 2000 && tpg_value(owner, compared) < 11; i++)
 		usleep(10000);
-	if (tpg_value(owner, "SELECT count(*) FROM cases") != 11) {
-		fprintf(stderr, "staff-fixture: the cases were not ingested\n");
+	if (tpg_value(owner, "SELECT count(*) FROM cases") != 11 || tpg_value(owner, compared) != 11) {
+		fprintf(stderr, "staff-fixture: the cases were not ingested and compared\n");
 		tdaemon_stop(&d, SIGTERM);
 		goto out;
 	}
