@@ -8,8 +8,9 @@
 # FILES are served as /<file name>; VENDOR files (third-party libraries and data fetched at build time) as
 # /vendor/<file name>. A page starts with <!--#head title="..." script="/x.js"--> (optionally fetch="/api/..."
 # before the end), which becomes WEB_DIR's _head.html (the head every page of that table shares) with that
-# title and script, preload links for the modules the script imports and for the fetched document; files whose
-# names start with "_" are such fragments and are not passed here.
+# title and script, preload links for the modules the script imports and for the fetched document. A line
+# <!--#include NAME--> becomes WEB_DIR's _NAME.html (e.g. the staff pages' navigation bar). Files whose names
+# start with "_" are such fragments and are not passed here.
 #
 # It also refuses pages that would need a weaker Content-Security-Policy or reach another site: inline
 # scripts, event-handler or style attributes, and any absolute http(s) address. Vendored files are exempt from
@@ -87,6 +88,14 @@ foreach(f ${FILES} ${VENDOR})
     string(CONFIGURE "${head}" head @ONLY)
     string(REGEX REPLACE "^<!--#head [^\n]*\n" "${head}" text "${text}")
   endif()
+  while(NOT vendored AND text MATCHES "<!--#include ([a-z]+)-->\n")
+    set(fragment ${WEB_DIR}/_${CMAKE_MATCH_1}.html)
+    if(NOT EXISTS ${fragment})
+      message(FATAL_ERROR "web asset ${f}: includes ${fragment}, which does not exist")
+    endif()
+    file(READ ${fragment} part)
+    string(REPLACE "<!--#include ${CMAKE_MATCH_1}-->\n" "${part}" text "${text}")
+  endwhile()
   if(NOT vendored AND text MATCHES "https?://")
     message(FATAL_ERROR "web asset ${f}: names an absolute address; every resource must come from the site")
   endif()
