@@ -75,22 +75,29 @@ long auth_totp(const uint8_t *secret, size_t len, enum auth_totp_hash h, int64_t
 	return (long)(bin % (uint32_t)mod[digits - 6]);
 }
 
-int auth_totp_check(const uint8_t *secret, size_t len, int64_t t, const char *code)
+int auth_totp_check(const uint8_t *secret, size_t len, int64_t t, const char *code, int64_t after_step,
+                    int64_t *step)
 {
 	char want[24];
-	int match = 0;
+	int64_t matched = -1;
 
 	if (strlen(code) != 6 || strspn(code, "0123456789") != 6)
 		return TIP_EVERIFY;
-	for (int step = -1; step <= 1; step++) {
-		long v = auth_totp(secret, len, AUTH_TOTP_SHA1, t + 30 * step, 6);
+	for (int drift = -1; drift <= 1; drift++) {
+		long v = auth_totp(secret, len, AUTH_TOTP_SHA1, t + 30 * drift, 6);
+		int64_t at = (t + 30 * drift) / 30;
 
 		if (v < 0)
 			continue; /* before the epoch */
 		snprintf(want, sizeof(want), "%06ld", v);
-		match |= CRYPTO_memcmp(want, code, 6) == 0;
+		if (CRYPTO_memcmp(want, code, 6) == 0 && at > after_step)
+			matched = at;
 	}
-	return match ? TIP_OK : TIP_EVERIFY;
+	if (matched < 0)
+		return TIP_EVERIFY;
+	if (step)
+		*step = matched;
+	return TIP_OK;
 }
 
 int auth_new_token(char text[AUTH_TOKEN_TEXT], uint8_t digest[AUTH_DIGEST_LEN])

@@ -46,9 +46,12 @@ enum auth_totp_hash { AUTH_TOTP_SHA1, AUTH_TOTP_SHA256, AUTH_TOTP_SHA512 };
 long auth_totp(const uint8_t *secret, size_t len, enum auth_totp_hash h, int64_t t, int digits);
 /*
  * TIP_OK when code (a string of 6 digits) is the SHA-1 code of secret at time t or one step either
- * side (clock drift); compared in constant time. TIP_EVERIFY otherwise.
+ * side (clock drift), at a step (t / 30) later than after_step, which is where the account's last
+ * accepted code was: a code is good once (RFC 6238, section 5.2). *step (may be NULL) gets the step
+ * matched. Compared in constant time. TIP_EVERIFY otherwise.
  */
-int auth_totp_check(const uint8_t *secret, size_t len, int64_t t, const char *code);
+int auth_totp_check(const uint8_t *secret, size_t len, int64_t t, const char *code, int64_t after_step,
+                    int64_t *step);
 
 /* A fresh random token as text (base64url, 43 characters) and its SHA-256. TIP_OK or TIP_ECRYPTO. */
 int auth_new_token(char text[AUTH_TOKEN_TEXT], uint8_t digest[AUTH_DIGEST_LEN]);

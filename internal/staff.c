@@ -365,16 +365,67 @@ static void on_login_recorded(struct pgq_tx *tx, const PGresult *res, void *arg)
 	pgq_end(tx, 1, on_login_committed, c);
 }
 
+/* The login failed: counted (and the account locked after too many), answered once committed. */
+static void login_refused(struct call *c, struct pgq_tx *tx)
+{
+	char uid[24], failures[24], lock[32];
+	const char *p[] = {uid, failures, lock};
+
+	snprintf(uid, sizeof(uid), "%lld", c->uid);
+	snprintf(failures, sizeof(failures), "%lld", c->s->conf.login_failures);
+	snprintf(lock, sizeof(lock), "%lld seconds", c->s->conf.lockout_s);
+	pgq_send(tx, "SELECT login_failed($1::bigint, $2::integer, $3::interval)", 3, p, 0, on_login_recorded,
+	         c);
+}
+
+/* The login succeeded: a new session, answered once committed. */
+static void login_accepted(struct call *c, struct pgq_tx *tx)
+{
+	char uid[24], token_hash[BYTEA_PARAM], csrf_hash[BYTEA_PARAM], ttl[32];
+	uint8_t digest[AUTH_DIGEST_LEN];
+	const char *p[] = {uid, token_hash, csrf_hash, ttl};
+
+	snprintf(uid, sizeof(uid), "%lld", c->uid);
+	if (auth_new_token(c->new_token, digest) != TIP_OK) {
+		pgq_end(tx, 0, NULL, NULL);
+		return fail(c, NULL, NULL);
+	}
+	bytea_param(digest, token_hash);
+	if (auth_new_token(c->new_csrf, digest) != TIP_OK) {
+		pgq_end(tx, 0, NULL, NULL);
+		return fail(c, NULL, NULL);
+	}
+	bytea_param(digest, csrf_hash);
+	snprintf(ttl, sizeof(ttl), "%lld seconds", c->s->conf.session_ttl_s);
+	pgq_send(tx, "SELECT login_succeeded($1::bigint, $2::bytea, $3::bytea, $4::interval)", 4, p, 0,
+	         on_login_recorded, c);
+}
+
+/* The TOTP code's step stored as the account's last: false when a concurrent login used it first. */
+static void on_totp_step(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+
+	if (!ok(res) || PQntuples(res) != 1)
+		return fail(c, tx, res);
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		login_accepted(c, tx);
+	else
+		login_refused(c, tx);
+}
+
 static void on_login_user(struct pgq_tx *tx, const PGresult *res, void *arg)
 {
 	struct call *c = arg;
 	const char *password = json_string_value(json_object_get(c->body, "password"));
 	const char *code = json_string_value(json_object_get(c->body, "totp"));
 	int found, good;
+	int64_t step = -1;
 
 	if (!ok(res))
 		return fail(c, tx, res);
-	/* A function returning one row gives a row of NULLs for an unknown user. */
+	/* A function returning one row gives a row of NULLs for an unknown user. Columns: user_id,
+	 * password_hash, totp_secret, locked, totp_last_step. */
 	found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0);
 	if (found && strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
 		pgq_end(tx, 0, NULL, NULL);
@@ -390,8 +441,9 @@ static void on_login_user(struct pgq_tx *tx, const PGresult *res, void *arg)
 		uint8_t secret[64];
 		size_t len;
 		const char *hex = PQgetvalue(res, 0, 2);
+		int64_t last = PQgetisnull(res, 0, 4) ? -1 : strtoll(PQgetvalue(res, 0, 4), NULL, 10);
 		good = code && hex_decode(hex + 2, strlen(hex + 2), secret, sizeof(secret), &len) == TIP_OK &&
-		       auth_totp_check(secret, len, (int64_t)time(NULL), code) == TIP_OK;
+		       auth_totp_check(secret, len, (int64_t)time(NULL), code, last, &step) == TIP_OK;
 		OPENSSL_cleanse(secret, sizeof(secret));
 	}
 	if (!found) {
@@ -401,31 +453,16 @@ static void on_login_user(struct pgq_tx *tx, const PGresult *res, void *arg)
 		                 "wrong user name, password or code", NULL);
 		return call_free(c);
 	}
-	char uid[24], failures[24], lock[32], token_hash[BYTEA_PARAM], csrf_hash[BYTEA_PARAM], ttl[32];
-	uint8_t digest[AUTH_DIGEST_LEN];
-	snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
-	if (!good) {
-		const char *p[] = {uid, failures, lock};
-		snprintf(failures, sizeof(failures), "%lld", c->s->conf.login_failures);
-		snprintf(lock, sizeof(lock), "%lld seconds", c->s->conf.lockout_s);
-		pgq_send(tx, "SELECT login_failed($1::bigint, $2::integer, $3::interval)", 3, p, 0,
-		         on_login_recorded, c);
-		return;
-	}
-	if (auth_new_token(c->new_token, digest) != TIP_OK) {
-		pgq_end(tx, 0, NULL, NULL);
-		return fail(c, NULL, NULL);
-	}
-	bytea_param(digest, token_hash);
-	if (auth_new_token(c->new_csrf, digest) != TIP_OK) {
-		pgq_end(tx, 0, NULL, NULL);
-		return fail(c, NULL, NULL);
-	}
-	bytea_param(digest, csrf_hash);
-	snprintf(ttl, sizeof(ttl), "%lld seconds", c->s->conf.session_ttl_s);
-	const char *p[] = {uid, token_hash, csrf_hash, ttl};
-	pgq_send(tx, "SELECT login_succeeded($1::bigint, $2::bytea, $3::bytea, $4::interval)", 4, p, 0,
-	         on_login_recorded, c);
+	c->uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (!good)
+		return login_refused(c, tx);
+	if (step < 0)
+		return login_accepted(c, tx);
+	char uid[24], at[24];
+	const char *p[] = {uid, at};
+	snprintf(uid, sizeof(uid), "%lld", c->uid);
+	snprintf(at, sizeof(at), "%lld", (long long)step);
+	pgq_send(tx, "SELECT login_totp_step($1::bigint, $2::bigint)", 2, p, 0, on_totp_step, c);
 }
 
 static void on_begin_login(struct pgq_tx *tx, const PGresult *res, void *arg)
@@ -435,8 +472,9 @@ static void on_begin_login(struct pgq_tx *tx, const PGresult *res, void *arg)
 
 	if (!ok(res))
 		return fail(c, tx, res);
-	pgq_send(tx, "SELECT user_id, password_hash, totp_secret, locked FROM login_lookup($1)", 1, name, 0,
-	         on_login_user, c);
+	pgq_send(tx,
+	         "SELECT user_id, password_hash, totp_secret, locked, totp_last_step FROM login_lookup($1)",
+	         1, name, 0, on_login_user, c);
 }
 
 /* {"username": s, "password": s, "totp": s (optional)}, nothing else. 0, or a reply was sent. */

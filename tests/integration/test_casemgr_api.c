@@ -151,6 +151,11 @@ static void test_login(void **state)
 	snprintf(code, sizeof(code), "%06ld",
 	         auth_totp(totp_seed, 20, AUTH_TOTP_SHA1, (int64_t)time(NULL), 6));
 	assert_int_equal(login("totp", PASSWORD, code, &s), 200);
+	/* A code is good once: the same code again, seconds later, is refused. */
+	assert_int_equal(login("totp", PASSWORD, code, &s), 401);
+	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM users WHERE username = 'totp' "
+	                                  "AND totp_last_step IS NOT NULL"),
+	                 1);
 
 	/* A session: /me answers; logout needs the CSRF token; then the session is gone. */
 	s = login_ok("bj");

@@ -40,16 +40,23 @@ static void test_totp_check(void **state)
 	char code[8];
 
 	/* At t = 59 the 8-digit code is 94287082, so the 6-digit one is 287082. */
-	assert_int_equal(auth_totp_check(seed, 20, 59, "287082"), TIP_OK);
-	assert_int_equal(auth_totp_check(seed, 20, 59 + 30, "287082"), TIP_OK);
-	assert_int_equal(auth_totp_check(seed, 20, 59 - 30, "287082"), TIP_OK);
-	assert_int_equal(auth_totp_check(seed, 20, 59 + 60, "287082"), TIP_EVERIFY);
-	assert_int_equal(auth_totp_check(seed, 20, 59, "287083"), TIP_EVERIFY);
-	assert_int_equal(auth_totp_check(seed, 20, 59, "28708"), TIP_EVERIFY);
-	assert_int_equal(auth_totp_check(seed, 20, 59, "2870820"), TIP_EVERIFY);
-	assert_int_equal(auth_totp_check(seed, 20, 59, "28708a"), TIP_EVERIFY);
+	assert_int_equal(auth_totp_check(seed, 20, 59, "287082", -1, NULL), TIP_OK);
+	assert_int_equal(auth_totp_check(seed, 20, 59 + 30, "287082", -1, NULL), TIP_OK);
+	assert_int_equal(auth_totp_check(seed, 20, 59 - 30, "287082", -1, NULL), TIP_OK);
+	assert_int_equal(auth_totp_check(seed, 20, 59 + 60, "287082", -1, NULL), TIP_EVERIFY);
+	assert_int_equal(auth_totp_check(seed, 20, 59, "287083", -1, NULL), TIP_EVERIFY);
+	assert_int_equal(auth_totp_check(seed, 20, 59, "28708", -1, NULL), TIP_EVERIFY);
+	assert_int_equal(auth_totp_check(seed, 20, 59, "2870820", -1, NULL), TIP_EVERIFY);
+	assert_int_equal(auth_totp_check(seed, 20, 59, "28708a", -1, NULL), TIP_EVERIFY);
 	code[0] = 0;
-	assert_int_equal(auth_totp_check(seed, 20, 59, code), TIP_EVERIFY);
+	assert_int_equal(auth_totp_check(seed, 20, 59, code, -1, NULL), TIP_EVERIFY);
+
+	/* A code is good once: not again at its own step, nor at a later time that still accepts it. */
+	int64_t step = -1;
+	assert_int_equal(auth_totp_check(seed, 20, 59, "287082", 0, &step), TIP_OK);
+	assert_int_equal(step, 1);
+	assert_int_equal(auth_totp_check(seed, 20, 59, "287082", 1, NULL), TIP_EVERIFY);
+	assert_int_equal(auth_totp_check(seed, 20, 59 + 30, "287082", 1, NULL), TIP_EVERIFY);
 }
 
 static void test_passwords(void **state)
