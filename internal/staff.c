@@ -27,7 +27,18 @@ const char *staff_login_name(enum staff_login l)
 	return (unsigned)l < STAFF_LOGIN_COUNT ? names[l] : "unknown";
 }
 
-enum route_id { R_LOGIN, R_LOGOUT, R_ME, R_PLEDGE, R_CASES, R_CASE, R_ATTACHMENT, R_CASE_OP, R_OP };
+enum route_id {
+	R_LOGIN,
+	R_LOGOUT,
+	R_ME,
+	R_PLEDGE,
+	R_CASES,
+	R_CASE,
+	R_ATTACHMENT,
+	R_RESULT_FILE,
+	R_CASE_OP,
+	R_OP
+};
 
 /* Who may use a route, checked in code before the database is asked (which checks again). */
 enum role_bit {
@@ -63,6 +74,7 @@ static const struct route routes[] = {
         [R_CASES] = {HTTP_GET, ROLES_CASES, 0, 1},
         [R_CASE] = {HTTP_GET, ROLES_CASES, 0, 1},
         [R_ATTACHMENT] = {HTTP_GET, ROLES_CASES, 0, 1},
+        [R_RESULT_FILE] = {HTTP_GET, ROLES_CASES, 0, 1},
         [R_CASE_OP] = {HTTP_OTHER, ROLES_CASES, 1, 1},
         [R_OP] = {HTTP_OTHER, ROLES_ANY, 1, 1},
 };
@@ -260,6 +272,10 @@ static void run_route(struct call *c, struct pgq_tx *tx)
 	case R_ATTACHMENT:
 		pgq_send(tx, "SELECT * FROM attachment_get($1::bigint, $2::integer)", 2, p, 1, on_attachment,
 		         c);
+		break;
+	case R_RESULT_FILE:
+		pgq_send(tx, "SELECT * FROM result_file_get($1::bigint, $2::bigint, $3::integer)", 3, p, 1,
+		         on_attachment, c);
 		break;
 	case R_CASE_OP:
 	case R_OP: {
@@ -680,6 +696,12 @@ static int route(struct call *c)
 		         strspn(rest + 13, "0123456789") == strlen(rest + 13) && rest[13]) {
 			c->route = R_ATTACHMENT;
 			memcpy(c->params[1], rest + 13, strlen(rest + 13));
+		} else if (!strncmp(rest, "/results/", 9) && is_id(rest + 9, n = strcspn(rest + 9, "/")) &&
+		           !strncmp(rest + 9 + n, "/files/", 7) && strlen(rest + 16 + n) <= 2 &&
+		           rest[16 + n] && strspn(rest + 16 + n, "0123456789") == strlen(rest + 16 + n)) {
+			c->route = R_RESULT_FILE;
+			memcpy(c->params[1], rest + 9, n);
+			memcpy(c->params[2], rest + 16 + n, strlen(rest + 16 + n));
 		} else if (!strncmp(rest, "/actions/", 9) && is_op_name(rest + 9)) {
 			c->route = R_CASE_OP;
 			snprintf(c->params[1], sizeof(c->params[1]), "%s", rest + 9);

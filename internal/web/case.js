@@ -135,11 +135,16 @@ function renderWorkflow() {
         reviews.append(el('li', { text: t('wf.level.' + v.level) + ' · ' + t('arg.' + v.decision) + ' · ' +
           personName(v.reviewer) + ' · ' + when(v.at) + (v.reasons ? ' · ' + v.reasons : '') }));
       }
-      const files = (r.attachments || []).map((f) => f.filename + ' (' + f.bytes.toLocaleString() + ' B)').join('、');
+      const files = el('ul');
+      for (const f of r.attachments || []) {
+        files.append(el('li', {},
+          el('a', { href: base + '/results/' + r.id + '/files/' + f.index, download: f.filename, text: f.filename }),
+          ' ' + f.content_type + ', ' + f.bytes.toLocaleString() + ' B'));
+      }
       results.append(el('div', { class: 'notice' }, facts([
         ['arg.result', codeLabel(tax.results, r.result) + ' · ' + t('wf.result_state.' + r.state)],
         ['wf.assigned_unit', unitName(r.unit) + ' · ' + personName(r.submitted_by) + ' · ' + when(r.submitted_at)],
-        ['wf.findings', r.findings], ['wf.measures', r.actions], ['wf.files', files],
+        ['wf.findings', r.findings], ['wf.measures', r.actions], ['wf.files', (r.attachments || []).length ? files : ''],
         ['wf.reviews', r.reviews.length ? reviews : ''],
       ])));
     }

@@ -237,6 +237,22 @@ static void test_closed_loop(void **state)
 	    "[{\"filename\": \"report.txt\", \"content_type\": \"text/plain\", \"data\": \"aGVsbG8=\"}]}",
 	    200, NULL);
 	assert_string_equal(stage_of(1), "under_review");
+	/* The result's file downloads for those who see the case, and each download is logged. */
+	char path[96];
+	snprintf(path, sizeof(path), "/api/v1/cases/1/results/%lld/files/0",
+	         q("SELECT max(id) FROM case_results WHERE case_id = %d", 1));
+	assert_int_equal(tstaff_call(t.d.port, "GET", path, tstaff_as(&t, "rev"), 0, NULL, &r), 200);
+	assert_int_equal(r.body_len, 5);
+	assert_memory_equal(r.body, "hello", 5);
+	httpc_free(&r);
+	assert_int_equal(tstaff_call(t.d.port, "GET", path, tstaff_as(&t, "sh"), 0, NULL, &r), 404);
+	httpc_free(&r);
+	path[strlen(path) - 1] = '1';
+	assert_int_equal(tstaff_call(t.d.port, "GET", path, tstaff_as(&t, "rev"), 0, NULL, &r), 404);
+	httpc_free(&r);
+	assert_int_equal(
+	        q("SELECT count(*) FROM audit_events WHERE action = 'result_file.download' AND %d = 1", 1),
+	        1);
 	/* Review: the unit may not review itself; each sign-off once; a rejection needs reasons. */
 	act("cy", 1, "review", "{\"decision\": \"approve\"}", 403, NULL);
 	act("rev", 1, "review", "{\"decision\": \"approve\"}", 200, NULL);
