@@ -11,9 +11,11 @@ CREATE INDEX audit_events_actor ON audit_events (actor, seq);
 -- The first event from seq `start` on whose link is broken: a gap in seq (the event before is missing), a
 -- prev_hash that does not name the event before, or a hash that is not that of the row. Each row carries its
 -- predecessor's hash, so one pass comparing neighbours is the same as recomputing the chain from `start`.
--- The event before `start` is trusted (the newest head's check vouches for it).
+-- The event before `start` is trusted (the newest head's check vouches for it). Owner's rights, so that the
+-- row policy is not evaluated per event (it answers only where the chain breaks; api_call checked the role).
+-- About 7 s for 1,000,000 events from event 0; from the newest head, the events since it.
 CREATE FUNCTION audit_chain_check(start bigint) RETURNS TABLE (seq bigint, reason text, checked bigint)
-	LANGUAGE sql STABLE AS $$
+	LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 	WITH e AS (
 		SELECT a.seq, a.prev_hash, a.hash,
 		       audit_event_hash(a.prev_hash, a.seq, a.at, a.actor, a.action, a.object, a.before_hash,
@@ -36,6 +38,8 @@ CREATE FUNCTION audit_chain_check(start bigint) RETURNS TABLE (seq bigint, reaso
 	SELECT (SELECT b.seq FROM bad b WHERE b.reason IS NOT NULL ORDER BY b.seq LIMIT 1),
 	       (SELECT b.reason FROM bad b WHERE b.reason IS NOT NULL ORDER BY b.seq LIMIT 1),
 	       (SELECT count(*) FROM bad) $$;
+REVOKE ALL ON FUNCTION audit_chain_check(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION audit_chain_check(bigint) TO tip_app;
 
 -- Records that the actor looked at the audit trail (what: status, events, heads).
 CREATE FUNCTION audit_viewed(what text) RETURNS void LANGUAGE sql AS $$
@@ -68,7 +72,7 @@ BEGIN
 	full_ := arg_bool(args, 'full', false);
 	SELECT coalesce(max(a.seq) + 1, 0) INTO events FROM audit_events a;
 	SELECT * INTO head FROM audit_heads h ORDER BY h.size DESC LIMIT 1;
-	start := CASE WHEN full_ OR head.size IS NULL THEN 0 ELSE greatest(head.size - 1, 0) END;
+	start := CASE WHEN full_ OR head.size IS NULL THEN 0 ELSE head.size END;
 	SELECT * INTO chk FROM audit_chain_check(start);
 	SELECT coalesce(jsonb_agg(jsonb_build_object('size', h.size, 'signed_at', h.signed_at, 'matches',
 		audit_note_size(h.note) = h.size AND audit_note_hash(h.note) IS NOT DISTINCT FROM
