@@ -9,6 +9,7 @@ const PAGES = [
   { path: '/board.html', key: 'nav.board', roles: ['national', 'provincial', 'unit_officer'] },
   { path: '/map.html', key: 'nav.map', roles: ['national', 'provincial'] },
   { path: '/callbacks.html', key: 'nav.callbacks', roles: ['national', 'provincial'] },
+  { path: '/audit.html', key: 'nav.audit', roles: ['auditor', 'national'] },
   { path: '/admin.html', key: 'nav.admin', roles: ['administrator'] },
 ];
 

@@ -167,10 +167,10 @@ test('the login page refuses a wrong password and a missing TOTP code in words, 
 
 test('every role logs in (national with TOTP), gives the pledge once, and is offered its own pages', async (t) => {
   const expect = {
-    nat: ['/index.html', '/board.html', '/map.html', '/callbacks.html'],
+    nat: ['/index.html', '/board.html', '/map.html', '/callbacks.html', '/audit.html'],
     bj: ['/index.html', '/board.html', '/map.html', '/callbacks.html'],
     sh: ['/index.html', '/board.html', '/map.html', '/callbacks.html'], cy: ['/index.html', '/board.html'],
-    rev: ['/index.html'], aud: [], adm: ['/admin.html'],
+    rev: ['/index.html'], aud: ['/audit.html'], adm: ['/admin.html'],
   };
   for (const [user, pages] of Object.entries(expect)) {
     const page = await desk(t);
@@ -502,4 +502,21 @@ test('the administrator keeps the holiday calendar; the callback screen shows a 
   await shot(bj, 'callbacks');
   await axe(bj, 'callbacks');
   checkPage(bj);
+});
+
+test('the auditor lands on the audit page: the chain intact, the heads, the events newest first', async (t) => {
+  const aud = await desk(t);
+  await login(aud, 'aud');
+  assert.equal(new URL(aud.url()).pathname, '/audit.html');
+  assert.equal(await aud.locator('#verdict').textContent(), '哈希链完整。');
+  const seqs = await aud.locator('#events tbody tr td:first-child').allTextContents();
+  assert.ok(seqs.length > 0);
+  assert.deepEqual(seqs.map(Number), seqs.map(Number).sort((a, b) => b - a));
+  // Its own view of the trail is an event of the trail.
+  await aud.fill('#action', 'audit.');
+  await aud.click('#filters button[type="submit"]');
+  await aud.locator('#events tbody tr td:nth-child(4)').first().filter({ hasText: 'audit.view' }).waitFor();
+  await shot(aud, 'audit');
+  await axe(aud, 'audit');
+  checkPage(aud);
 });
