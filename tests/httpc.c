@@ -1,6 +1,10 @@
 #include "httpc.h"
 
+#include "common/err.h"
+#include "intake/pow.h"
+
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -134,4 +138,41 @@ void httpc_free(struct httpc_response *r)
 	free(r->headers);
 	free(r->body);
 	memset(r, 0, sizeof(*r));
+}
+
+int httpc_pow_header(const char *host, int port, int tls, char *out, size_t cap)
+{
+	struct httpc_response r;
+	json_error_t e;
+	json_t *j = NULL;
+	char nonce[32];
+	int rc = -1;
+
+	if (httpc_request(host, port, tls, "GET", "/api/v1/challenge", NULL, NULL, 0, &r) != 0)
+		return -1;
+	if (r.status != 200 || !(j = json_loadb(r.body, r.body_len, 0, &e)))
+		goto out;
+	const char *challenge = json_string_value(json_object_get(j, "challenge"));
+	json_int_t bits = json_integer_value(json_object_get(j, "bits"));
+	if (!challenge || bits < 0 || bits > 32 ||
+	    pow_solve(challenge, (unsigned)bits, nonce, sizeof(nonce)) != TIP_OK)
+		goto out;
+	int n = snprintf(out, cap, "X-Proof-Of-Work: %s:%s\r\n", challenge, nonce);
+	rc = n > 0 && (size_t)n < cap ? 0 : -1;
+out:
+	json_decref(j);
+	httpc_free(&r);
+	return rc;
+}
+
+int httpc_intake_post(const char *host, int port, int tls, const char *path, const char *json,
+                      struct httpc_response *out)
+{
+	char headers[512], pow[256];
+
+	memset(out, 0, sizeof(*out));
+	if (httpc_pow_header(host, port, tls, pow, sizeof(pow)) != 0)
+		return -1;
+	snprintf(headers, sizeof(headers), "%sContent-Type: application/json\r\n", pow);
+	return httpc_request(host, port, tls, "POST", path, headers, json, strlen(json), out);
 }

@@ -21,5 +21,14 @@ int httpc_request(const char *host, int port, int tls, const char *method, const
 /* The value of a response header (case-insensitive), copied into buf; NULL if absent. */
 const char *httpc_header(const struct httpc_response *r, const char *name, char *buf, size_t cap);
 void httpc_free(struct httpc_response *r);
+/*
+ * A fresh challenge from the intake at host:port (GET /api/v1/challenge), solved for its bits, as an
+ * "X-Proof-Of-Work: challenge:nonce\r\n" header line into out. Returns 0 or -1.
+ */
+int httpc_pow_header(const char *host, int port, int tls, char *out, size_t cap);
+/* POST of a JSON body to an intake's path (/api/v1/reports, /api/v1/status) with a solved challenge. 0 or -1.
+ */
+int httpc_intake_post(const char *host, int port, int tls, const char *path, const char *json,
+                      struct httpc_response *out);
 
 #endif
