@@ -349,8 +349,12 @@ static void test_working_days(void **state)
 		if (strcmp(got, cases[i].want) != 0)
 			fail_msg("%s = %s, expected %s", cases[i].sql, got, cases[i].want);
 	}
-	assert_int_equal(tpg_exec(owner, "SELECT add_working_days('2026-01-01', -1)"), -1);
-	assert_int_equal(tpg_exec(owner, "SELECT working_days_before('2026-01-01', -1)"), -1);
+	/* One walk both ways: back from Monday 5 January 2026, Sunday the 4th is worked, 1-3 January are off.
+	 */
+	assert_string_equal(text_value(owner, "SELECT add_working_days('2026-01-05', -2)::text", 0, NULL),
+	                    "2025-12-31");
+	assert_int_equal(tpg_exec(owner, "SELECT add_working_days('2026-01-01', 3651)"), -1);
+	assert_int_equal(tpg_exec(owner, "SELECT add_working_days('2026-01-01', -3651)"), -1);
 }
 
 /*
