@@ -97,6 +97,7 @@ struct call {
 	char *answer;
 	size_t answer_len;
 	char extra[2][96];
+	int replica; /* running on the replica */
 };
 
 static void call_free(struct call *c)
@@ -120,13 +121,53 @@ static const char *param_or_null(const struct call *c, int i)
 	return c->params[i][0] ? c->params[i] : NULL;
 }
 
-/* The database failed or refused: the transaction is rolled back (or already gone) and 503 sent. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void on_begin_session(struct pgq_tx *tx, const PGresult *res, void *arg);
+
+static void start_failed(struct call *c)
+{
+	http_reply_error(c->req, 503, "unavailable", NULL, "too busy; try again", NULL);
+	call_free(c);
+}
+
+/*
+ * A request the replica could not answer runs again on the primary: 1, or 0 when it was not on the
+ * replica. rest: the replica failed (rather than lagged), so the primary serves alone for a while.
+ */
+static int fall_back(struct call *c, int rest)
+{
+	if (!c->replica)
+		return 0;
+	c->replica = 0;
+	if (rest)
+		c->s->replica_rest_until = mono_ms() + (uint64_t)c->s->conf.replica_rest_ms;
+	metric_inc(c->s->replica_fallbacks);
+	free(c->answer);
+	c->answer = NULL;
+	if (pgq_begin(c->s->db, on_begin_session, c) != 0)
+		start_failed(c);
+	return 1;
+}
+
+/*
+ * The database failed or refused: the transaction is rolled back (or already gone) and 503 sent, or
+ * the request goes to the primary when it was on the replica.
+ */
 static void fail(struct call *c, struct pgq_tx *tx, const PGresult *res)
 {
 	if (res) {
-		log_err("database: %s", PQresultErrorMessage(res));
+		log_err("%s: %s", c->replica ? "replica" : "database", PQresultErrorMessage(res));
 		pgq_end(tx, 0, NULL, NULL);
 	}
+	if (fall_back(c, 1))
+		return;
 	http_reply_error(c->req, 503, "unavailable", NULL, "the database is unavailable; try again", NULL);
 	call_free(c);
 }
@@ -145,9 +186,10 @@ static void on_committed(struct pgq_tx *tx, const PGresult *res, void *arg)
 	(void)tx;
 
 	if (!ok(res))
-		http_reply_error(c->req, 503, "unavailable", NULL, "the database is unavailable; try again",
-		                 NULL);
-	else if (c->status == 404)
+		return fail(c, NULL, NULL);
+	if (c->replica)
+		metric_inc(c->s->replica_answers);
+	if (c->status == 404)
 		http_reply_error(c->req, 404, "not_found", NULL, "no such case or attachment", NULL);
 	else
 		http_reply(c->req, c->status, c->type, c->answer, c->answer_len, extra[0] ? extra : NULL);
@@ -304,6 +346,8 @@ static void on_session(struct pgq_tx *tx, const PGresult *res, void *arg)
 
 	if (state && strcmp(state, "28000") == 0) {
 		pgq_end(tx, 0, NULL, NULL);
+		if (fall_back(c, 0)) /* a session newer than what the replica has replayed */
+			return;
 		http_reply_error(c->req, 401, "unauthenticated", COOKIE, "log in first", NULL);
 		return call_free(c);
 	}
@@ -725,18 +769,21 @@ not_found:
 	return -1;
 }
 
-static void start_failed(struct call *c)
+/*
+ * Operations for the replica: they only read (STABLE functions: a write would fail on the standby) and
+ * record no view, so a replay lag of a moment shows slightly older figures and nothing else. Audit
+ * views, case views and work lists stay on the primary (docs/operations.md, "Read replica").
+ */
+static int for_replica(const struct call *c)
 {
-	http_reply_error(c->req, 503, "unavailable", NULL, "too busy; try again", NULL);
-	call_free(c);
-}
+	static const char *const ops[] = {"dashboard"};
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (c->route != R_OP || http_req_head(c->req)->method != HTTP_GET)
+		return 0;
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strcmp(c->params[1], ops[i]))
+			return 1;
+	return 0;
 }
 
 void staff_handle(struct http_req *req, void *arg)
@@ -806,6 +853,15 @@ void staff_handle(struct http_req *req, void *arg)
 		return call_free(c);
 	if ((c->route == R_CASE_OP || c->route == R_OP) && op_args(c) != 0)
 		return call_free(c);
+	if (for_replica(c) && s->replica) {
+		if (mono_ms() >= s->replica_rest_until) {
+			c->replica = 1;
+			if (pgq_begin(s->replica, on_begin_session, c) != 0)
+				fall_back(c, 0);
+			return;
+		}
+		metric_inc(s->replica_fallbacks);
+	}
 	if (pgq_begin(s->db, on_begin_session, c) != 0)
 		start_failed(c);
 }
