@@ -4,7 +4,7 @@
  * primary stopped, the backup restored into a new cluster with the archived WAL replayed, and casemgrd
  * started on the restored cluster: the changes made after the base backup are there, the sessions too,
  * and the audit chain verifies (the auditors' status with full=true, and `casemgrd audit verify` with the
- * heads' public key).
+ * heads' public key). Then a restore to a moment before those changes, which has none of them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -96,6 +96,7 @@ static void test_restore_replays_the_archive(void **state)
 	assert_int_equal(tdaemon_stop(&t.d, SIGTERM), 0);
 	const char *arch_args[] = {"archive", data, port, archive, NULL};
 	assert_int_equal(tpg_deploy("pg-backup", arch_args), 0);
+	PQreset(t.owner);
 	snprintf(log, sizeof(log), "%s/casemgrd.log", t.f.dir);
 	assert_int_equal(tdaemon_start(&t.d, "casemgrd", t.f.conf, log), 0);
 
@@ -103,6 +104,7 @@ static void test_restore_replays_the_archive(void **state)
 	const char *base_args[] = {"base", port, base, NULL};
 	assert_int_equal(tpg_deploy("pg-backup", base_args), 0);
 	printf("base backup: %.1f s\n", now_s() - t0);
+	char *before = tpg_text(t.owner, "SELECT now()::text");
 
 	/* After the base backup: two more cases, a transition, an audit view (only the WAL has them). */
 	tcm_add_reports(&t.f, 2);
@@ -172,6 +174,19 @@ static void test_restore_replays_the_archive(void **state)
 	tdaemon_stop(&t.d, SIGTERM);
 	PQfinish(owner);
 	tpg_destroy(&restored);
+
+	/* To a moment between the base backup and the changes after it: none of them. */
+	assert_int_equal(tpg_place(&restored), 0);
+	snprintf(restored_data, sizeof(restored_data), "%s/data", restored.dir);
+	snprintf(rport, sizeof(rport), "%d", restored.port);
+	const char *pitr_args[] = {base, archive, restored_data, rport, before, NULL};
+	assert_int_equal(tpg_deploy("pg-restore", pitr_args), 0);
+	owner = tpg_connect(&restored, "tip_owner");
+	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM cases"), 3);
+	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM cases WHERE stage = 'accepted'"), 0);
+	PQfinish(owner);
+	tpg_destroy(&restored);
+	free(before);
 	free(conf);
 	tstaff_teardown(&t);
 }
