@@ -171,7 +171,7 @@ static void test_restore_replays_the_archive(void **state)
 		fail_msg("casemgrd audit verify on the restored cluster: %s", out ? out : "");
 	free(out);
 
-	tdaemon_stop(&t.d, SIGTERM);
+	assert_int_equal(tdaemon_stop(&t.d, SIGTERM), 0);
 	PQfinish(owner);
 	tpg_destroy(&restored);
 

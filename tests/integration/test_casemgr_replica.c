@@ -146,7 +146,7 @@ static void test_dashboard_on_the_replica(void **state)
 	assert_int_equal(tcm_metric(&t.f, ANSWERS), 2);
 
 	PQfinish(primary);
-	tdaemon_stop(&t.d, SIGTERM);
+	assert_int_equal(tdaemon_stop(&t.d, SIGTERM), 0);
 	tpg_destroy(&standby);
 	tstaff_teardown(&t);
 }
