@@ -338,39 +338,39 @@ static int role_bit(const char *name)
 	return 0;
 }
 
+/*
+ * The session's checks refused the request. On the replica that may be its lag (a login, a pledge or a
+ * role it has not replayed yet), so the primary decides.
+ */
+static void refuse(struct call *c, struct pgq_tx *tx, int status, const char *error, const char *field,
+                   const char *message)
+{
+	pgq_end(tx, 0, NULL, NULL);
+	if (fall_back(c, 0))
+		return;
+	http_reply_error(c->req, status, error, field, message, NULL);
+	call_free(c);
+}
+
 static void on_session(struct pgq_tx *tx, const PGresult *res, void *arg)
 {
 	struct call *c = arg;
 	const struct route *r = &routes[c->route];
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-	if (state && strcmp(state, "28000") == 0) {
-		pgq_end(tx, 0, NULL, NULL);
-		if (fall_back(c, 0)) /* a session newer than what the replica has replayed */
-			return;
-		http_reply_error(c->req, 401, "unauthenticated", COOKIE, "log in first", NULL);
-		return call_free(c);
-	}
+	if (state && strcmp(state, "28000") == 0)
+		return refuse(c, tx, 401, "unauthenticated", COOKIE, "log in first");
 	if (!ok(res) || PQntuples(res) != 1)
 		return fail(c, tx, res);
 	/* Columns: user_id, role, csrf_hash (hex bytea), pledged. */
 	if (c->csrf && (PQgetlength(res, 0, 2) != 2 + 2 * AUTH_DIGEST_LEN ||
-	                CRYPTO_memcmp(PQgetvalue(res, 0, 2) + 2, c->csrf_hex, 2 * AUTH_DIGEST_LEN) != 0)) {
-		pgq_end(tx, 0, NULL, NULL);
-		http_reply_error(c->req, 403, "csrf", "X-CSRF-Token", "missing or wrong CSRF token", NULL);
-		return call_free(c);
-	}
-	if (!(role_bit(PQgetvalue(res, 0, 1)) & r->roles)) {
-		pgq_end(tx, 0, NULL, NULL);
-		http_reply_error(c->req, 403, "forbidden", NULL, "not for your role", NULL);
-		return call_free(c);
-	}
-	if (r->pledge && strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
-		pgq_end(tx, 0, NULL, NULL);
-		http_reply_error(c->req, 403, "pledge_required", NULL,
-		                 "accept the confidentiality pledge before any case is shown", NULL);
-		return call_free(c);
-	}
+	                CRYPTO_memcmp(PQgetvalue(res, 0, 2) + 2, c->csrf_hex, 2 * AUTH_DIGEST_LEN) != 0))
+		return refuse(c, tx, 403, "csrf", "X-CSRF-Token", "missing or wrong CSRF token");
+	if (!(role_bit(PQgetvalue(res, 0, 1)) & r->roles))
+		return refuse(c, tx, 403, "forbidden", NULL, "not for your role");
+	if (r->pledge && strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+		return refuse(c, tx, 403, "pledge_required", NULL,
+		              "accept the confidentiality pledge before any case is shown");
 	run_route(c, tx);
 }
 

@@ -2,8 +2,8 @@
  * The read replica (deploy/pg-standby, casemgrd's db_replica): a streaming hot standby of the primary, the
  * dashboard answered from it once it has replayed the primary's WAL (its connection seen on the standby,
  * counted by casemgr_replica_answers_total), and answered by the primary instead when the standby has not
- * replayed the caller's session yet, or is down (casemgr_replica_fallbacks_total); back on the standby
- * once it is up again.
+ * replayed the caller's session or pledge yet, or is down (casemgr_replica_fallbacks_total); back on the
+ * standby once it is up again.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,6 +62,37 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Waits until the standby has replayed what the primary has written so far; the seconds it took. */
+static double catch_up(PGconn *primary, PGconn *replica)
+{
+	char *lsn = tpg_text(primary, "SELECT pg_current_wal_lsn()"), sql[160];
+	double t0 = now_s();
+
+	snprintf(sql, sizeof(sql), "SELECT (pg_last_wal_replay_lsn() >= '%s')::int", lsn);
+	free(lsn);
+	for (int i = 0; i < 6000 && !tpg_value(replica, sql); i++)
+		usleep(10000);
+	assert_int_equal(tpg_value(replica, sql), 1);
+	return now_s() - t0;
+}
+
+/* The session of a new national user, its pledge accepted while the standby's replay is paused. */
+static struct tsession pledge_unreplayed(PGconn *primary, PGconn *replica)
+{
+	static const char *const newcomer[][4] = {{"nat3", "national", "1", NULL}};
+	struct tsession s;
+	struct httpc_response r;
+
+	tstaff_users(t.owner, newcomer, 1);
+	s = tstaff_session(t.d.port, newcomer[0][0], 0);
+
+	catch_up(primary, replica);
+	assert_int_equal(tpg_exec(replica, "SELECT pg_wal_replay_pause()"), 0);
+	assert_int_equal(tstaff_call(t.d.port, "POST", "/api/v1/pledge", &s, 1, "{}", &r), 200);
+	httpc_free(&r);
+	return s;
+}
+
 static void test_dashboard_on_the_replica(void **state)
 {
 	char data[128], port[16], sport[16], log[512];
@@ -95,14 +126,8 @@ static void test_dashboard_on_the_replica(void **state)
 		usleep(100000);
 	assert_int_equal(tpg_value(t.owner, "SELECT count(*) FROM cases"), 8);
 	PGconn *primary = tpg_connect(&t.f.pg, "postgres"), *replica = tpg_connect(&standby, "postgres");
-	char *lsn = tpg_text(primary, "SELECT pg_current_wal_lsn()"), sql[160];
-	double t0 = now_s();
-	snprintf(sql, sizeof(sql), "SELECT (pg_last_wal_replay_lsn() >= '%s')::int", lsn);
-	for (int i = 0; i < 600 && !tpg_value(replica, sql); i++)
-		usleep(10000);
-	assert_int_equal(tpg_value(replica, sql), 1);
-	printf("replayed on the standby %.3f s after the primary's LSN was read\n", now_s() - t0);
-	free(lsn);
+	printf("replayed on the standby %.3f s after the primary's LSN was read\n",
+	       catch_up(primary, replica));
 	assert_int_equal(tpg_value(replica, "SELECT pg_is_in_recovery()::int"), 1);
 
 	/* The dashboard from the standby: its connection is there, not on the primary. */
@@ -121,29 +146,36 @@ static void test_dashboard_on_the_replica(void **state)
 	free(body);
 	assert_int_equal(tcm_metric(&t.f, ANSWERS), 1);
 
-	/* A session the standby has not replayed: the primary answers. */
+	/* A session, or its pledge, the standby has not replayed: the primary answers. */
 	assert_int_equal(tpg_exec(replica, "SELECT pg_wal_replay_pause()"), 0);
 	struct tsession late = tstaff_session(t.d.port, "nat2", 1);
 	assert_int_equal(dashboard(&late), 8);
-	assert_int_equal(tcm_metric(&t.f, ANSWERS), 1);
 	assert_int_equal(tcm_metric(&t.f, FALLBACKS), 1);
 	assert_int_equal(tpg_exec(replica, "SELECT pg_wal_replay_resume()"), 0);
+	struct tsession pledged = pledge_unreplayed(primary, replica);
+	assert_int_equal(dashboard(&pledged), 8);
+	assert_int_equal(tcm_metric(&t.f, FALLBACKS), 2);
+	assert_int_equal(tpg_exec(replica, "SELECT pg_wal_replay_resume()"), 0);
+	assert_int_equal(tcm_metric(&t.f, ANSWERS), 1);
+	catch_up(primary, replica);
+	assert_int_equal(dashboard(&pledged), 8);
+	assert_int_equal(tcm_metric(&t.f, ANSWERS), 2);
 	PQfinish(replica);
 
 	/* The standby down: the primary answers, every time. */
 	assert_int_equal(tpg_stop(&standby), 0);
 	assert_int_equal(dashboard(tstaff_as(&t, "nat")), 8);
 	assert_int_equal(dashboard(&late), 8);
-	assert_int_equal(tcm_metric(&t.f, FALLBACKS), 3);
-	assert_int_equal(tcm_metric(&t.f, ANSWERS), 1);
+	assert_int_equal(tcm_metric(&t.f, FALLBACKS), 4);
+	assert_int_equal(tcm_metric(&t.f, ANSWERS), 2);
 
 	/* Up again: after db_retry the standby answers again. */
 	assert_int_equal(tpg_restart(&standby), 0);
-	for (int i = 0; i < 300 && tcm_metric(&t.f, ANSWERS) < 2; i++) {
+	for (int i = 0; i < 300 && tcm_metric(&t.f, ANSWERS) < 3; i++) {
 		assert_int_equal(dashboard(tstaff_as(&t, "nat")), 8);
 		usleep(100000);
 	}
-	assert_int_equal(tcm_metric(&t.f, ANSWERS), 2);
+	assert_int_equal(tcm_metric(&t.f, ANSWERS), 3);
 
 	PQfinish(primary);
 	assert_int_equal(tdaemon_stop(&t.d, SIGTERM), 0);
