@@ -39,14 +39,17 @@ int tpg_deploy(const char *script, const char *const *args)
 	}
 	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
+	/* The log of each data directory a server ran in (a base backup has a copy of its origin's). */
 	for (size_t i = 1; i < n; i++) {
-		char log[600];
+		char opts[600], log[600];
 		char *text;
 
+		snprintf(opts, sizeof(opts), "%s/postmaster.opts", argv[i]);
 		snprintf(log, sizeof(log), "%s/server.log", argv[i]);
-		if ((text = tu_read_file(log, NULL)))
+		if (access(opts, F_OK) == 0 && (text = tu_read_file(log, NULL))) {
 			fprintf(stderr, "deploy/%s failed; %s:\n%s\n", script, log, text);
-		free(text);
+			free(text);
+		}
 	}
 	return -1;
 }

@@ -4,7 +4,8 @@
  * primary stopped, the backup restored into a new cluster with the archived WAL replayed, and casemgrd
  * started on the restored cluster: the changes made after the base backup are there, the sessions too,
  * and the audit chain verifies (the auditors' status with full=true, and `casemgrd audit verify` with the
- * heads' public key). Then a restore to a moment before those changes, which has none of them.
+ * heads' public key). Then a restore to a moment before those changes, which has none of them; and the
+ * restores the script refuses.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -185,6 +186,24 @@ static void test_restore_replays_the_archive(void **state)
 	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM cases"), 3);
 	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM cases WHERE stage = 'accepted'"), 0);
 	PQfinish(owner);
+
+	/* Refused: a restore into a directory in use, an archive path a setting cannot hold, a damaged backup
+	 * (found by its manifest before anything is copied). */
+	tpg_destroy(&restored);
+	assert_int_equal(tpg_place(&restored), 0);
+	snprintf(restored_data, sizeof(restored_data), "%s/data", restored.dir);
+	const char *used_args[] = {base, archive, archive, rport, NULL};
+	assert_int_equal(tpg_deploy("pg-restore", used_args), -1);
+	const char *odd_args[] = {base, "/tmp/it's", restored_data, rport, NULL};
+	assert_int_equal(tpg_deploy("pg-restore", odd_args), -1);
+	char version[160];
+	snprintf(version, sizeof(version), "%s/PG_VERSION", base);
+	tu_write_text(version, "14\n");
+	const char *verify_args[] = {"verify", base, NULL};
+	assert_int_equal(tpg_deploy("pg-backup", verify_args), -1);
+	const char *damaged_args[] = {base, archive, restored_data, rport, NULL};
+	assert_int_equal(tpg_deploy("pg-restore", damaged_args), -1);
+	assert_int_equal(access(restored_data, F_OK), -1);
 	tpg_destroy(&restored);
 	free(before);
 	free(conf);
