@@ -121,21 +121,9 @@ static const char *param_or_null(const struct call *c, int i)
 	return c->params[i][0] ? c->params[i] : NULL;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
+static uint64_t mono_ms(void);
+static void start_failed(struct call *c);
 static void on_begin_session(struct pgq_tx *tx, const PGresult *res, void *arg);
-
-static void start_failed(struct call *c)
-{
-	http_reply_error(c->req, 503, "unavailable", NULL, "too busy; try again", NULL);
-	call_free(c);
-}
 
 /*
  * A request the replica could not answer runs again on the primary: 1, or 0 when it was not on the
@@ -767,6 +755,20 @@ static int route(struct call *c)
 not_found:
 	http_reply_error(c->req, 404, "not_found", NULL, "no such resource", NULL);
 	return -1;
+}
+
+static void start_failed(struct call *c)
+{
+	http_reply_error(c->req, 503, "unavailable", NULL, "too busy; try again", NULL);
+	call_free(c);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /*
