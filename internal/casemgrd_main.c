@@ -312,6 +312,13 @@ static int register_metrics(struct casemgr *c)
 	        metric_gauge("casemgr_api_db_connections", NULL, "open connections of the staff API");
 	c->m.api_db_waiting =
 	        metric_gauge("casemgr_api_db_waiting", NULL, "staff requests waiting for a connection");
+	c->staff->replica_answers = metric_counter("casemgr_replica_answers_total", NULL,
+	                                           "staff requests answered from the replica (db_replica)");
+	c->staff->replica_fallbacks =
+	        metric_counter("casemgr_replica_fallbacks_total", NULL,
+	                       "staff requests for the replica answered by the primary instead");
+	if (!c->staff->replica_answers || !c->staff->replica_fallbacks)
+		return -1;
 	c->m.bulletins_published =
 	        metric_counter("casemgr_bulletins_published_total", NULL,
 	                       "status bulletins appended to the status spool and marked sent");
@@ -661,9 +668,13 @@ int main(int argc, char **argv)
 	        .lockout_s = c.conf.lockout / 1000,
 	        .cost = {(uint32_t)c.conf.argon2_time, (uint32_t)(c.conf.argon2_memory / 1024), 1},
 	        .pledge_version = c.conf.pledge_version,
+	        .replica_rest_ms = c.conf.db_retry,
 	};
 	if (!(staff.db = pgq_new(c.base, c.conf.db_app, (size_t)c.conf.db_connections,
 	                         (size_t)c.conf.db_queue)) ||
+	    (c.conf.db_replica[0] &&
+	     !(staff.replica = pgq_new(c.base, c.conf.db_replica, (size_t)c.conf.db_connections,
+	                               (size_t)c.conf.db_queue))) ||
 	    !(staff.rl_login =
 	              rl_new((double)c.conf.rate_login / 3600, (double)c.conf.burst_login, 65536, 24, 48)))
 		goto out;
@@ -726,6 +737,8 @@ int main(int argc, char **argv)
 	log_info("staff API listening on %s:%d (%s); ingest of %zu origins from %s; %s%s", c.conf.listen,
 	         port, tls ? "https" : "http", origins.n, c.conf.inbox,
 	         publishing ? "status bulletins to " : "no status bulletins", c.conf.status_spool);
+	if (staff.replica)
+		log_info("the dashboard reads from the replica (db_replica), the primary when it cannot");
 	if (c.callback && c.conf.callback_share[0])
 		log_info("sms: every %lld ms; callback draws of a %s share per province", c.conf.sms_poll,
 		         c.conf.callback_share);
@@ -756,6 +769,7 @@ out:
 	http_server_free(api);
 	http_server_free(metrics);
 	pgq_free(staff.db);
+	pgq_free(staff.replica);
 	rl_free(staff.rl_login);
 	SSL_CTX_free(tls);
 	if (ev_term)

@@ -17,6 +17,8 @@ const struct cfg_entry casemgr_conf_table[] = {
         {"db_owner", CFG_STRING, S(db_owner), 0, DB, NULL,
          "libpq connection string of the schema owner (casemgrd migrate)"},
         {"db_ingest", CFG_STRING, S(db_ingest), 1, DB, NULL, "libpq connection string of the ingest role"},
+        {"db_replica", CFG_STRING, S(db_replica), 0, DB, NULL,
+         "libpq connection string of a hot standby (request path's role) for the dashboard; empty: none"},
         {"migrations", CFG_STRING, S(migrations), 1, PATH, NULL, "directory of the NNNN_name.sql migrations"},
         {"inbox", CFG_STRING, S(inbox), 1, PATH, NULL, "inbox directory: one spool per origin"},
         {"origin_keys", CFG_STRING, S(origin_keys), 1, PATH, NULL,

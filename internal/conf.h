@@ -19,6 +19,8 @@ struct casemgr_conf {
 	char db_app[CASEMGR_DB_MAX];    /* libpq conninfo of the request path's role */
 	char db_owner[CASEMGR_DB_MAX];  /* libpq conninfo of the schema owner (migrations only) */
 	char db_ingest[CASEMGR_DB_MAX]; /* libpq conninfo of the ingest role */
+	/* libpq conninfo of a hot standby for the dashboard; empty: none */
+	char db_replica[CASEMGR_DB_MAX];
 	char migrations[CASEMGR_PATH_MAX];
 	char inbox[CASEMGR_PATH_MAX];
 	char origin_keys[CASEMGR_PATH_MAX];

@@ -97,6 +97,7 @@ struct call {
 	char *answer;
 	size_t answer_len;
 	char extra[2][96];
+	int replica; /* running on the replica */
 };
 
 static void call_free(struct call *c)
@@ -120,13 +121,41 @@ static const char *param_or_null(const struct call *c, int i)
 	return c->params[i][0] ? c->params[i] : NULL;
 }
 
-/* The database failed or refused: the transaction is rolled back (or already gone) and 503 sent. */
+static uint64_t mono_ms(void);
+static void start_failed(struct call *c);
+static void on_begin_session(struct pgq_tx *tx, const PGresult *res, void *arg);
+
+/*
+ * A request the replica could not answer runs again on the primary: 1, or 0 when it was not on the
+ * replica. rest: the replica failed (rather than lagged), so the primary serves alone for a while.
+ */
+static int fall_back(struct call *c, int rest)
+{
+	if (!c->replica)
+		return 0;
+	c->replica = 0;
+	if (rest)
+		c->s->replica_rest_until = mono_ms() + (uint64_t)c->s->conf.replica_rest_ms;
+	metric_inc(c->s->replica_fallbacks);
+	free(c->answer);
+	c->answer = NULL;
+	if (pgq_begin(c->s->db, on_begin_session, c) != 0)
+		start_failed(c);
+	return 1;
+}
+
+/*
+ * The database failed or refused: the transaction is rolled back (or already gone) and 503 sent, or
+ * the request goes to the primary when it was on the replica.
+ */
 static void fail(struct call *c, struct pgq_tx *tx, const PGresult *res)
 {
 	if (res) {
-		log_err("database: %s", PQresultErrorMessage(res));
+		log_err("%s: %s", c->replica ? "replica" : "database", PQresultErrorMessage(res));
 		pgq_end(tx, 0, NULL, NULL);
 	}
+	if (fall_back(c, 1))
+		return;
 	http_reply_error(c->req, 503, "unavailable", NULL, "the database is unavailable; try again", NULL);
 	call_free(c);
 }
@@ -145,9 +174,10 @@ static void on_committed(struct pgq_tx *tx, const PGresult *res, void *arg)
 	(void)tx;
 
 	if (!ok(res))
-		http_reply_error(c->req, 503, "unavailable", NULL, "the database is unavailable; try again",
-		                 NULL);
-	else if (c->status == 404)
+		return fail(c, NULL, NULL);
+	if (c->replica)
+		metric_inc(c->s->replica_answers);
+	if (c->status == 404)
 		http_reply_error(c->req, 404, "not_found", NULL, "no such case or attachment", NULL);
 	else
 		http_reply(c->req, c->status, c->type, c->answer, c->answer_len, extra[0] ? extra : NULL);
@@ -296,37 +326,39 @@ static int role_bit(const char *name)
 	return 0;
 }
 
+/*
+ * The session's checks refused the request. On the replica that may be its lag (a login, a pledge or a
+ * role it has not replayed yet), so the primary decides.
+ */
+static void refuse(struct call *c, struct pgq_tx *tx, int status, const char *error, const char *field,
+                   const char *message)
+{
+	pgq_end(tx, 0, NULL, NULL);
+	if (fall_back(c, 0))
+		return;
+	http_reply_error(c->req, status, error, field, message, NULL);
+	call_free(c);
+}
+
 static void on_session(struct pgq_tx *tx, const PGresult *res, void *arg)
 {
 	struct call *c = arg;
 	const struct route *r = &routes[c->route];
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-	if (state && strcmp(state, "28000") == 0) {
-		pgq_end(tx, 0, NULL, NULL);
-		http_reply_error(c->req, 401, "unauthenticated", COOKIE, "log in first", NULL);
-		return call_free(c);
-	}
+	if (state && strcmp(state, "28000") == 0)
+		return refuse(c, tx, 401, "unauthenticated", COOKIE, "log in first");
 	if (!ok(res) || PQntuples(res) != 1)
 		return fail(c, tx, res);
 	/* Columns: user_id, role, csrf_hash (hex bytea), pledged. */
 	if (c->csrf && (PQgetlength(res, 0, 2) != 2 + 2 * AUTH_DIGEST_LEN ||
-	                CRYPTO_memcmp(PQgetvalue(res, 0, 2) + 2, c->csrf_hex, 2 * AUTH_DIGEST_LEN) != 0)) {
-		pgq_end(tx, 0, NULL, NULL);
-		http_reply_error(c->req, 403, "csrf", "X-CSRF-Token", "missing or wrong CSRF token", NULL);
-		return call_free(c);
-	}
-	if (!(role_bit(PQgetvalue(res, 0, 1)) & r->roles)) {
-		pgq_end(tx, 0, NULL, NULL);
-		http_reply_error(c->req, 403, "forbidden", NULL, "not for your role", NULL);
-		return call_free(c);
-	}
-	if (r->pledge && strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
-		pgq_end(tx, 0, NULL, NULL);
-		http_reply_error(c->req, 403, "pledge_required", NULL,
-		                 "accept the confidentiality pledge before any case is shown", NULL);
-		return call_free(c);
-	}
+	                CRYPTO_memcmp(PQgetvalue(res, 0, 2) + 2, c->csrf_hex, 2 * AUTH_DIGEST_LEN) != 0))
+		return refuse(c, tx, 403, "csrf", "X-CSRF-Token", "missing or wrong CSRF token");
+	if (!(role_bit(PQgetvalue(res, 0, 1)) & r->roles))
+		return refuse(c, tx, 403, "forbidden", NULL, "not for your role");
+	if (r->pledge && strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+		return refuse(c, tx, 403, "pledge_required", NULL,
+		              "accept the confidentiality pledge before any case is shown");
 	run_route(c, tx);
 }
 
@@ -739,6 +771,23 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * Operations for the replica: they only read (STABLE functions: a write would fail on the standby) and
+ * record no view, so a replay lag of a moment shows slightly older figures and nothing else. Audit
+ * views, case views and work lists stay on the primary (docs/operations.md, "Read replica").
+ */
+static int for_replica(const struct call *c)
+{
+	static const char *const ops[] = {"dashboard"};
+
+	if (c->route != R_OP || http_req_head(c->req)->method != HTTP_GET)
+		return 0;
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strcmp(c->params[1], ops[i]))
+			return 1;
+	return 0;
+}
+
 void staff_handle(struct http_req *req, void *arg)
 {
 	struct staff *s = arg;
@@ -806,6 +855,15 @@ void staff_handle(struct http_req *req, void *arg)
 		return call_free(c);
 	if ((c->route == R_CASE_OP || c->route == R_OP) && op_args(c) != 0)
 		return call_free(c);
+	if (for_replica(c) && s->replica) {
+		if (mono_ms() >= s->replica_rest_until) {
+			c->replica = 1;
+			if (pgq_begin(s->replica, on_begin_session, c) != 0)
+				fall_back(c, 0);
+			return;
+		}
+		metric_inc(s->replica_fallbacks);
+	}
 	if (pgq_begin(s->db, on_begin_session, c) != 0)
 		start_failed(c);
 }

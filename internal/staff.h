@@ -6,11 +6,17 @@
  * Access is checked twice: here, by role per route (administrators and auditors reach no case), and
  * in PostgreSQL, where the session's user becomes the transaction's acting user and row-level
  * security shows only that user's scope. Statements run through pgq, asynchronously on the loop.
+ *
+ * With a replica, the operations that only read and record no view (the dashboard: the figures, the
+ * map and its CSV export) run on it, session check included; when it fails them (unreachable, broken,
+ * cancelled, or it has not yet replayed the session) they run again on the primary, which is then used
+ * alone for a while (docs/operations.md, "Read replica").
  */
 #ifndef TIP_INTERNAL_STAFF_H
 #define TIP_INTERNAL_STAFF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/http_server.h"
 #include "common/metrics.h"
@@ -25,6 +31,7 @@ struct staff_conf {
 	long long lockout_s;
 	struct auth_cost cost;
 	const char *pledge_version;
+	long long replica_rest_ms; /* after the replica failed a request, the primary alone for this long */
 };
 
 enum staff_login {
@@ -38,6 +45,10 @@ enum staff_login {
 struct staff {
 	struct staff_conf conf;
 	struct pgq *db;
+	struct pgq *replica;                      /* a hot standby for the read-only figures, or NULL */
+	uint64_t replica_rest_until;              /* monotonic ms: the replica failed; not before this */
+	struct metric *replica_answers;           /* requests answered from the replica */
+	struct metric *replica_fallbacks;         /* requests for the replica answered by the primary */
 	struct rl *rl_login;                      /* login attempts per client address prefix */
 	struct metric *logins[STAFF_LOGIN_COUNT]; /* counters the daemon registered */
 	const char *taxonomy_json;                /* GET /api/v1/taxonomy: the labels the pages show */

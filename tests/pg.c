@@ -15,34 +15,54 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* deploy/pg CMD DIR/data [PORT]: 0 or -1. */
-static int pg_script(const struct tpg *p, const char *cmd)
+int tpg_deploy(const char *script, const char *const *args)
 {
 	const char *src = getenv("TIP_SOURCE_DIR");
-	char script[512], data[96], port[16];
+	char path[512];
+	const char *argv[16];
+	size_t n = 0;
 	pid_t pid;
 	int status;
 
-	snprintf(script, sizeof(script), "%s/deploy/pg", src ? src : TIP_DATA_DIR);
-	snprintf(data, sizeof(data), "%s/data", p->dir);
-	snprintf(port, sizeof(port), "%d", p->port);
+	snprintf(path, sizeof(path), "%s/deploy/%s", src ? src : TIP_DATA_DIR, script);
+	argv[n++] = script;
+	while (args[n - 1] && n < sizeof(argv) / sizeof(argv[0]) - 1) {
+		argv[n] = args[n - 1];
+		n++;
+	}
+	argv[n] = NULL;
 	if ((pid = fork()) < 0)
 		return -1;
 	if (pid == 0) {
-		execl(script, "pg", cmd, data, strcmp(cmd, "start") == 0 ? port : (char *)NULL, (char *)NULL);
+		execv(path, (char *const *)argv);
 		_exit(127);
 	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		char log[128];
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	/* The log of each data directory a server ran in (a base backup has a copy of its origin's). */
+	for (size_t i = 1; i < n; i++) {
+		char opts[600], log[600];
 		char *text;
 
-		snprintf(log, sizeof(log), "%s/data/server.log", p->dir);
-		fprintf(stderr, "deploy/pg %s failed; server log:\n%s\n", cmd,
-		        (text = tu_read_file(log, NULL)) ? text : "(none)");
-		free(text);
-		return -1;
+		snprintf(opts, sizeof(opts), "%s/postmaster.opts", argv[i]);
+		snprintf(log, sizeof(log), "%s/server.log", argv[i]);
+		if (access(opts, F_OK) == 0 && (text = tu_read_file(log, NULL))) {
+			fprintf(stderr, "deploy/%s failed; %s:\n%s\n", script, log, text);
+			free(text);
+		}
 	}
-	return 0;
+	return -1;
+}
+
+/* deploy/pg CMD DIR/data [PORT]: 0 or -1. */
+static int pg_script(const struct tpg *p, const char *cmd)
+{
+	char data[96], port[16];
+	const char *args[] = {cmd, data, strcmp(cmd, "start") == 0 ? port : NULL, NULL};
+
+	snprintf(data, sizeof(data), "%s/data", p->dir);
+	snprintf(port, sizeof(port), "%d", p->port);
+	return tpg_deploy("pg", args);
 }
 
 /*
@@ -77,7 +97,7 @@ static void remember(const struct tpg *p, int on)
 		}
 }
 
-int tpg_start(struct tpg *p)
+int tpg_place(struct tpg *p)
 {
 	memset(p, 0, sizeof(*p));
 	snprintf(p->dir, sizeof(p->dir), "/tmp/tip-pg-XXXXXX");
@@ -86,7 +106,12 @@ int tpg_start(struct tpg *p)
 		return -1;
 	p->port = tfree_port();
 	remember(p, 1);
-	return pg_script(p, "start");
+	return 0;
+}
+
+int tpg_start(struct tpg *p)
+{
+	return tpg_place(p) == 0 ? pg_script(p, "start") : -1;
 }
 
 int tpg_stop(struct tpg *p)

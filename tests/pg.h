@@ -21,6 +21,12 @@ struct tpg {
 
 /* Creates and starts a server on a free port. 0, or -1 (the server log is printed). */
 int tpg_start(struct tpg *p);
+/* A folder and a free port for a server that a deploy script makes (a restore, a standby), nothing
+ * started; stopped and removed like any other. 0 or -1. */
+int tpg_place(struct tpg *p);
+/* Runs deploy/<script> with args (NULL-terminated): 0, or -1 (the log of a server that ran in a directory
+ * given is printed). */
+int tpg_deploy(const char *script, const char *const *args);
 /* Stops it (fast shutdown) and starts it again on the same port and data: for restart tests. */
 int tpg_stop(struct tpg *p);
 int tpg_restart(struct tpg *p);

@@ -54,6 +54,19 @@ void tstaff_op(int port, const struct tsession *s, const char *method, long long
 	httpc_free(&r);
 }
 
+int tstaff_get_op(int port, const struct tsession *s, const char *name, const char *query, char **body)
+{
+	char path[256];
+	struct httpc_response r;
+	int st;
+
+	snprintf(path, sizeof(path), "/api/v1/ops/%s%s%s", name, query ? "?" : "", query ? query : "");
+	st = tstaff_call(port, "GET", path, s, 0, NULL, &r);
+	assert_non_null(*body = strdup(r.body ? r.body : ""));
+	httpc_free(&r);
+	return st;
+}
+
 int tstaff_login(int port, const char *user, const char *password, const char *totp, struct tsession *s)
 {
 	char body[256], cookie[256];

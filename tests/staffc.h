@@ -31,6 +31,8 @@ int tstaff_call(int port, const char *method, const char *path, const struct tse
  */
 void tstaff_op(int port, const struct tsession *s, const char *method, long long id, const char *op,
                const char *query_or_body, int want, const char *field, char **body_out);
+/* GET /api/v1/ops/name[?query] (query NULL: none): the HTTP status, and the answer (heap) in *body. */
+int tstaff_get_op(int port, const struct tsession *s, const char *name, const char *query, char **body);
 /* The HTTP status of a login; on 200 the session is in *s. */
 int tstaff_login(int port, const char *user, const char *password, const char *totp, struct tsession *s);
 /* A login with TSTAFF_PASSWORD that must succeed, and (pledge) the confidentiality pledge accepted. */
