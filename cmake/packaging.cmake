@@ -25,11 +25,12 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/internal/sql/ DESTINATION ${TIP_SHARE_DIR}
         FILES_MATCHING PATTERN "*.sql")
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/pg-roles.sql DESTINATION ${TIP_SHARE_DIR} COMPONENT internal)
 
-# tip_zone(component account state unit configs... LINKS instances...): a zone's daemon unit, its example
-# settings (conffiles under /etc/tipline), the drop-in giving its link instances the zone's account, and the
-# maintainer scripts that make the account and its state directory.
+# tip_zone(component account state unit CONFIGS files... LINKS instances... DIRS dirs...): a zone's daemon unit, its
+# example settings (conffiles under /etc/tipline), the drop-in giving its link instances the zone's account, and the
+# maintainer scripts that make the account, its state directory /var/lib/tipline/<state> and the directories in it
+# the daemons expect to exist.
 function(tip_zone comp account state unit)
-  cmake_parse_arguments(Z "" "" "CONFIGS;LINKS" ${ARGN})
+  cmake_parse_arguments(Z "" "" "CONFIGS;LINKS;DIRS" ${ARGN})
   install(FILES ${TIP_SYSTEMD}/${unit} DESTINATION ${TIP_UNIT_DIR} COMPONENT ${comp})
   set(conffiles "")
   foreach(c ${Z_CONFIGS})
@@ -47,6 +48,8 @@ function(tip_zone comp account state unit)
   set(PKG tipline-${comp})
   set(ACCOUNT ${account})
   set(STATE ${state})
+  list(TRANSFORM Z_DIRS PREPEND /var/lib/tipline/${state}/)
+  string(REPLACE ";" " " DIRS "${Z_DIRS}")
   string(REPLACE ";" " " UNITS "${units}")
   configure_file(${CMAKE_SOURCE_DIR}/deploy/debian/postinst.in ${dir}/postinst @ONLY)
   configure_file(${CMAKE_SOURCE_DIR}/deploy/debian/prerm.in ${dir}/prerm @ONLY)
@@ -58,10 +61,10 @@ endfunction()
 
 tip_zone(intake tipline-intake intake tipline-intaked.service
          CONFIGS intaked.conf diode-send-report.conf diode-recv-status.conf
-         LINKS tipline-diode-send@report tipline-diode-recv@status)
+         LINKS tipline-diode-send@report tipline-diode-recv@status DIRS tlog status-in)
 tip_zone(internal tipline-casemgr internal tipline-casemgrd.service
          CONFIGS casemgrd.conf diode-recv-report.conf diode-send-status.conf
-         LINKS tipline-diode-recv@report tipline-diode-send@status)
+         LINKS tipline-diode-recv@report tipline-diode-send@status DIRS tlog inbox)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME tipline)
