@@ -171,6 +171,7 @@ units=(tipline-intaked.service tipline-casemgrd.service tipline-diode-send@repor
 for u in "${units[@]}"; do
 	(cd /usr/lib/systemd/system && systemd-analyze security --offline=yes --threshold=20 "$u") >"$work/security.log" 2>&1 ||
 		{ grep -E "✗|Overall" "$work/security.log" >&2; fail "$u: exposure above 2.0"; }
+	grep "Overall exposure" "$work/security.log"
 	grep -q "✓ SystemCallFilter=~@privileged" "$work/security.log" ||
 		fail "$u: the system call filter is not applied"
 done
