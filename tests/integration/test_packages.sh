@@ -29,17 +29,21 @@ for a in "${accounts[@]}"; do ! id "$a" >/dev/null 2>&1 || skip "account $a exis
 work=$(mktemp -d)
 chmod 0711 "$work"
 installed=0
+traced=1
 pids=()
-stop_traced() { # each pid is a strace whose child is the daemon: the daemon gets SIGTERM, strace ends with it
-	local p
-	for p in "${pids[@]}"; do pkill -TERM -P "$p"; done
-	for p in "${pids[@]}"; do wait "$p"; done
+stop_daemons() { # SIGTERM to each daemon (traced, the child of its strace); 1 unless all stopped cleanly
+	local p rc=0
+	for p in "${pids[@]}"; do
+		if [ "$traced" -eq 1 ]; then pkill -TERM -P "$p"; else kill -TERM "$p"; fi
+	done
+	for p in "${pids[@]}"; do wait "$p" || rc=1; done
 	pids=()
+	return $rc
 }
 cleanup() {
 	local status=$?
 	set +e
-	stop_traced 2>/dev/null
+	stop_daemons 2>/dev/null
 	if [ "$installed" -eq 1 ]; then
 		dpkg --purge "${pkgs[@]}" >"$work/purge.log" 2>&1 || cat "$work/purge.log" >&2
 		for a in "${accounts[@]}"; do
@@ -175,13 +179,10 @@ done
 # The daemons as the units run them, traced: every system call must pass
 #   SystemCallFilter=@system-service, then ~@privileged @resources,
 # every socket must be of a family RestrictAddressFamilies allows, and no mapping may be writable and executable
-# (MemoryDenyWriteExecute). Sanitizer builds make calls of their own, so they skip this part.
-case $(ldd /usr/sbin/intaked) in
-*libasan* | *libubsan*)
-	echo "sanitizer build: the traced run is skipped"
-	exit 0
-	;;
-esac
+# (MemoryDenyWriteExecute). Sanitizer builds make calls of their own, and LeakSanitizer does not run under ptrace:
+# there the daemons run untraced and only the report's crossing and their clean exits are checked.
+traced=1
+case $(ldd /usr/sbin/intaked) in *libasan* | *libubsan*) traced=0 ;; esac
 declare -A group
 cur=
 while IFS= read -r line; do
@@ -215,8 +216,10 @@ run_conf() { # name keys [sed expressions...]
 }
 start() { # account zone program config pattern: starts it traced, waits for pattern in its log
 	local a=$1 zone=$2 prog=$3 conf=$4 pattern=$5
-	setpriv --reuid="$a" --regid="$a" --clear-groups strace -f -qq -o "$work/trace-$zone/$prog-$conf" \
-		"/usr/sbin/$prog" -c "$work/conf/run-$conf.conf" >"$work/$conf.log" 2>&1 &
+	local trace=()
+	[ "$traced" -eq 0 ] || trace=(strace -f -qq -o "$work/trace-$zone/$prog-$conf")
+	setpriv --reuid="$a" --regid="$a" --clear-groups "${trace[@]}" "/usr/sbin/$prog" -c "$work/conf/run-$conf.conf" \
+		>"$work/$conf.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 600); do
 		grep -qs "$pattern" "$work/$conf.log" && return 0
@@ -250,7 +253,11 @@ for _ in $(seq 600); do
 done
 [ -n "$(find /var/lib/tipline/internal/inbox/intake-a -name '*.seg' -size +100c 2>/dev/null)" ] ||
 	fail "the report did not reach the receiver's inbox"
-stop_traced
+stop_daemons || { tail -n 5 "$work"/*.log >&2; fail "a daemon did not stop cleanly on SIGTERM"; }
+if [ "$traced" -eq 0 ]; then
+	echo "packages: built, installed, configurations checked, units verified, a report carried (filters not checked)"
+	exit 0
+fi
 
 bad=0
 for t in "$work"/trace-*/*; do
