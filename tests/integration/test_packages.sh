@@ -3,8 +3,8 @@
 # holds the other zone's daemon), installs them, makes keys with the installed tipkey into a temporary directory per
 # zone, checks every example configuration with its daemon's -n as the zone's account, verifies the installed units
 # (systemd-analyze verify, and the exposure systemd-analyze security reports), runs the daemons as their accounts
-# under strace and checks every system call, socket family and mapping against the units' filters, then purges
-# the packages. Root and dpkg only; on a machine where anything tipline is installed it skips, and it removes
+# under strace while a report posted to intaked crosses the report link, checks every system call, socket family
+# and mapping against the units' filters, then purges the packages. Root and dpkg only; on a machine where anything tipline is installed it skips, and it removes
 # exactly what it added (packages, accounts, directories), also when it fails.
 set -euo pipefail
 bin=${TIP_BINARY_DIR:?}
@@ -14,7 +14,7 @@ skip() {
 }
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (dpkg -i, system accounts)"
-for t in dpkg dpkg-deb cpack systemd-analyze strace setpriv openssl curl userdel groupdel; do
+for t in dpkg dpkg-deb cpack systemd-analyze strace setpriv openssl curl pkill userdel groupdel; do
 	command -v "$t" >/dev/null || skip "needs $t"
 done
 pkgs=(tipline-audit tipline-common tipline-intake tipline-internal)
