@@ -1,5 +1,10 @@
 #include "httpc.h"
 
+#include "common/err.h"
+#include "intake/pow.h"
+
+#include <jansson.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -134,4 +139,36 @@ void httpc_free(struct httpc_response *r)
 	free(r->headers);
 	free(r->body);
 	memset(r, 0, sizeof(*r));
+}
+
+int httpc_pow_header(int port, char *out, size_t cap)
+{
+	struct httpc_response r;
+	json_error_t e;
+	char nonce[32];
+	int rc = -1;
+
+	if (httpc_request("127.0.0.1", port, 0, "GET", "/api/v1/challenge", NULL, NULL, 0, &r) != 0)
+		return -1;
+	json_t *j = r.status == 200 ? json_loadb(r.body, r.body_len, 0, &e) : NULL;
+	const char *c = json_string_value(json_object_get(j, "challenge"));
+	json_int_t bits = json_integer_value(json_object_get(j, "bits"));
+
+	if (c && bits >= 0 && pow_solve(c, (unsigned)bits, nonce, sizeof(nonce)) == TIP_OK &&
+	    (size_t)snprintf(out, cap, "X-Proof-Of-Work: %s:%s\r\n", c, nonce) < cap)
+		rc = 0;
+	json_decref(j);
+	httpc_free(&r);
+	return rc;
+}
+
+int httpc_submit(int port, const char *content_type, const void *body, size_t len, struct httpc_response *r)
+{
+	char pow[256], headers[512];
+
+	memset(r, 0, sizeof(*r));
+	if (httpc_pow_header(port, pow, sizeof(pow)) != 0)
+		return -1;
+	snprintf(headers, sizeof(headers), "%sContent-Type: %s\r\n", pow, content_type);
+	return httpc_request("127.0.0.1", port, 0, "POST", "/api/v1/reports", headers, body, len, r);
 }

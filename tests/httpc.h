@@ -21,5 +21,15 @@ int httpc_request(const char *host, int port, int tls, const char *method, const
 /* The value of a response header (case-insensitive), copied into buf; NULL if absent. */
 const char *httpc_header(const struct httpc_response *r, const char *name, char *buf, size_t cap);
 void httpc_free(struct httpc_response *r);
+/*
+ * A fresh challenge from intaked on port (plain HTTP), solved for its bits, as an X-Proof-Of-Work header
+ * line ("X-Proof-Of-Work: challenge:nonce\r\n") in out. 0, or -1 when the daemon gave no challenge.
+ */
+int httpc_pow_header(int port, char *out, size_t cap);
+/*
+ * POST /api/v1/reports to intaked on port with a solved challenge: body of content_type (e.g.
+ * "application/json" or a multipart type). 0 with the answer in *r, or -1 when no answer came.
+ */
+int httpc_submit(int port, const char *content_type, const void *body, size_t len, struct httpc_response *r);
 
 #endif

@@ -126,20 +126,7 @@ static json_t *body_json(const struct httpc_response *r)
 /* A fresh challenge from the daemon, as an X-Proof-Of-Work header line solved for its bits. */
 static void pow_header(const struct tdaemon *d, char *out, size_t cap)
 {
-	struct httpc_response r;
-	char nonce[32];
-
-	assert_int_equal(httpc_request(HOST, d->port, 0, "GET", "/api/v1/challenge", NULL, NULL, 0, &r), 0);
-	assert_int_equal(r.status, 200);
-	json_t *j = body_json(&r);
-	const char *c = json_string_value(json_object_get(j, "challenge"));
-	int bits = (int)json_integer_value(json_object_get(j, "bits"));
-
-	assert_non_null(c);
-	assert_int_equal(pow_solve(c, (unsigned)bits, nonce, sizeof(nonce)), TIP_OK);
-	snprintf(out, cap, "X-Proof-Of-Work: %s:%s\r\n", c, nonce);
-	json_decref(j);
-	httpc_free(&r);
+	assert_int_equal(httpc_pow_header(d->port, out, cap), 0);
 }
 
 static const char *const minimal_report =
@@ -150,11 +137,7 @@ static const char *const minimal_report =
 static int post_report(const struct tdaemon *d, const char *content_type, const void *body, size_t len,
                        struct httpc_response *r)
 {
-	char headers[512], pow[256];
-
-	pow_header(d, pow, sizeof(pow));
-	snprintf(headers, sizeof(headers), "%sContent-Type: %s\r\n", pow, content_type);
-	return httpc_request(HOST, d->port, 0, "POST", "/api/v1/reports", headers, body, len, r);
+	return httpc_submit(d->port, content_type, body, len, r);
 }
 
 /* Asserts an error response: status, error code and field (NULL: JSON null). */
