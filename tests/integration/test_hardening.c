@@ -248,7 +248,7 @@ static int s_client(int port, const char *options)
 	char cmd[600];
 
 	snprintf(cmd, sizeof(cmd),
-	         "openssl s_client -connect 127.0.0.1:%d %s </dev/null 2>&1 | grep -q '^ *Cipher is [A-Z]'",
+	         "openssl s_client -connect 127.0.0.1:%d %s </dev/null 2>&1 | grep -q 'Cipher is [A-Z]'",
 	         port, options);
 	int status = system(cmd);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
