@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "intake/pow.h"
+#include "intake/querycode.h"
 
 #include <jansson.h>
 
@@ -171,4 +172,18 @@ int httpc_submit(int port, const char *content_type, const void *body, size_t le
 		return -1;
 	snprintf(headers, sizeof(headers), "%sContent-Type: %s\r\n", pow, content_type);
 	return httpc_request("127.0.0.1", port, 0, "POST", "/api/v1/reports", headers, body, len, r);
+}
+
+int httpc_accepted_hash(const struct httpc_response *r, unsigned char hash[32])
+{
+	json_error_t e;
+	json_t *j = r->status == 201 ? json_loadb(r->body, r->body_len, 0, &e) : NULL;
+	const char *code = json_string_value(json_object_get(j, "query_code"));
+	char digits[QC_DIGITS + 1];
+	int rc = code && qc_normalize(code, strlen(code), digits) == TIP_OK && qc_hash(digits, hash) == TIP_OK
+	                 ? 0
+	                 : -1;
+
+	json_decref(j);
+	return rc;
 }

@@ -31,5 +31,7 @@ int httpc_pow_header(int port, char *out, size_t cap);
  * "application/json" or a multipart type). 0 with the answer in *r, or -1 when no answer came.
  */
 int httpc_submit(int port, const char *content_type, const void *body, size_t len, struct httpc_response *r);
+/* For an answer 201 carrying a valid query code, the code's hash (qc_hash, 32 bytes) and 0; else -1. */
+int httpc_accepted_hash(const struct httpc_response *r, unsigned char hash[32]);
 
 #endif

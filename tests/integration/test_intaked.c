@@ -11,7 +11,6 @@
 #include "daemon.h"
 #include "diode/spool.h"
 #include "httpc.h"
-#include "intake/pow.h"
 #include "intake/querycode.h"
 #include "proto/bulletin.h"
 #include "proto/codec.h"

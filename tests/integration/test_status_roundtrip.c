@@ -22,7 +22,6 @@
 #include "common/err.h"
 #include "diode/spool.h"
 #include "diode/status_out.h"
-#include "intake/pow.h"
 #include "intake/querycode.h"
 #include "proto/bulletin.h"
 #include "proto/record.h"
@@ -542,22 +541,11 @@ static void test_spool_mismatch(void **state)
 /* POST /api/v1/status for code at the intake on port, with a solved challenge. */
 static int status_query(int port, const char *code, struct httpc_response *r)
 {
-	char headers[512], body[128], nonce[32];
-	struct httpc_response c;
-	json_error_t e;
+	char headers[512], pow[256], body[128];
 
-	if (httpc_request("127.0.0.1", port, 0, "GET", "/api/v1/challenge", NULL, NULL, 0, &c) != 0)
+	if (httpc_pow_header(port, pow, sizeof(pow)) != 0)
 		return -1;
-	json_t *j = json_loadb(c.body, c.body_len, 0, &e);
-	const char *challenge = json_string_value(json_object_get(j, "challenge"));
-	assert_non_null(challenge);
-	assert_int_equal(pow_solve(challenge, (unsigned)json_integer_value(json_object_get(j, "bits")), nonce,
-	                           sizeof(nonce)),
-	                 TIP_OK);
-	snprintf(headers, sizeof(headers), "X-Proof-Of-Work: %s:%s\r\nContent-Type: application/json\r\n",
-	         challenge, nonce);
-	json_decref(j);
-	httpc_free(&c);
+	snprintf(headers, sizeof(headers), "%sContent-Type: application/json\r\n", pow);
 	snprintf(body, sizeof(body), "{\"query_code\":\"%s\"}", code);
 	return httpc_request("127.0.0.1", port, 0, "POST", "/api/v1/status", headers, body, strlen(body), r);
 }
