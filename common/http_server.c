@@ -384,9 +384,9 @@ static int over_address_limit(const struct http_conn *c)
 	const struct http_conn *o;
 	size_t n = 0;
 
-	LIST_FOREACH(o, &c->srv->conns, link)
-	if (o != c && same_address(&o->peer, &c->peer) && ++n >= c->srv->lim.max_per_address)
-		return 1;
+	for (o = LIST_FIRST(&c->srv->conns); o; o = LIST_NEXT(o, link))
+		if (o != c && same_address(&o->peer, &c->peer) && ++n >= c->srv->lim.max_per_address)
+			return 1;
 	return 0;
 }
 
