@@ -1,8 +1,9 @@
 // Hostile text on the staff pages: case 12 of the fixture (staff-fixture hostile) carries script, markup,
 // injection and template text in every free-text field of its report, and the staff API's own text inputs
 // (notes of accept, distribute, assign, a result's findings and actions, a contact's note, a decline's reason)
-// get the same through the API. The inbox, the case page (report, workflow, similar cases, timeline) must show
-// it literally: no dialog opens, no element is injected, the text is there as typed.
+// get the same through the API; so does its attachment's file name. The inbox, the case page (report, workflow,
+// similar cases, timeline) must show it literally: no dialog opens, no element is injected, the text is there as
+// typed; the attachment's download carries no file name in its headers.
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -90,7 +91,12 @@ test('hostile report text and staff notes are shown as text on every page', asyn
   await inert(bj, 'case', [
     '0 <script>alert(1)</script>', '7 <script>alert(1)</script>"><img src=x onerror=alert(1)>',
     '11 <script>', "'; DROP TABLE cases;-- {{7*7}} ${7*7}", 'findings <script>alert(1)</script>',
+    '12 <img src=x onerror=alert(1)>\'";{{7*7}}.jpg',
   ]);
+  // The attachment's name reaches no header: the download is an attachment without a name.
+  const disposition = await bj.evaluate(async () =>
+    (await fetch('/api/v1/cases/12/attachments/0')).headers.get('Content-Disposition'));
+  assert.equal(disposition, 'attachment');
   await bj.goto(base + '/case.html?id=3');
   await staff.ready(bj);
   await bj.locator('#timeline ol li').first().waitFor();

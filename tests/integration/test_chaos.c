@@ -259,7 +259,7 @@ static void test_chaos(void **state)
 	PGconn *owner = tpg_connect(&f.pg, "tip_owner");
 	long long reports = 0;
 	for (int i = 0;
-	     i < 2400 && (reports = tpg_value(owner, "SELECT count(*) FROM reports")) < (long long)outbox;
+	     i < 1500 && (reports = tpg_value(owner, "SELECT count(*) FROM reports")) < (long long)outbox;
 	     i++)
 		usleep(100000);
 	printf("chaos: %.1f s of load, %zu reports accepted (201), %zu requests failed or unanswered, %zu "

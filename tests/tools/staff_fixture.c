@@ -62,6 +62,8 @@ static void add_hostile_case(struct tcm *f)
 		snprintf(text[i], sizeof(text[i]), "%zu %s", i, STAFF_FIXTURE_HOSTILE);
 		*slots[i] = text[i];
 	}
+	/* A file name may hold anything but a path separator. */
+	r.attachment.filename = "12 <img src=x onerror=alert(1)>'\";{{7*7}}.jpg";
 	tcm_seal(f, &r.r, NULL, &rec, &len);
 	tcm_append(f, &rec, &len, 1);
 	free(rec);
