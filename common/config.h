@@ -47,6 +47,20 @@ struct cfg_entry {
 	 "PEM private key of the certificate"}, \
 	{"plain_http", CFG_BOOL, offsetof(type, plain_http), 0, 1, "no", \
 	 "serve plain HTTP (loopback only, behind a proxy)"}
+/* A listener's HTTP limits besides the body and connection caps (fields of the same names in type). */
+#define CFG_HTTP_LIMIT_ENTRIES(type) \
+	{"max_head", CFG_SIZE, offsetof(type, max_head), 1024, 1 << 20, "16K", "request line and headers"}, \
+	{"min_body_rate", CFG_SIZE, offsetof(type, min_body_rate), 1, 1LL << 30, "8K", \
+	 "slowest acceptable upload, bytes/s"}, \
+	{"max_connections_per_address", CFG_INT, offsetof(type, max_connections_per_address), 1, 1000000, "64", \
+	 "open client connections from one address"}, \
+	{"head_timeout", CFG_DURATION, offsetof(type, head_timeout), 100, 3600000LL, "10s", \
+	 "time to send the request head (and the TLS handshake)"}, \
+	{"body_timeout", CFG_DURATION, offsetof(type, body_timeout), 100, 3600000LL, "60s", \
+	 "time to send a body, plus size/rate"}, \
+	{"idle_timeout", CFG_DURATION, offsetof(type, idle_timeout), 100, 3600000LL, "15s", "keep-alive wait"}, \
+	{"write_timeout", CFG_DURATION, offsetof(type, write_timeout), 100, 3600000LL, "30s", \
+	 "time for a response to drain"}
 #define CFG_PROCESS_ENTRIES(type, default_metrics_port) \
 	{"metrics_listen", CFG_STRING, offsetof(type, metrics_listen), 1, 64, "127.0.0.1", \
 	 "address of the metrics listener"}, \

@@ -21,6 +21,20 @@ int daemon_drop_privileges(const char *user);
 struct http_server *daemon_metrics_server(struct event_base *base, const char *addr, int port,
                                           void (*refresh)(void *arg), void *arg);
 
+/* The HTTP limits of settings conf (a struct with the fields of CFG_HTTP_LIMIT_ENTRIES, max_body and
+ * max_connections). */
+#define DAEMON_HTTP_LIMITS(conf)                                                                             \
+	((struct http_limits){.max_head = (conf).max_head,                                                   \
+	                      .max_target = http_limits_default().max_target,                                \
+	                      .max_body = (conf).max_body,                                                   \
+	                      .max_connections = (size_t)(conf).max_connections,                             \
+	                      .max_per_address = (size_t)(conf).max_connections_per_address,                 \
+	                      .head_timeout_ms = (conf).head_timeout,                                        \
+	                      .body_timeout_ms = (conf).body_timeout,                                        \
+	                      .min_body_rate = (conf).min_body_rate,                                         \
+	                      .idle_timeout_ms = (conf).idle_timeout,                                        \
+	                      .write_timeout_ms = (conf).write_timeout})
+
 /*
  * The common command line: -c FILE (settings), -n (check and exit), -s (print
  * the settings table and exit). Loads the table; on a bad command line prints

@@ -70,6 +70,7 @@ struct http_limits http_limits_default(void)
 	        .max_target = 2048,
 	        .max_body = 1 << 20,
 	        .max_connections = 1024,
+	        .max_per_address = 64,
 	        .head_timeout_ms = 10000,
 	        .body_timeout_ms = 30000,
 	        .min_body_rate = 8 * 1024,
@@ -363,6 +364,32 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		conn_free(c);
 }
 
+/* Whether two peers share an address (the port aside). */
+static int same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+		              &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr)) == 0;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		              &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+/* Whether the connection c, just accepted, is one too many from its address. */
+static int over_address_limit(const struct http_conn *c)
+{
+	const struct http_conn *o;
+	size_t n = 0;
+
+	for (o = LIST_FIRST(&c->srv->conns); o; o = LIST_NEXT(o, link))
+		if (o != c && same_address(&o->peer, &c->peer) && ++n >= c->srv->lim.max_per_address)
+			return 1;
+	return 0;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	struct http_server *s = arg;
@@ -407,6 +434,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_enable(c->bev, EV_READ);
 	set_timer(c, s->lim.head_timeout_ms);
+	/* One address cannot take every connection: the extra one is answered and closed at once. */
+	if (over_address_limit(c))
+		conn_fail(c, 429, "too_many_connections", "too many connections from this address");
 	if (s->n_conns >= s->lim.max_connections && !s->paused) {
 		for (size_t i = 0; i < s->n_listeners; i++)
 			evconnlistener_disable(s->listeners[i]);

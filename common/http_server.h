@@ -28,6 +28,7 @@ struct http_limits {
 	size_t max_target;          /* request target, bytes: 414 beyond */
 	size_t max_body;            /* bytes: 413 beyond, judged from Content-Length before reading */
 	size_t max_connections;     /* accepting pauses at this many open connections */
+	size_t max_per_address;     /* open connections from one client address: 429 and close beyond */
 	long long head_timeout_ms;  /* the whole head must arrive within this: 408 */
 	long long body_timeout_ms;  /* the body must arrive within this plus length / min_body_rate: 408 */
 	size_t min_body_rate;       /* bytes per second a client must at least keep up */
@@ -35,8 +36,8 @@ struct http_limits {
 	long long write_timeout_ms; /* a response must drain within this */
 };
 
-/* Safe defaults: 16 KiB head, 2 KiB target, 1 MiB body, 1024 connections, 10 s head, 30 s body, 8 KiB/s, 15 s
- * idle, 30 s write. */
+/* Safe defaults: 16 KiB head, 2 KiB target, 1 MiB body, 1024 connections, 64 per address, 10 s head, 30 s
+ * body, 8 KiB/s, 15 s idle, 30 s write. */
 struct http_limits http_limits_default(void);
 
 struct http_server;

@@ -32,7 +32,8 @@ struct intake_conf {
 	char public_url[QR_URL_MAX + 1];
 
 	size_t max_head, max_body, min_body_rate, segment_bytes, max_attachment_bytes;
-	long long max_connections, head_timeout, body_timeout, idle_timeout, write_timeout;
+	long long max_connections, max_connections_per_address, head_timeout, body_timeout, idle_timeout,
+	        write_timeout;
 	long long max_attachments, max_pending, seal_threads;
 
 	long long pow_bits, pow_ttl, pow_spent;

@@ -144,15 +144,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	struct http_limits lim = http_limits_default();
-	lim.max_head = conf.max_head;
-	lim.max_body = conf.max_body;
-	lim.max_connections = (size_t)conf.max_connections;
-	lim.head_timeout_ms = conf.head_timeout;
-	lim.body_timeout_ms = conf.body_timeout;
-	lim.min_body_rate = conf.min_body_rate;
-	lim.idle_timeout_ms = conf.idle_timeout;
-	lim.write_timeout_ms = conf.write_timeout;
+	struct http_limits lim = DAEMON_HTTP_LIMITS(conf);
 	const char *headers[] = {
 	        "Content-Security-Policy: default-src 'self'; img-src 'self' data: blob:; media-src 'self' "
 	        "blob:; "

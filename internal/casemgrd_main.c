@@ -647,9 +647,7 @@ int main(int argc, char **argv)
 	    !(metrics = daemon_metrics_server(c.base, c.conf.metrics_listen, (int)c.conf.metrics_port,
 	                                      refresh_metrics, &c)))
 		goto out;
-	struct http_limits lim = http_limits_default();
-	lim.max_body = c.conf.max_body;
-	lim.max_connections = (size_t)c.conf.max_connections;
+	struct http_limits lim = DAEMON_HTTP_LIMITS(c.conf);
 	const char *headers[] = {
 	        "Content-Security-Policy: default-src 'self'; img-src 'self' data:; object-src 'none'; "
 	        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",

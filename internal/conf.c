@@ -35,6 +35,7 @@ const struct cfg_entry casemgr_conf_table[] = {
         {"db_queue", CFG_INT, S(db_queue), 1, 100000, "1024",
          "requests waiting for a connection; 503 beyond"},
         {"max_connections", CFG_INT, S(max_connections), 1, 100000, "512", "open client connections"},
+        CFG_HTTP_LIMIT_ENTRIES(struct casemgr_conf),
         {"max_body", CFG_SIZE, S(max_body), 1024, 64 << 20, "12M",
          "request body (a result's files travel in one, base64)"},
         {"session_ttl", CFG_DURATION, S(session_ttl), 60000, 7 * 24 * HOUR_MS, "8h", "lifetime of a session"},

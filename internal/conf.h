@@ -28,8 +28,9 @@ struct casemgr_conf {
 	char taxonomy[CASEMGR_PATH_MAX];
 	char index_key[CASEMGR_PATH_MAX];
 	long long ingest_batch, ingest_threads, ingest_poll, db_retry;
-	long long db_connections, db_queue, max_connections;
-	size_t max_body, argon2_memory;
+	long long db_connections, db_queue, max_connections, max_connections_per_address;
+	long long head_timeout, body_timeout, idle_timeout, write_timeout;
+	size_t max_body, max_head, min_body_rate, argon2_memory;
 	long long session_ttl, login_failures, lockout, rate_login, burst_login;
 	long long argon2_time;
 	char pledge_version[32];

@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "intake/pow.h"
+#include "intake/querycode.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -165,14 +166,28 @@ out:
 	return rc;
 }
 
-int httpc_intake_post(const char *host, int port, int tls, const char *path, const char *json,
-                      struct httpc_response *out)
+int httpc_intake_post(const char *host, int port, int tls, const char *path, const char *content_type,
+                      const void *body, size_t len, struct httpc_response *out)
 {
 	char headers[512], pow[256];
 
 	memset(out, 0, sizeof(*out));
 	if (httpc_pow_header(host, port, tls, pow, sizeof(pow)) != 0)
 		return -1;
-	snprintf(headers, sizeof(headers), "%sContent-Type: application/json\r\n", pow);
-	return httpc_request(host, port, tls, "POST", path, headers, json, strlen(json), out);
+	snprintf(headers, sizeof(headers), "%sContent-Type: %s\r\n", pow, content_type);
+	return httpc_request(host, port, tls, "POST", path, headers, body, len, out);
+}
+
+int httpc_accepted_hash(const struct httpc_response *r, unsigned char hash[32])
+{
+	json_error_t e;
+	json_t *j = r->status == 201 ? json_loadb(r->body, r->body_len, 0, &e) : NULL;
+	const char *code = json_string_value(json_object_get(j, "query_code"));
+	char digits[QC_DIGITS + 1];
+	int rc = code && qc_normalize(code, strlen(code), digits) == TIP_OK && qc_hash(digits, hash) == TIP_OK
+	                 ? 0
+	                 : -1;
+
+	json_decref(j);
+	return rc;
 }

@@ -26,9 +26,13 @@ void httpc_free(struct httpc_response *r);
  * "X-Proof-Of-Work: challenge:nonce\r\n" header line into out. Returns 0 or -1.
  */
 int httpc_pow_header(const char *host, int port, int tls, char *out, size_t cap);
-/* POST of a JSON body to an intake's path (/api/v1/reports, /api/v1/status) with a solved challenge. 0 or -1.
+/*
+ * POST of a body of content_type (JSON, or a multipart type) to an intake's path (/api/v1/reports,
+ * /api/v1/status) with a solved challenge. 0 with the answer in *out, or -1 when no answer came.
  */
-int httpc_intake_post(const char *host, int port, int tls, const char *path, const char *json,
-                      struct httpc_response *out);
+int httpc_intake_post(const char *host, int port, int tls, const char *path, const char *content_type,
+                      const void *body, size_t len, struct httpc_response *out);
+/* For an answer 201 carrying a valid query code, the code's hash (qc_hash, 32 bytes) and 0; else -1. */
+int httpc_accepted_hash(const struct httpc_response *r, unsigned char hash[32]);
 
 #endif

@@ -37,6 +37,7 @@ taxonomy $src/proto/taxonomy
 rate_reports 1000000000
 burst_reports 1000000
 max_pending 100000
+max_connections_per_address 100000
 CONF
 "$bin/intaked" -c "$work/intaked.conf" >"$work/intaked.log" 2>&1 &
 echo $! >"$work/intaked.pid"

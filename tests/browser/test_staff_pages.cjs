@@ -5,105 +5,28 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
+const staff = require('./staff.cjs');
 
-const bin = process.env.TIP_BINARY_DIR;
 const artifacts = process.env.TIP_ARTIFACTS;
 const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const PASSWORD = 'correct horse battery';
-const TOTP_SECRET = Buffer.from('12345678901234567890'); // the national account's, as the fixture stores it
+const { PASSWORD, totp, ready } = staff;
 
-let fixture, base, browser;
+let base, browser, stop;
 
 before(async () => {
   fs.mkdirSync(artifacts, { recursive: true });
-  fixture = spawn(path.join(bin, 'tests', 'staff-fixture'), [], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env },
-  });
-  base = await new Promise((resolve, reject) => {
-    let out = '';
-    let log = '';
-    fixture.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (127\.0\.0\.1:\d+)/.exec(out);
-      if (m) resolve('http://' + m[1]);
-    });
-    fixture.stderr.on('data', (d) => (log += d));
-    fixture.on('exit', (code) => reject(new Error('staff-fixture exited (' + code + '):\n' + log)));
-  });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--disable-dev-shm-usage', ...(process.getuid() === 0 ? ['--no-sandbox'] : [])],
-  });
+  ({ base, browser, stop } = await staff.start());
 });
 
 after(async () => {
-  if (browser) await browser.close();
-  if (fixture) {
-    const exited = new Promise((r) => fixture.on('exit', r));
-    fixture.stdin.end();
-    assert.equal(await exited, 0);
-  }
+  if (stop) await stop();
 });
 
-// RFC 6238: SHA-1, 6 digits, 30-second steps.
-function totp(secret, at = Date.now()) {
-  const step = Buffer.alloc(8);
-  step.writeBigUInt64BE(BigInt(Math.floor(at / 30000)));
-  const h = crypto.createHmac('sha1', secret).update(step).digest();
-  const o = h[h.length - 1] & 15;
-  return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
-}
-
-// A desk-sized page that records every request, console error and uncaught exception.
-async function desk(t) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
-  const page = await context.newPage();
-  page.requests = [];
-  page.problems = [];
-  page.on('request', (r) => page.requests.push(r));
-  page.on('console', (m) => m.type() === 'error' && page.problems.push(m.text()));
-  page.on('pageerror', (e) => page.problems.push(String(e)));
-  t.after(() => context.close());
-  return page;
-}
-
-// Nothing went to another origin, nothing was refused by the Content-Security-Policy, no script failed
-// (answers of 4xx the page expects, e.g. the 401 before login, show as console errors and are allowed).
-function checkPage(page) {
-  for (const r of page.requests) assert.equal(new URL(r.url()).origin, base, r.url());
-  assert.deepEqual(page.problems.filter((p) => !/status of 4\d\d/.test(p)), []);
-}
-
-async function ready(page) {
-  await page.locator('body[data-ready]').waitFor();
-}
-
-// Logs in through the login page (and gives the pledge on first login); resolves on the role's first page.
-async function login(page, user) {
-  await page.goto(base + '/login.html');
-  await ready(page);
-  await page.fill('#username', user);
-  await page.fill('#password', PASSWORD);
-  if (user === 'nat') await page.fill('#totp', totp(TOTP_SECRET));
-  await page.click('#login button[type="submit"]');
-  await page.waitForURL((u) => !u.pathname.startsWith('/login'));
-  if (new URL(page.url()).pathname === '/pledge.html') {
-    await ready(page);
-    await page.click('#pledge button[type="submit"]');
-    assert.equal(await page.locator('#pledge .error').textContent(), '请先勾选承诺。');
-    await page.check('#accept');
-    await page.click('#pledge button[type="submit"]');
-    await page.waitForURL((u) => u.pathname !== '/pledge.html');
-  }
-  await ready(page);
-}
+const desk = (t) => staff.desk(browser, t);
+const checkPage = (page) => staff.checkPage(page, base);
+const login = (page, user) => staff.login(page, base, user);
 
 async function axe(page, name) {
   await page.evaluate(axeSource);
@@ -436,7 +359,7 @@ test('the situation map renders the provinces, charts and evaluation with small 
   await ready(nat);
   await nat.fill('#username', 'nat');
   await nat.fill('#password', PASSWORD);
-  await nat.fill('#totp', totp(TOTP_SECRET));
+  await nat.fill('#totp', totp());
   await nat.click('#login button[type="submit"]');
   await nat.waitForURL((u) => !u.pathname.startsWith('/login'));
   await nat.goto(base + '/map.html');

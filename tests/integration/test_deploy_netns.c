@@ -183,13 +183,12 @@ static void test_netns_round_trip(void **state)
 	httpc_free(&r);
 
 	/* A report on the public address. */
-	assert_int_equal(
-	        httpc_intake_post(intake, INTAKE_PORT, 1, "/api/v1/reports",
-	                          "{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true},"
-	                          "\"activity\":{\"categories\":[\"illegal_mining_sand_dredging\"],"
-	                          "\"region\":\"110101\",\"narrative\":\"夜里有人在河道非法采砂\"}}",
-	                          &r),
-	        0);
+	static const char report[] = "{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true},"
+	                             "\"activity\":{\"categories\":[\"illegal_mining_sand_dredging\"],"
+	                             "\"region\":\"110101\",\"narrative\":\"夜里有人在河道非法采砂\"}}";
+	assert_int_equal(httpc_intake_post(intake, INTAKE_PORT, 1, "/api/v1/reports", "application/json",
+	                                   report, strlen(report), &r),
+	                 0);
 	if (r.status != 201)
 		fail_msg("report: %d %s", r.status, r.body);
 	json_t *j = json_loadb(r.body, r.body_len, 0, &e);
@@ -229,7 +228,9 @@ static void test_netns_round_trip(void **state)
 		json_decref(j);
 		j = NULL;
 		stage = NULL;
-		assert_int_equal(httpc_intake_post(intake, INTAKE_PORT, 1, "/api/v1/status", query, &r), 0);
+		assert_int_equal(httpc_intake_post(intake, INTAKE_PORT, 1, "/api/v1/status",
+		                                   "application/json", query, strlen(query), &r),
+		                 0);
 		if (r.status == 200 && (j = json_loadb(r.body, r.body_len, 0, &e)))
 			stage = json_string_value(json_object_get(j, "stage"));
 		httpc_free(&r);

@@ -136,11 +136,7 @@ static const char *const minimal_report =
 static int post_report(const struct tdaemon *d, const char *content_type, const void *body, size_t len,
                        struct httpc_response *r)
 {
-	char headers[512], pow[256];
-
-	pow_header(d, pow, sizeof(pow));
-	snprintf(headers, sizeof(headers), "%sContent-Type: %s\r\n", pow, content_type);
-	return httpc_request(HOST, d->port, 0, "POST", "/api/v1/reports", headers, body, len, r);
+	return httpc_intake_post("127.0.0.1", d->port, 0, "/api/v1/reports", content_type, body, len, r);
 }
 
 /* Asserts an error response: status, error code and field (NULL: JSON null). */

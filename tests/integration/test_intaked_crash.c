@@ -47,37 +47,22 @@ static void *client(void *arg)
 
 	while (!atomic_load(&round_over)) {
 		struct httpc_response r;
-		char headers[256], body[512], digits[QC_DIGITS + 1];
+		char body[512];
 
-		if (httpc_request("127.0.0.1", port, 0, "GET", "/api/v1/challenge", NULL, NULL, 0, &r) != 0)
-			continue;
-		json_error_t e;
-		json_t *j = json_loadb(r.body, r.body_len, 0, &e);
-		snprintf(headers, sizeof(headers),
-		         "X-Proof-Of-Work: %s:0\r\nContent-Type: application/json\r\n",
-		         json_string_value(json_object_get(j, "challenge"))
-		                 ? json_string_value(json_object_get(j, "challenge"))
-		                 : "");
-		json_decref(j);
-		httpc_free(&r);
 		snprintf(body, sizeof(body),
 		         "{\"taxonomy_version\":\"2026.1\",\"reporter\":{\"anonymous\":true},\"activity\":{"
 		         "\"categories\":[\"other\"],\"region\":\"110101\",\"narrative\":\"client %d report "
 		         "%d\"}}",
 		         id, n++);
-		if (httpc_request("127.0.0.1", port, 0, "POST", "/api/v1/reports", headers, body,
-		                  strlen(body), &r) != 0)
+		if (httpc_intake_post("127.0.0.1", port, 0, "/api/v1/reports", "application/json", body,
+		                      strlen(body), &r) != 0)
 			continue;
-		if (r.status == 201) {
-			j = json_loadb(r.body, r.body_len, 0, &e);
-			const char *code = json_string_value(json_object_get(j, "query_code"));
-
-			assert_int_equal(qc_normalize(code, strlen(code), digits), TIP_OK);
+		uint8_t hash[QC_HASH_LEN];
+		if (httpc_accepted_hash(&r, hash) == 0) {
 			pthread_mutex_lock(&ack_lock);
 			if (n_acked < MAX_ACK)
-				qc_hash(digits, acked[n_acked++]);
+				memcpy(acked[n_acked++], hash, QC_HASH_LEN);
 			pthread_mutex_unlock(&ack_lock);
-			json_decref(j);
 		}
 		httpc_free(&r);
 	}

@@ -544,7 +544,8 @@ static int status_query(int port, const char *code, struct httpc_response *r)
 	char body[128];
 
 	snprintf(body, sizeof(body), "{\"query_code\":\"%s\"}", code);
-	return httpc_intake_post("127.0.0.1", port, 0, "/api/v1/status", body, r);
+	return httpc_intake_post("127.0.0.1", port, 0, "/api/v1/status", "application/json", body,
+	                         strlen(body), r);
 }
 
 /* casemgrd -> status spool -> diode-send -> UDP -> diode-recv -> status spool -> intaked's status API. */

@@ -12,6 +12,10 @@
  * (the same reporter's ID number and phone, person, official and place), so the comparison proposes a
  * link between every two cases of a province, and none across provinces; "listening" is printed once
  * every case is compared.
+ *
+ * `staff-fixture hostile` adds case 12 in Beijing (Dongcheng) whose every free-text field carries the
+ * markup, script, injection and template text of STAFF_FIXTURE_HOSTILE, for the test that the pages render
+ * it inert.
  */
 #include "daemon.h"
 #include "pg.h"
@@ -24,6 +28,11 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Markup that would run or inject if a page put it into HTML, SQL and template text, an RTL override. */
+#define STAFF_FIXTURE_HOSTILE                                                                                \
+	"<script>alert(1)</script>\"><img src=x onerror=alert(1)>'; DROP TABLE cases;-- {{7*7}} ${7*7} "     \
+	"\u202e"
+
 static const char *const users[][4] = {
         {"nat", "national", "1", "\\x3132333435363738393031323334353637383930"},
         {"bj", "provincial", "2", NULL},
@@ -34,8 +43,36 @@ static const char *const users[][4] = {
         {"adm", "administrator", "1", NULL},
 };
 
-int main(void)
+/* A Beijing report whose every free-text field is hostile text (with the field's name, to tell them apart).
+ */
+static void add_hostile_case(struct tcm *f)
 {
+	static char text[12][160];
+	struct tu_report r;
+	uint8_t *rec;
+	size_t len;
+	char **slots[] = {&r.reporter.name,     &r.reporter.address,   &r.person.name,
+	                  &r.aliases[0],        &r.person.description, &r.activity.place,
+	                  &r.activity.time,     &r.activity.narrative, &r.official.name,
+	                  &r.official.position, &r.official.unit,      &r.official.description};
+
+	tu_report_init(&r);
+	memset(r.query_hash, 0x5a, sizeof(r.query_hash));
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		snprintf(text[i], sizeof(text[i]), "%zu %s", i, STAFF_FIXTURE_HOSTILE);
+		*slots[i] = text[i];
+	}
+	/* A file name may hold anything but a path separator. */
+	r.attachment.filename = "12 <img src=x onerror=alert(1)>'\";{{7*7}}.jpg";
+	tcm_seal(f, &r.r, NULL, &rec, &len);
+	tcm_append(f, &rec, &len, 1);
+	free(rec);
+}
+
+int main(int argc, char **argv)
+{
+	int hostile = argc == 2 && strcmp(argv[1], "hostile") == 0;
+	long long n_cases = hostile ? 12 : 11;
 	static struct tcm f;
 	struct tdaemon d;
 	PGconn *owner;
@@ -71,13 +108,16 @@ int main(void)
 	tcm_add_reports(&f, 2);
 	f.region = "440104";
 	tcm_add_reports(&f, 6);
+	if (hostile)
+		add_hostile_case(&f);
 	snprintf(log, sizeof(log), "%s/casemgrd.log", f.dir);
 	if (tdaemon_start(&d, "casemgrd", f.conf, log) != 0)
 		goto out;
 	static const char compared[] = "SELECT count(*) FROM cases WHERE compared_at IS NOT NULL";
-	for (int i = 0; i < 2000 && tpg_value(owner, compared) < 11; i++)
+	for (int i = 0; i < 2000 && tpg_value(owner, compared) < n_cases; i++)
 		usleep(10000);
-	if (tpg_value(owner, "SELECT count(*) FROM cases") != 11 || tpg_value(owner, compared) != 11) {
+	if (tpg_value(owner, "SELECT count(*) FROM cases") != n_cases ||
+	    tpg_value(owner, compared) != n_cases) {
 		fprintf(stderr, "staff-fixture: the cases were not ingested and compared\n");
 		tdaemon_stop(&d, SIGTERM);
 		goto out;
