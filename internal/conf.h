@@ -29,7 +29,7 @@ struct casemgr_conf {
 	long long db_connections, db_queue, max_connections;
 	size_t max_body, argon2_memory;
 	long long session_ttl, login_failures, lockout, rate_login, burst_login;
-	long long argon2_time;
+	long long argon2_time, hash_threads;
 	char pledge_version[32];
 	char audit_key[CASEMGR_PATH_MAX];
 	long long audit_head_events, audit_head_interval;

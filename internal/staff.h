@@ -5,7 +5,13 @@
  *
  * Access is checked twice: here, by role per route (administrators and auditors reach no case), and
  * in PostgreSQL, where the session's user becomes the transaction's acting user and row-level
- * security shows only that user's scope. Statements run through pgq, asynchronously on the loop.
+ * security shows only that user's scope. Statements run through pgq, asynchronously on the loop;
+ * passwords are hashed and checked by the hasher's threads while the request waits.
+ *
+ * Credentials the administrator hands out are made here, never taken from the client: a temporary
+ * password (user_create, user_password_reset), hashed before the operation runs, and a TOTP secret
+ * (user_create, user_totp_enrol), added to the operation's answer once as text, otpauth URI and QR code.
+ * Design: docs/internals/accounts.md.
  */
 #ifndef TIP_INTERNAL_STAFF_H
 #define TIP_INTERNAL_STAFF_H
@@ -17,7 +23,9 @@
 #include "common/web.h"
 #include "intake/ratelimit.h"
 #include "internal/auth.h"
+#include "internal/hasher.h"
 #include "internal/pgq.h"
+#include "proto/taxonomy.h"
 
 struct staff_conf {
 	long long session_ttl_s;
@@ -38,6 +46,8 @@ enum staff_login {
 struct staff {
 	struct staff_conf conf;
 	struct pgq *db;
+	struct hasher *hasher;                    /* every Argon2id hash and check, off the loop */
+	const struct taxonomy *tax;               /* the regions a new unit may be in */
 	struct rl *rl_login;                      /* login attempts per client address prefix */
 	struct metric *logins[STAFF_LOGIN_COUNT]; /* counters the daemon registered */
 	const char *taxonomy_json;                /* GET /api/v1/taxonomy: the labels the pages show */
