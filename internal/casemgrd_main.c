@@ -330,10 +330,11 @@ static int register_metrics(struct casemgr *c)
 	c->m.compare_errors = metric_counter("casemgr_compare_errors_total", NULL,
 	                                     "comparison runs that failed (alert on any increase)");
 	return c->m.reports && c->m.replayed && c->m.passed_over && c->m.batches && c->m.db_errors &&
-	                       c->m.connected && c->m.api_db_open && c->m.api_db_waiting && c->m.hashes_busy && c->m.sms_sent &&
-	                       c->m.sms_failed && c->m.draws && c->m.queued && c->m.bulletins_published &&
-	                       c->m.bulletins_refused && c->m.bulletins_reconciled &&
-	                       c->m.bulletins_pending && c->m.compared && c->m.compare_errors
+	                       c->m.connected && c->m.api_db_open && c->m.api_db_waiting &&
+	                       c->m.hashes_busy && c->m.sms_sent && c->m.sms_failed && c->m.draws &&
+	                       c->m.queued && c->m.bulletins_published && c->m.bulletins_refused &&
+	                       c->m.bulletins_reconciled && c->m.bulletins_pending && c->m.compared &&
+	                       c->m.compare_errors
 	               ? 0
 	               : -1;
 }

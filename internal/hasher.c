@@ -165,7 +165,8 @@ static int submit(struct hasher *h, struct job *j, const char *password, size_t 
 	return TIP_OK;
 }
 
-int hasher_verify(struct hasher *h, const char *hash, const char *password, size_t len, hasher_cb cb, void *arg)
+int hasher_verify(struct hasher *h, const char *hash, const char *password, size_t len, hasher_cb cb,
+                  void *arg)
 {
 	struct job *j = calloc(1, sizeof(*j));
 

@@ -25,10 +25,11 @@ struct hasher *hasher_new(struct event_base *base, size_t threads, size_t queue_
 /* Waits for the jobs running, then frees everything; callbacks still due are not called. */
 void hasher_free(struct hasher *h);
 /*
- * auth_verify_password(hash, password) on a worker (hash NULL: an unknown user, the dummy's cost); cb(rc, arg)
- * on the loop. TIP_OK, TIP_EFULL (queue full: nothing will be called), TIP_ENOMEM.
+ * auth_verify_password(hash, password) on a worker (hash NULL: an unknown user, the dummy's cost); cb(rc,
+ * arg) on the loop. TIP_OK, TIP_EFULL (queue full: nothing will be called), TIP_ENOMEM.
  */
-int hasher_verify(struct hasher *h, const char *hash, const char *password, size_t len, hasher_cb cb, void *arg);
+int hasher_verify(struct hasher *h, const char *hash, const char *password, size_t len, hasher_cb cb,
+                  void *arg);
 /* auth_hash_password on a worker; out is written before cb runs. As hasher_verify. */
 int hasher_hash(struct hasher *h, const char *password, size_t len, const struct auth_cost *cost,
                 char out[AUTH_HASH_MAX], hasher_cb cb, void *arg);

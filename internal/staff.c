@@ -104,15 +104,15 @@ struct call {
 	struct staff *s;
 	struct http_req *req;
 	enum route_id route;
-	int csrf;                /* the route changes state: the CSRF token must match */
-	char token[BYTEA_PARAM]; /* the session token's digest as a bytea parameter */
-	char params[6][40];      /* route parameters as text ("" for NULL) */
-	json_t *body;            /* login, password: the parsed body; operations: the arguments */
-	char *args;              /* operations: the arguments as JSON text */
-	struct pgq_tx *tx;       /* the transaction waiting for a hash */
-	long long uid;           /* login: the user found */
-	int found, must_change;  /* login: whether the user exists, and must change the password */
-	long long last_step;     /* login: the step of the account's last TOTP code, or -1 */
+	int csrf;                 /* the route changes state: the CSRF token must match */
+	char token[BYTEA_PARAM];  /* the session token's digest as a bytea parameter */
+	char params[6][40];       /* route parameters as text ("" for NULL) */
+	json_t *body;             /* login, password: the parsed body; operations: the arguments */
+	char *args;               /* operations: the arguments as JSON text */
+	struct pgq_tx *tx;        /* the transaction waiting for a hash */
+	long long uid;            /* login: the user found */
+	int found, must_change;   /* login: whether the user exists, and must change the password */
+	long long last_step;      /* login: the step of the account's last TOTP code, or -1 */
 	char totp[2][SECRET_HEX]; /* login: the account's TOTP secret and pending secret ("" for none) */
 	int creds;                /* operations: CRED_* to make */
 	char temp[TEMP_LEN + 1];  /* a temporary password made */
@@ -259,7 +259,8 @@ static void on_credentials(struct pgq_tx *tx, const PGresult *res, void *arg)
 		return on_document(tx, res, arg);
 	doc = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 	user = json_string_value(json_object_get(json_object_get(doc, "user"), "username"));
-	if (!user || ((c->creds & CRED_PASSWORD) && json_object_set_new(doc, "password", json_string(c->temp))))
+	if (!user ||
+	    ((c->creds & CRED_PASSWORD) && json_object_set_new(doc, "password", json_string(c->temp))))
 		goto out;
 	if (c->creds & CRED_TOTP) {
 		if (b32_encode(c->secret, sizeof(c->secret), b32, sizeof(b32)) != TIP_OK)
@@ -393,8 +394,8 @@ static void op_run(struct call *c, struct pgq_tx *tx)
 	if (!(c->creds & CRED_PASSWORD))
 		return op_send(c, tx);
 	c->tx = tx;
-	if (make_temp(c->temp) != 0 ||
-	    hasher_hash(c->s->hasher, c->temp, TEMP_LEN, &c->s->conf.cost, c->hash, on_op_hashed, c) != TIP_OK) {
+	if (make_temp(c->temp) != 0 || hasher_hash(c->s->hasher, c->temp, TEMP_LEN, &c->s->conf.cost, c->hash,
+	                                           on_op_hashed, c) != TIP_OK) {
 		pgq_end(tx, 0, NULL, NULL);
 		start_failed(c);
 	}
@@ -482,7 +483,8 @@ static void run_route(struct call *c, struct pgq_tx *tx)
 	}
 	case R_ME: pgq_send(tx, "SELECT me()", 0, NULL, 0, on_document, c); break;
 	case R_PASSWORD:
-		pgq_send(tx, "SELECT username, password_hash FROM password_own()", 0, NULL, 0, on_password_own, c);
+		pgq_send(tx, "SELECT username, password_hash FROM password_own()", 0, NULL, 0,
+		         on_password_own, c);
 		break;
 	case R_PLEDGE: pgq_send(tx, "SELECT pledge_accept($1)", 1, p, 0, on_done, c); break;
 	case R_CASES:
@@ -561,8 +563,8 @@ static void on_begin_session(struct pgq_tx *tx, const PGresult *res, void *arg)
 
 	if (!ok(res))
 		return fail(c, tx, res);
-	pgq_send(tx, "SELECT user_id, role, csrf_hash, pledged, must_change FROM session_begin($1::bytea)", 1, token, 0,
-	         on_session, c);
+	pgq_send(tx, "SELECT user_id, role, csrf_hash, pledged, must_change FROM session_begin($1::bytea)", 1,
+	         token, 0, on_session, c);
 }
 
 /* ---- login ---- */
@@ -592,7 +594,10 @@ static void on_login_committed(struct pgq_tx *tx, const PGresult *res, void *arg
 	snprintf(csrf_cookie, sizeof(csrf_cookie),
 	         "Set-Cookie: " CSRF_COOKIE "=%s; Secure; SameSite=Strict; Path=/; Max-Age=%lld", c->new_csrf,
 	         c->s->conf.session_ttl_s);
-	http_reply_json(c->req, 200, json_pack("{s:s,s:b}", "csrf_token", c->new_csrf, "must_change_password", c->must_change), extra);
+	http_reply_json(
+	        c->req, 200,
+	        json_pack("{s:s,s:b}", "csrf_token", c->new_csrf, "must_change_password", c->must_change),
+	        extra);
 	call_free(c);
 }
 
@@ -676,8 +681,8 @@ static void on_login_checked(int rc, void *arg)
 		uint8_t raw[64];
 		size_t len;
 		good = code && hex_decode(secret + 2, strlen(secret + 2), raw, sizeof(raw), &len) == TIP_OK &&
-		       auth_totp_check(raw, len, (int64_t)time(NULL), code, pending ? -1 : c->last_step, &step) ==
-		               TIP_OK;
+		       auth_totp_check(raw, len, (int64_t)time(NULL), code, pending ? -1 : c->last_step,
+		                       &step) == TIP_OK;
 		OPENSSL_cleanse(raw, sizeof(raw));
 	}
 	if (!good)
@@ -689,8 +694,8 @@ static void on_login_checked(int rc, void *arg)
 	snprintf(uid, sizeof(uid), "%lld", c->uid);
 	snprintf(at, sizeof(at), "%lld", (long long)step);
 	if (pending)
-		pgq_send(tx, "SELECT login_totp_activate($1::bigint, $2::bigint, $3::bytea)", 3, p, 0, on_totp_step,
-		         c);
+		pgq_send(tx, "SELECT login_totp_activate($1::bigint, $2::bigint, $3::bytea)", 3, p, 0,
+		         on_totp_step, c);
 	else
 		pgq_send(tx, "SELECT login_totp_step($1::bigint, $2::bigint)", 2, p, 0, on_totp_step, c);
 }
@@ -719,7 +724,8 @@ static void on_login_user(struct pgq_tx *tx, const PGresult *res, void *arg)
 		for (int i = 0; i < 2; i++) {
 			int col = i ? 5 : 2;
 			if (!PQgetisnull(res, 0, col) && (size_t)PQgetlength(res, 0, col) < SECRET_HEX)
-				memcpy(c->totp[i], PQgetvalue(res, 0, col), (size_t)PQgetlength(res, 0, col) + 1);
+				memcpy(c->totp[i], PQgetvalue(res, 0, col),
+				       (size_t)PQgetlength(res, 0, col) + 1);
 		}
 	}
 	c->tx = tx;
@@ -738,7 +744,8 @@ static void on_begin_login(struct pgq_tx *tx, const PGresult *res, void *arg)
 	if (!ok(res))
 		return fail(c, tx, res);
 	pgq_send(tx,
-	         "SELECT user_id, password_hash, totp_secret, locked, totp_last_step, totp_pending, must_change "
+	         "SELECT user_id, password_hash, totp_secret, locked, totp_last_step, totp_pending, "
+	         "must_change "
 	         "FROM login_lookup($1)",
 	         1, name, 0, on_login_user, c);
 }
@@ -855,18 +862,20 @@ static int list_filters(struct call *c)
 static int op_prepare(struct call *c)
 {
 	const char *region = json_string_value(json_object_get(c->body, "region"));
-	int is_op = c->route == R_OP;
+	int is_op = c->route == R_OP && http_req_head(c->req)->method == HTTP_POST;
 
 	for (size_t i = 0; i < sizeof(cred_ops) / sizeof(cred_ops[0]); i++)
 		if (is_op && !strcmp(c->params[1], cred_ops[i].op))
 			c->creds = cred_ops[i].creds;
-	if (c->creds && (json_object_get(c->body, "password_hash") || json_object_get(c->body, "totp_secret"))) {
+	if (c->creds &&
+	    (json_object_get(c->body, "password_hash") || json_object_get(c->body, "totp_secret"))) {
 		http_reply_error(c->req, 400, "invalid",
 		                 json_object_get(c->body, "password_hash") ? "password_hash" : "totp_secret",
 		                 "unknown argument", NULL);
 		return -1;
 	}
-	if (is_op && !strcmp(c->params[1], "unit_create") && region && c->s->tax && !tax_region(c->s->tax, region)) {
+	if (is_op && !strcmp(c->params[1], "unit_create") && region && c->s->tax &&
+	    !tax_region(c->s->tax, region)) {
 		http_reply_error(c->req, 400, "invalid", "region", "not a region code of the taxonomy", NULL);
 		return -1;
 	}

@@ -83,6 +83,12 @@ CREATE FUNCTION password_change(hash text) RETURNS void LANGUAGE sql SECURITY DE
 	VALUES (public.actor_id(), 'user.password_change', 'user:' || public.actor_id());
 	$$;
 
+-- As in 0004, and whether the password must be changed first.
+CREATE OR REPLACE FUNCTION me() RETURNS jsonb LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object('id', u.id, 'username', u.username, 'display_name', u.display_name, 'role', u.role,
+	                          'unit', u.unit_id, 'pledged', actor_pledged(), 'must_change_password', u.must_change_password)
+	FROM users u WHERE u.id = actor_id() $$;
+
 REVOKE ALL ON FUNCTION login_lookup(text), login_totp_activate(bigint, bigint, bytea), session_begin(bytea),
 	password_own(), password_change(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION login_lookup(text), login_totp_activate(bigint, bigint, bytea), session_begin(bytea),
@@ -133,8 +139,10 @@ $$;
 CREATE FUNCTION adm_role_arg(args jsonb, required boolean) RETURNS text LANGUAGE sql STABLE
 	AS $$ SELECT arg_code(args, 'role', required, ARRAY(SELECT name FROM roles ORDER BY name)) $$;
 
--- After a change: at least one enabled administrator must remain, or nobody could manage accounts.
-CREATE FUNCTION adm_keep_an_administrator() RETURNS void LANGUAGE plpgsql AS $$
+-- After a change: at least one enabled administrator must remain, or nobody could manage accounts. Owner's
+-- rights: an administrator who just stepped down no longer sees the other accounts.
+CREATE FUNCTION adm_keep_an_administrator() RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = public, pg_temp AS $$
 BEGIN
 	IF NOT EXISTS (SELECT FROM users WHERE role = 'administrator' AND NOT disabled) THEN
 		PERFORM wf_fail('TW409', 'this would leave no enabled administrator');
@@ -146,8 +154,8 @@ $$;
 CREATE FUNCTION adm_sessions_end(uid bigint) RETURNS void LANGUAGE sql SECURITY DEFINER
 	SET search_path = public, pg_temp AS $$
 	UPDATE sessions SET ended_at = now() WHERE user_id = uid AND ended_at IS NULL AND actor_role() = 'administrator' $$;
-REVOKE ALL ON FUNCTION adm_sessions_end(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION adm_sessions_end(bigint) TO tip_app;
+REVOKE ALL ON FUNCTION adm_sessions_end(bigint), adm_keep_an_administrator() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION adm_sessions_end(bigint), adm_keep_an_administrator() TO tip_app;
 
 CREATE FUNCTION op_users(args jsonb) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 BEGIN
