@@ -69,19 +69,10 @@ setForm.addEventListener('submit', async (ev) => {
     name: document.getElementById('name').value.trim() };
   for (const k of ['day', 'name']) if (!body[k]) showError(fieldFor(setForm, k), t('err.required'));
   if (setForm.querySelector('[aria-invalid="true"]')) return focusFirstError(setForm);
-  try {
-    await post('/api/v1/ops/holiday_set', body);
-    document.getElementById('year').value = body.day.slice(0, 4);
-    await load();
-    say(p, 'done', t('adm.saved', { day: body.day }));
-  } catch (e) {
-    if (e.status === 400 && e.field && fieldFor(setForm, e.field)) {
-      showError(fieldFor(setForm, e.field), t('err.field') + e.message);
-      focusFirstError(setForm);
-    } else {
-      say(p, 'refusal', errorText(e));
-    }
-  }
+  if (!(await submit(setForm, 'holiday_set', body, p))) return;
+  document.getElementById('year').value = body.day.slice(0, 4);
+  await load();
+  say(p, 'done', t('adm.saved', { day: body.day }));
 });
 
 // ---- accounts and units ----
