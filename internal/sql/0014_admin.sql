@@ -486,8 +486,9 @@ REVOKE ALL ON FUNCTION audit_chain_check(bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION audit_chain_check(bigint, bigint) TO tip_app;
 
 -- As in 0013, one chunk at a time: `from` (default: 0 with full, else the newest head's size) and `limit`
--- events (1 .. 1,000,000, default 100,000: under a second). chain.next is the `from` of the next chunk, null
--- once the chunk reached the last event or found a broken link.
+-- events (1 .. 1,000,000, default 50,000: 1.4 to 1.6 s on a loaded 2-core machine where one pass over a million
+-- took 40 s). chain.next is the `from` of the next chunk, null once the chunk reached the last event or found a
+-- broken link.
 CREATE OR REPLACE FUNCTION op_audit_status(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
 	full_ boolean;
@@ -502,7 +503,7 @@ BEGIN
 	PERFORM arg_only(args, '{full,from,limit}');
 	full_ := arg_bool(args, 'full', false);
 	from_ := arg_int(args, 'from', false, 0, 999999999999999999);
-	lim := coalesce(arg_int(args, 'limit', false, 1, 1000000), 100000);
+	lim := coalesce(arg_int(args, 'limit', false, 1, 1000000), 50000);
 	SELECT coalesce(max(a.seq) + 1, 0) INTO events FROM audit_events a;
 	SELECT * INTO head FROM audit_heads h ORDER BY h.size DESC LIMIT 1;
 	start := coalesce(from_, CASE WHEN full_ OR head.size IS NULL THEN 0 ELSE head.size END);

@@ -1,5 +1,6 @@
 // The audit trail for auditors (the operations of 0013, 0014): the chain recomputed by the database (from the newest
-// signed head, or from the first event on request, in chunks of CHUNK events with the progress shown), the signed heads with each note for download and all as one
+// signed head, or from the first event on request, in chunks of CHUNK events with the progress shown), the signed
+// heads with each note for download and all as one
 // text file, and the events newest first with prefix filters and paging, each actor with login name, display name
 // and role. Each load is itself an audit event.
 // The notes' signatures are checked outside, with the public key (casemgrd audit verify).
@@ -10,7 +11,7 @@ import { start, el, when } from './shell.js';
 
 const status = document.getElementById('status');
 const form = document.getElementById('filters');
-const CHUNK = 100000; // events per request of the full check: well under a second each
+const CHUNK = 50000; // events per request of the full check (docs/formats/staff-api.md)
 let st, heads = [], events = [], next = null, actors = {};
 
 function facts(pairs) {
