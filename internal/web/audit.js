@@ -1,8 +1,7 @@
 // The audit trail for auditors (the operations of 0013, 0014): the chain recomputed by the database (from the newest
 // signed head, or from the first event on request, in chunks of CHUNK events with the progress shown), the signed
-// heads with each note for download and all as one
-// text file, and the events newest first with prefix filters and paging, each actor with login name, display name
-// and role. Each load is itself an audit event.
+// heads with each note for download and all as one text file, and the events newest first with prefix filters and
+// paging, each actor with login name, display name and role. Each load is itself an audit event.
 // The notes' signatures are checked outside, with the public key (casemgrd audit verify).
 import { t, onLangChange } from './i18n.js';
 import { get, errorText } from './api.js';
