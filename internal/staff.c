@@ -401,7 +401,39 @@ static void op_run(struct call *c, struct pgq_tx *tx)
 	}
 }
 
+/* A failed login of c->uid counted (the account locks after login_failures in a row), then recorded(). */
+static void count_failure(struct call *c, struct pgq_tx *tx, pgq_cb recorded)
+{
+	char uid[24], failures[24], lock[32];
+	const char *p[] = {uid, failures, lock};
+
+	snprintf(uid, sizeof(uid), "%lld", c->uid);
+	snprintf(failures, sizeof(failures), "%lld", c->s->conf.login_failures);
+	snprintf(lock, sizeof(lock), "%lld seconds", c->s->conf.lockout_s);
+	pgq_send(tx, "SELECT login_failed($1::bigint, $2::integer, $3::interval)", 3, p, 0, recorded, c);
+}
+
 /* ---- a user's own password ---- */
+
+static void on_password_refused(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+	(void)tx;
+
+	if (!ok(res))
+		return fail(c, NULL, NULL);
+	http_reply_error(c->req, 400, "invalid", "current", "not the current password", NULL);
+	call_free(c);
+}
+
+static void on_password_failure_counted(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+
+	if (!ok(res))
+		return fail(c, tx, res);
+	pgq_end(tx, 1, on_password_refused, c);
+}
 
 static void on_password_hashed(int rc, void *arg)
 {
@@ -420,11 +452,9 @@ static void on_password_checked(int rc, void *arg)
 	struct call *c = arg;
 	const char *new_password = json_string_value(json_object_get(c->body, "new"));
 
-	if (rc != TIP_OK) {
-		pgq_end(c->tx, 0, NULL, NULL);
-		http_reply_error(c->req, 400, "invalid", "current", "not the current password", NULL);
-		return call_free(c);
-	}
+	/* A wrong current password counts as a failed login: a stolen session cannot guess at it freely. */
+	if (rc != TIP_OK)
+		return count_failure(c, c->tx, on_password_failure_counted);
 	if (hasher_hash(c->s->hasher, new_password, strlen(new_password), &c->s->conf.cost, c->hash,
 	                on_password_hashed, c) != TIP_OK) {
 		pgq_end(c->tx, 0, NULL, NULL);
@@ -528,6 +558,7 @@ static void on_session(struct pgq_tx *tx, const PGresult *res, void *arg)
 	if (!ok(res) || PQntuples(res) != 1)
 		return fail(c, tx, res);
 	/* Columns: user_id, role, csrf_hash (hex bytea), pledged, must_change. */
+	c->uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	if (c->csrf && (PQgetlength(res, 0, 2) != 2 + 2 * AUTH_DIGEST_LEN ||
 	                CRYPTO_memcmp(PQgetvalue(res, 0, 2) + 2, c->csrf_hex, 2 * AUTH_DIGEST_LEN) != 0)) {
 		pgq_end(tx, 0, NULL, NULL);
@@ -613,14 +644,7 @@ static void on_login_recorded(struct pgq_tx *tx, const PGresult *res, void *arg)
 /* The login failed: counted (and the account locked after too many), answered once committed. */
 static void login_refused(struct call *c, struct pgq_tx *tx)
 {
-	char uid[24], failures[24], lock[32];
-	const char *p[] = {uid, failures, lock};
-
-	snprintf(uid, sizeof(uid), "%lld", c->uid);
-	snprintf(failures, sizeof(failures), "%lld", c->s->conf.login_failures);
-	snprintf(lock, sizeof(lock), "%lld seconds", c->s->conf.lockout_s);
-	pgq_send(tx, "SELECT login_failed($1::bigint, $2::integer, $3::interval)", 3, p, 0, on_login_recorded,
-	         c);
+	count_failure(c, tx, on_login_recorded);
 }
 
 /* The login succeeded: a new session, answered once committed. */

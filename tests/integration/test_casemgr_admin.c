@@ -267,6 +267,10 @@ static void test_create_and_first_login(void **state)
 			fail_msg("%s: %s", bad[i].body, r.body);
 		httpc_free(&r);
 	}
+	/* The wrong current password counted as a failed login (the successful one before reset the count).
+	 */
+	snprintf(body, sizeof(body), "SELECT failed_logins FROM users WHERE id = %lld", uid);
+	assert_int_equal(tpg_value(t.owner, body), 1);
 	snprintf(body, sizeof(body), "{\"current\": \"%s\", \"new\": \"%s\"}", temp, temp);
 	assert_int_equal(tstaff_call(t.d.port, "POST", "/api/v1/password", &s, 1, body, &r), 400);
 	httpc_free(&r);
