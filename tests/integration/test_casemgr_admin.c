@@ -1,10 +1,10 @@
 /*
  * The administrator's operations (migration 0014) against a real PostgreSQL and casemgrd: who may call them,
- * field errors and duplicates, an account created with a temporary password and a pending TOTP secret that
- * logs in with a code computed here and must then set its own password, disabling (login refused, sessions
- * ended), password reset, TOTP enrolment, the last administrator kept, units, each change an audit event,
- * the auditors' events with the actors' names, the chain check in chunks finding what one pass finds, and
- * the event loop answering while a slow password hash runs.
+ * field errors and a login name taken twice, an account created with a temporary password and a pending TOTP
+ * secret that logs in with a code computed here and must then set its own password, disabling (login refused,
+ * sessions ended), password reset, TOTP enrolment, the last administrator kept, units, each change an audit
+ * event, the auditors' events with the actors' names, the chain check in chunks finding what one pass finds,
+ * and the event loop answering while a slow password hash runs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
