@@ -155,3 +155,49 @@ int b64url_decode(const char *s, size_t len, uint8_t *out, size_t out_cap, size_
 {
 	return decode(s, len, out, out_cap, out_len, b64_url, 0);
 }
+
+static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+int b32_encode(const uint8_t *in, size_t len, char *out, size_t out_cap)
+{
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	if ((len * 8 + 4) / 5 + 1 > out_cap)
+		return TIP_EOVERSIZE;
+	for (size_t i = 0; i < len; i++) {
+		acc = (acc << 8) | in[i];
+		for (bits += 8; bits >= 5; bits -= 5)
+			out[o++] = b32[(acc >> (bits - 5)) & 31];
+	}
+	if (bits)
+		out[o++] = b32[(acc << (5 - bits)) & 31];
+	out[o] = 0;
+	return TIP_OK;
+}
+
+int b32_decode(const char *s, size_t len, uint8_t *out, size_t out_cap, size_t *out_len)
+{
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	if (len * 5 / 8 > out_cap)
+		return TIP_EOVERSIZE;
+	for (size_t i = 0; i < len; i++) {
+		const char *p = s[i] ? strchr(b32, s[i]) : NULL;
+		if (!p)
+			return TIP_EDECODE;
+		acc = (acc << 5) | (uint32_t)(p - b32);
+		bits += 5;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	if (bits >= 5 || (acc & ((1u << bits) - 1)))
+		return TIP_EDECODE;
+	*out_len = o;
+	return TIP_OK;
+}

@@ -5,7 +5,7 @@
 #include "common/metrics.h"
 #include "intake/json_report.h"
 #include "intake/multipart.h"
-#include "intake/qr.h"
+#include "common/qr.h"
 #include "intake/querycode.h"
 #include "intake/sniff.h"
 #include "common/web.h"

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "common/config.h"
-#include "intake/qr.h"
+#include "common/qr.h"
 
 #define INTAKE_PATH_MAX 256
 

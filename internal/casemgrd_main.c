@@ -67,7 +67,7 @@ struct casemgr {
 		struct metric *reports, *replayed, *quarantined[INGEST_REASON_COUNT], *passed_over, *batches,
 		        *db_errors, *connected, *api_db_open, *api_db_waiting, *bulletins_published,
 		        *bulletins_refused, *bulletins_reconciled, *bulletins_pending, *compared,
-		        *compare_errors;
+		        *compare_errors, *hashes_busy;
 		struct metric *sms_received[CALLBACK_OUTCOME_COUNT], *sms_sent, *sms_failed, *draws, *queued;
 	} m;
 };
@@ -245,6 +245,8 @@ static void refresh_metrics(void *arg)
 		metric_set(c->m.api_db_open, (int64_t)pgq_open(c->staff->db));
 		metric_set(c->m.api_db_waiting, (int64_t)pgq_waiting(c->staff->db));
 	}
+	if (c->staff->hasher)
+		metric_set(c->m.hashes_busy, (int64_t)hasher_busy(c->staff->hasher));
 }
 
 static int register_metrics(struct casemgr *c)
@@ -319,6 +321,8 @@ static int register_metrics(struct casemgr *c)
 	                       "staff requests for the replica answered by the primary instead");
 	if (!c->staff->replica_answers || !c->staff->replica_fallbacks)
 		return -1;
+	c->m.hashes_busy = metric_gauge("casemgr_password_hashes", NULL,
+	                                "password hashes and checks waiting or running on the hash threads");
 	c->m.bulletins_published =
 	        metric_counter("casemgr_bulletins_published_total", NULL,
 	                       "status bulletins appended to the status spool and marked sent");
@@ -333,10 +337,11 @@ static int register_metrics(struct casemgr *c)
 	c->m.compare_errors = metric_counter("casemgr_compare_errors_total", NULL,
 	                                     "comparison runs that failed (alert on any increase)");
 	return c->m.reports && c->m.replayed && c->m.passed_over && c->m.batches && c->m.db_errors &&
-	                       c->m.connected && c->m.api_db_open && c->m.api_db_waiting && c->m.sms_sent &&
-	                       c->m.sms_failed && c->m.draws && c->m.queued && c->m.bulletins_published &&
-	                       c->m.bulletins_refused && c->m.bulletins_reconciled &&
-	                       c->m.bulletins_pending && c->m.compared && c->m.compare_errors
+	                       c->m.connected && c->m.api_db_open && c->m.api_db_waiting &&
+	                       c->m.hashes_busy && c->m.sms_sent && c->m.sms_failed && c->m.draws &&
+	                       c->m.queued && c->m.bulletins_published && c->m.bulletins_refused &&
+	                       c->m.bulletins_reconciled && c->m.bulletins_pending && c->m.compared &&
+	                       c->m.compare_errors
 	               ? 0
 	               : -1;
 }
@@ -668,11 +673,13 @@ int main(int argc, char **argv)
 	        .pledge_version = c.conf.pledge_version,
 	        .replica_rest_ms = c.conf.db_retry,
 	};
+	staff.tax = tax;
 	if (!(staff.db = pgq_new(c.base, c.conf.db_app, (size_t)c.conf.db_connections,
 	                         (size_t)c.conf.db_queue)) ||
 	    (c.conf.db_replica[0] &&
 	     !(staff.replica = pgq_new(c.base, c.conf.db_replica, (size_t)c.conf.db_connections,
 	                               (size_t)c.conf.db_queue))) ||
+	    !(staff.hasher = hasher_new(c.base, (size_t)c.conf.hash_threads, (size_t)c.conf.db_queue)) ||
 	    !(staff.rl_login =
 	              rl_new((double)c.conf.rate_login / 3600, (double)c.conf.burst_login, 65536, 24, 48)))
 		goto out;
@@ -768,6 +775,7 @@ out:
 	http_server_free(metrics);
 	pgq_free(staff.db);
 	pgq_free(staff.replica);
+	hasher_free(staff.hasher);
 	rl_free(staff.rl_login);
 	SSL_CTX_free(tls);
 	if (ev_term)

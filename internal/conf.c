@@ -49,6 +49,8 @@ const struct cfg_entry casemgr_conf_table[] = {
         {"argon2_time", CFG_INT, S(argon2_time), 1, 100, "3", "Argon2id passes for new password hashes"},
         {"argon2_memory", CFG_SIZE, S(argon2_memory), 8192, 4LL << 30, "64M",
          "Argon2id memory for new password hashes"},
+        {"hash_threads", CFG_INT, S(hash_threads), 1, 64, "2",
+         "threads hashing and checking passwords (each hash holds argon2_memory)"},
         {"pledge_version", CFG_STRING, S(pledge_version), 1, 32, "2026-1",
          "version of the confidentiality pledge users accept"},
         {"audit_key", CFG_STRING, S(audit_key), 1, PATH, NULL,

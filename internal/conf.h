@@ -32,7 +32,7 @@ struct casemgr_conf {
 	long long head_timeout, body_timeout, idle_timeout, write_timeout;
 	size_t max_body, max_head, min_body_rate, argon2_memory;
 	long long session_ttl, login_failures, lockout, rate_login, burst_login;
-	long long argon2_time;
+	long long argon2_time, hash_threads;
 	char pledge_version[32];
 	char audit_key[CASEMGR_PATH_MAX];
 	long long audit_head_events, audit_head_interval;

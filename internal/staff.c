@@ -5,8 +5,11 @@
 #include "common/log.h"
 #include "common/web.h"
 
+#include "common/qr.h"
+
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,11 @@
 #define PAGE_DEFAULT 50
 #define PAGE_MAX     200
 #define FILTER_MAX   16
+#define SECRET_HEX   (2 + 2 * 64 + 1) /* a TOTP secret as a text bytea, "\x" and hex */
+#define TOTP_LEN     20               /* bytes of a new TOTP secret (RFC 4226: 160 bits) */
+#define TEMP_LEN     16               /* characters of a temporary password */
+#define NEW_MIN      12               /* characters of a password a user sets, at least */
+#define TOTP_ISSUER  "tipline"
 
 const char *staff_login_name(enum staff_login l)
 {
@@ -31,6 +39,7 @@ enum route_id {
 	R_LOGIN,
 	R_LOGOUT,
 	R_ME,
+	R_PASSWORD,
 	R_PLEDGE,
 	R_CASES,
 	R_CASE,
@@ -70,6 +79,7 @@ static const struct route routes[] = {
         [R_LOGIN] = {HTTP_POST, 0, 0, 0},
         [R_LOGOUT] = {HTTP_POST, ROLES_ANY, 1, 0},
         [R_ME] = {HTTP_GET, ROLES_ANY, 0, 0},
+        [R_PASSWORD] = {HTTP_POST, ROLES_ANY, 1, 0},
         [R_PLEDGE] = {HTTP_POST, ROLES_ANY, 1, 0},
         [R_CASES] = {HTTP_GET, ROLES_CASES, 0, 1},
         [R_CASE] = {HTTP_GET, ROLES_CASES, 0, 1},
@@ -79,17 +89,35 @@ static const struct route routes[] = {
         [R_OP] = {HTTP_OTHER, ROLES_ANY, 1, 1},
 };
 
+/* Credentials an operation hands out, made here (see staff.h). */
+enum { CRED_PASSWORD = 1, CRED_TOTP = 2 };
+
+static const struct {
+	const char *op;
+	int creds;
+} cred_ops[] = {{"user_create", CRED_PASSWORD | CRED_TOTP},
+                {"user_password_reset", CRED_PASSWORD},
+                {"user_totp_enrol", CRED_TOTP}};
+
 /* One request on its way through the database. */
 struct call {
 	struct staff *s;
 	struct http_req *req;
 	enum route_id route;
-	int csrf;                /* the route changes state: the CSRF token must match */
-	char token[BYTEA_PARAM]; /* the session token's digest as a bytea parameter */
-	char params[6][40];      /* route parameters as text ("" for NULL) */
-	json_t *body;            /* login: the parsed body */
-	char *args;              /* operations: the arguments as a JSON object */
-	long long uid;           /* login: the user found */
+	int csrf;                 /* the route changes state: the CSRF token must match */
+	char token[BYTEA_PARAM];  /* the session token's digest as a bytea parameter */
+	char params[6][40];       /* route parameters as text ("" for NULL) */
+	json_t *body;             /* login, password: the parsed body; operations: the arguments */
+	char *args;               /* operations: the arguments as JSON text */
+	struct pgq_tx *tx;        /* the transaction waiting for a hash */
+	long long uid;            /* login: the user found */
+	int found, must_change;   /* login: whether the user exists, and must change the password */
+	long long last_step;      /* login: the step of the account's last TOTP code, or -1 */
+	char totp[2][SECRET_HEX]; /* login: the account's TOTP secret and pending secret ("" for none) */
+	int creds;                /* operations: CRED_* to make */
+	char temp[TEMP_LEN + 1];  /* a temporary password made */
+	uint8_t secret[TOTP_LEN]; /* a TOTP secret made */
+	char hash[AUTH_HASH_MAX]; /* a password hash made */
 	char csrf_hex[2 * AUTH_DIGEST_LEN + 1];
 	char new_token[AUTH_TOKEN_TEXT], new_csrf[AUTH_TOKEN_TEXT];
 	int status; /* the answer kept until the commit: 200 with answer, or 404 */
@@ -104,10 +132,17 @@ static void call_free(struct call *c)
 {
 	json_decref(c->body);
 	free(c->args);
+	if (c->answer)
+		OPENSSL_cleanse(c->answer, c->answer_len);
 	free(c->answer);
 	OPENSSL_cleanse(c->new_token, sizeof(c->new_token));
+	OPENSSL_cleanse(c->totp, sizeof(c->totp));
+	OPENSSL_cleanse(c->temp, sizeof(c->temp));
+	OPENSSL_cleanse(c->secret, sizeof(c->secret));
 	free(c);
 }
+
+static void start_failed(struct call *c);
 
 static void bytea_param(const uint8_t digest[AUTH_DIGEST_LEN], char out[BYTEA_PARAM])
 {
@@ -238,6 +273,57 @@ static void on_done(struct pgq_tx *tx, const PGresult *res, void *arg)
 }
 
 /*
+ * A credential operation's answer with what was made added, shown this once: "password" (the temporary
+ * one) and "totp": {"secret": base32, "uri": the otpauth URI, "qr_svg": its QR code as an SVG document}.
+ */
+static void on_credentials(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+	json_t *doc;
+	const char *user;
+	char b32[2 * TOTP_LEN], uri[320], *svg = NULL, *text = NULL;
+	size_t svg_len = 0;
+	int rc = -1;
+
+	if (!ok(res) || PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		return on_document(tx, res, arg);
+	doc = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	user = json_string_value(json_object_get(json_object_get(doc, "user"), "username"));
+	if (!user ||
+	    ((c->creds & CRED_PASSWORD) && json_object_set_new(doc, "password", json_string(c->temp))))
+		goto out;
+	if (c->creds & CRED_TOTP) {
+		if (b32_encode(c->secret, sizeof(c->secret), b32, sizeof(b32)) != TIP_OK)
+			goto out;
+		snprintf(uri, sizeof(uri),
+		         "otpauth://totp/" TOTP_ISSUER ":%s?secret=%s&issuer=" TOTP_ISSUER
+		         "&algorithm=SHA1&digits=6&period=30",
+		         user, b32);
+		if (qr_svg_titled(uri, "TOTP", &svg, &svg_len) != TIP_OK ||
+		    json_object_set_new(doc, "totp",
+		                        json_pack("{s:s,s:s,s:s%}", "secret", b32, "uri", uri, "qr_svg", svg,
+		                                  svg_len)) != 0)
+			goto out;
+	}
+	if ((text = json_dumps(doc, JSON_COMPACT))) {
+		commit_then_reply(c, tx, "application/json", text, strlen(text));
+		rc = 0;
+	}
+out:
+	json_decref(doc);
+	free(svg);
+	if (text)
+		OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	OPENSSL_cleanse(b32, sizeof(b32));
+	OPENSSL_cleanse(uri, sizeof(uri));
+	if (rc) {
+		pgq_end(tx, 0, NULL, NULL);
+		fail(c, NULL, NULL);
+	}
+}
+
+/*
  * An operation's answer: its document, or the refusal its function raised (SQLSTATE TWnnn: HTTP status
  * nnn, COLUMN naming the field), or 400 for input the database itself refused as malformed.
  */
@@ -255,7 +341,7 @@ static void on_operation(struct pgq_tx *tx, const PGresult *res, void *arg)
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	if (!state || ok(res))
-		return on_document(tx, res, arg);
+		return c->creds ? on_credentials(tx, res, arg) : on_document(tx, res, arg);
 	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
 		if (!strcmp(state, refusals[i].state)) {
 			const char *field = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
@@ -273,6 +359,169 @@ static void on_operation(struct pgq_tx *tx, const PGresult *res, void *arg)
 		return call_free(c);
 	}
 	fail(c, tx, res);
+}
+
+/* An operation's statement: api_call with the arguments and the credentials made for it. */
+static void op_send(struct call *c, struct pgq_tx *tx)
+{
+	char hex[2 * TOTP_LEN + 1];
+	int bad = 0;
+
+	if (c->creds & CRED_TOTP) {
+		hex_encode(c->secret, sizeof(c->secret), hex, sizeof(hex));
+		bad |= json_object_set_new(c->body, "totp_secret", json_string(hex));
+		OPENSSL_cleanse(hex, sizeof(hex));
+	}
+	if (c->creds & CRED_PASSWORD)
+		bad |= json_object_set_new(c->body, "password_hash", json_string(c->hash));
+	if (bad || !(c->args = json_dumps(c->body, JSON_COMPACT))) {
+		pgq_end(tx, 0, NULL, NULL);
+		return fail(c, NULL, NULL);
+	}
+	const char *op[] = {c->params[1], http_req_head(c->req)->method == HTTP_GET ? "GET" : "POST",
+	                    c->route == R_CASE_OP ? c->params[0] : NULL, c->args};
+	pgq_send(tx, "SELECT api_call($1, $2, $3::bigint, $4::jsonb)", 4, op, 0, on_operation, c);
+}
+
+static void on_op_hashed(int rc, void *arg)
+{
+	struct call *c = arg;
+
+	if (rc != TIP_OK) {
+		pgq_end(c->tx, 0, NULL, NULL);
+		return fail(c, NULL, NULL);
+	}
+	op_send(c, c->tx);
+}
+
+/* A temporary password: TEMP_LEN characters of an alphabet without look-alikes (about 79 bits). */
+static int make_temp(char out[TEMP_LEN + 1])
+{
+	static const char alphabet[] = "abcdefghjkmnpqrstuvwxyz23456789";
+	const unsigned n = sizeof(alphabet) - 1, limit = 256 / n * n;
+	uint8_t r[64];
+	size_t k = 0;
+
+	while (k < TEMP_LEN) {
+		if (RAND_bytes(r, sizeof(r)) != 1)
+			return -1;
+		for (size_t i = 0; i < sizeof(r) && k < TEMP_LEN; i++)
+			if (r[i] < limit) /* no bias: only bytes below a multiple of n */
+				out[k++] = alphabet[r[i] % n];
+	}
+	out[k] = 0;
+	OPENSSL_cleanse(r, sizeof(r));
+	return 0;
+}
+
+/* An operation's credentials made (the password hashed off the loop), then its statement. */
+static void op_run(struct call *c, struct pgq_tx *tx)
+{
+	if ((c->creds & CRED_TOTP) && RAND_bytes(c->secret, sizeof(c->secret)) != 1) {
+		pgq_end(tx, 0, NULL, NULL);
+		return fail(c, NULL, NULL);
+	}
+	if (!(c->creds & CRED_PASSWORD))
+		return op_send(c, tx);
+	c->tx = tx;
+	if (make_temp(c->temp) != 0 || hasher_hash(c->s->hasher, c->temp, TEMP_LEN, &c->s->conf.cost, c->hash,
+	                                           on_op_hashed, c) != TIP_OK) {
+		pgq_end(tx, 0, NULL, NULL);
+		start_failed(c);
+	}
+}
+
+/* A failed login of c->uid counted (the account locks after login_failures in a row), then recorded(). */
+static void count_failure(struct call *c, struct pgq_tx *tx, pgq_cb recorded)
+{
+	char uid[24], failures[24], lock[32];
+	const char *p[] = {uid, failures, lock};
+
+	snprintf(uid, sizeof(uid), "%lld", c->uid);
+	snprintf(failures, sizeof(failures), "%lld", c->s->conf.login_failures);
+	snprintf(lock, sizeof(lock), "%lld seconds", c->s->conf.lockout_s);
+	pgq_send(tx, "SELECT login_failed($1::bigint, $2::integer, $3::interval)", 3, p, 0, recorded, c);
+}
+
+/* ---- a user's own password ---- */
+
+static void on_password_refused(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+	(void)tx;
+
+	if (!ok(res))
+		return fail(c, NULL, NULL);
+	http_reply_error(c->req, 400, "invalid", "current", "not the current password", NULL);
+	call_free(c);
+}
+
+static void on_password_failure_counted(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+
+	if (!ok(res))
+		return fail(c, tx, res);
+	pgq_end(tx, 1, on_password_refused, c);
+}
+
+static void on_password_hashed(int rc, void *arg)
+{
+	struct call *c = arg;
+	const char *p[] = {c->hash};
+
+	if (rc != TIP_OK) {
+		pgq_end(c->tx, 0, NULL, NULL);
+		return fail(c, NULL, NULL);
+	}
+	pgq_send(c->tx, "SELECT password_change($1)", 1, p, 0, on_done, c);
+}
+
+static void on_password_checked(int rc, void *arg)
+{
+	struct call *c = arg;
+	const char *new_password = json_string_value(json_object_get(c->body, "new"));
+
+	/* A wrong current password counts as a failed login: a stolen session cannot guess at it freely. */
+	if (rc != TIP_OK)
+		return count_failure(c, c->tx, on_password_failure_counted);
+	if (hasher_hash(c->s->hasher, new_password, strlen(new_password), &c->s->conf.cost, c->hash,
+	                on_password_hashed, c) != TIP_OK) {
+		pgq_end(c->tx, 0, NULL, NULL);
+		start_failed(c);
+	}
+}
+
+/* The new password: at least NEW_MIN characters, neither the login name nor the current password; then the
+ * current one checked against the account's hash. Columns: username, password_hash. */
+static void on_password_own(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+	const char *current = json_string_value(json_object_get(c->body, "current"));
+	const char *new_password = json_string_value(json_object_get(c->body, "new"));
+	size_t chars = 0;
+	char message[80];
+
+	if (!ok(res) || PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		return fail(c, tx, res);
+	for (const char *p = new_password; *p; p++)
+		chars += ((unsigned char)*p & 0xc0) != 0x80; /* UTF-8: not a continuation byte */
+	if (chars < NEW_MIN || !strcasecmp(new_password, PQgetvalue(res, 0, 0)) ||
+	    !strcmp(new_password, current)) {
+		if (chars < NEW_MIN)
+			snprintf(message, sizeof(message), "at least %d characters", NEW_MIN);
+		else
+			snprintf(message, sizeof(message), "neither the login name nor the current password");
+		pgq_end(tx, 0, NULL, NULL);
+		http_reply_error(c->req, 400, "invalid", "new", message, NULL);
+		return call_free(c);
+	}
+	c->tx = tx;
+	if (hasher_verify(c->s->hasher, PQgetvalue(res, 0, 1), current, strlen(current), on_password_checked,
+	                  c) != TIP_OK) {
+		pgq_end(tx, 0, NULL, NULL);
+		start_failed(c);
+	}
 }
 
 /* The session is valid and the route allowed: its statement. */
@@ -293,6 +542,10 @@ static void run_route(struct call *c, struct pgq_tx *tx)
 		break;
 	}
 	case R_ME: pgq_send(tx, "SELECT me()", 0, NULL, 0, on_document, c); break;
+	case R_PASSWORD:
+		pgq_send(tx, "SELECT username, password_hash FROM password_own()", 0, NULL, 0,
+		         on_password_own, c);
+		break;
 	case R_PLEDGE: pgq_send(tx, "SELECT pledge_accept($1)", 1, p, 0, on_done, c); break;
 	case R_CASES:
 		pgq_send(tx, "SELECT case_list($1, $2, $3, $4, $5::bigint, $6::integer)", 6, p, 0,
@@ -308,12 +561,7 @@ static void run_route(struct call *c, struct pgq_tx *tx)
 		         on_attachment, c);
 		break;
 	case R_CASE_OP:
-	case R_OP: {
-		const char *op[] = {p[1], http_req_head(c->req)->method == HTTP_GET ? "GET" : "POST",
-		                    c->route == R_CASE_OP ? p[0] : NULL, c->args};
-		pgq_send(tx, "SELECT api_call($1, $2, $3::bigint, $4::jsonb)", 4, op, 0, on_operation, c);
-		break;
-	}
+	case R_OP: op_run(c, tx); break;
 	case R_LOGIN: break;
 	}
 }
@@ -350,12 +598,18 @@ static void on_session(struct pgq_tx *tx, const PGresult *res, void *arg)
 		return refuse(c, tx, 401, "unauthenticated", COOKIE, "log in first");
 	if (!ok(res) || PQntuples(res) != 1)
 		return fail(c, tx, res);
-	/* Columns: user_id, role, csrf_hash (hex bytea), pledged. */
+	/* Columns: user_id, role, csrf_hash (hex bytea), pledged, must_change. */
+	c->uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	if (c->csrf && (PQgetlength(res, 0, 2) != 2 + 2 * AUTH_DIGEST_LEN ||
 	                CRYPTO_memcmp(PQgetvalue(res, 0, 2) + 2, c->csrf_hex, 2 * AUTH_DIGEST_LEN) != 0))
 		return refuse(c, tx, 403, "csrf", "X-CSRF-Token", "missing or wrong CSRF token");
-	if (!(role_bit(PQgetvalue(res, 0, 1)) & r->roles))
+	if (!(role_bit(PQgetvalue(res, 0, 1)) & r->roles) ||
+	    (c->creds && role_bit(PQgetvalue(res, 0, 1)) != ROLE_ADMIN))
 		return refuse(c, tx, 403, "forbidden", NULL, "not for your role");
+	if (strcmp(PQgetvalue(res, 0, 4), "t") == 0 && c->route != R_ME && c->route != R_LOGOUT &&
+	    c->route != R_PASSWORD)
+		return refuse(c, tx, 403, "password_change_required", NULL,
+		              "set a new password before anything else");
 	if (r->pledge && strcmp(PQgetvalue(res, 0, 3), "t") != 0)
 		return refuse(c, tx, 403, "pledge_required", NULL,
 		              "accept the confidentiality pledge before any case is shown");
@@ -369,8 +623,8 @@ static void on_begin_session(struct pgq_tx *tx, const PGresult *res, void *arg)
 
 	if (!ok(res))
 		return fail(c, tx, res);
-	pgq_send(tx, "SELECT user_id, role, csrf_hash, pledged FROM session_begin($1::bytea)", 1, token, 0,
-	         on_session, c);
+	pgq_send(tx, "SELECT user_id, role, csrf_hash, pledged, must_change FROM session_begin($1::bytea)", 1,
+	         token, 0, on_session, c);
 }
 
 /* ---- login ---- */
@@ -400,7 +654,10 @@ static void on_login_committed(struct pgq_tx *tx, const PGresult *res, void *arg
 	snprintf(csrf_cookie, sizeof(csrf_cookie),
 	         "Set-Cookie: " CSRF_COOKIE "=%s; Secure; SameSite=Strict; Path=/; Max-Age=%lld", c->new_csrf,
 	         c->s->conf.session_ttl_s);
-	http_reply_json(c->req, 200, json_pack("{s:s}", "csrf_token", c->new_csrf), extra);
+	http_reply_json(
+	        c->req, 200,
+	        json_pack("{s:s,s:b}", "csrf_token", c->new_csrf, "must_change_password", c->must_change),
+	        extra);
 	call_free(c);
 }
 
@@ -416,14 +673,7 @@ static void on_login_recorded(struct pgq_tx *tx, const PGresult *res, void *arg)
 /* The login failed: counted (and the account locked after too many), answered once committed. */
 static void login_refused(struct call *c, struct pgq_tx *tx)
 {
-	char uid[24], failures[24], lock[32];
-	const char *p[] = {uid, failures, lock};
-
-	snprintf(uid, sizeof(uid), "%lld", c->uid);
-	snprintf(failures, sizeof(failures), "%lld", c->s->conf.login_failures);
-	snprintf(lock, sizeof(lock), "%lld seconds", c->s->conf.lockout_s);
-	pgq_send(tx, "SELECT login_failed($1::bigint, $2::integer, $3::interval)", 3, p, 0, on_login_recorded,
-	         c);
+	count_failure(c, tx, on_login_recorded);
 }
 
 /* The login succeeded: a new session, answered once committed. */
@@ -462,55 +712,81 @@ static void on_totp_step(struct pgq_tx *tx, const PGresult *res, void *arg)
 		login_refused(c, tx);
 }
 
-static void on_login_user(struct pgq_tx *tx, const PGresult *res, void *arg)
+/* The password checked (off the loop): then the TOTP code, of the pending secret while there is one. */
+static void on_login_checked(int rc, void *arg)
 {
 	struct call *c = arg;
-	const char *password = json_string_value(json_object_get(c->body, "password"));
+	struct pgq_tx *tx = c->tx;
 	const char *code = json_string_value(json_object_get(c->body, "totp"));
-	int found, good;
+	int pending = c->totp[1][0] != 0, good = rc == TIP_OK;
+	const char *secret = c->totp[pending];
 	int64_t step = -1;
 
-	if (!ok(res))
-		return fail(c, tx, res);
-	/* A function returning one row gives a row of NULLs for an unknown user. Columns: user_id,
-	 * password_hash, totp_secret, locked, totp_last_step. */
-	found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0);
-	if (found && strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
-		pgq_end(tx, 0, NULL, NULL);
-		metric_inc(c->s->logins[STAFF_LOGIN_LOCKED]);
-		http_reply_error(c->req, 403, "locked", "username", "too many failed logins; try again later",
-		                 NULL);
-		return call_free(c);
-	}
-	good = auth_verify_password(found ? PQgetvalue(res, 0, 1) : NULL, password, strlen(password)) ==
-	       TIP_OK;
-	if (good && !PQgetisnull(res, 0, 2)) {
-		/* The secret arrives as a text bytea ("\x..."). */
-		uint8_t secret[64];
-		size_t len;
-		const char *hex = PQgetvalue(res, 0, 2);
-		int64_t last = PQgetisnull(res, 0, 4) ? -1 : strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-		good = code && hex_decode(hex + 2, strlen(hex + 2), secret, sizeof(secret), &len) == TIP_OK &&
-		       auth_totp_check(secret, len, (int64_t)time(NULL), code, last, &step) == TIP_OK;
-		OPENSSL_cleanse(secret, sizeof(secret));
-	}
-	if (!found) {
+	if (!c->found) {
 		pgq_end(tx, 0, NULL, NULL);
 		metric_inc(c->s->logins[STAFF_LOGIN_FAILED]);
 		http_reply_error(c->req, 401, "invalid_credentials", NULL,
 		                 "wrong user name, password or code", NULL);
 		return call_free(c);
 	}
-	c->uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (good && secret[0]) {
+		/* The secret arrives as a text bytea ("\x..."). */
+		uint8_t raw[64];
+		size_t len;
+		good = code && hex_decode(secret + 2, strlen(secret + 2), raw, sizeof(raw), &len) == TIP_OK &&
+		       auth_totp_check(raw, len, (int64_t)time(NULL), code, pending ? -1 : c->last_step,
+		                       &step) == TIP_OK;
+		OPENSSL_cleanse(raw, sizeof(raw));
+	}
 	if (!good)
 		return login_refused(c, tx);
 	if (step < 0)
 		return login_accepted(c, tx);
 	char uid[24], at[24];
-	const char *p[] = {uid, at};
+	const char *p[] = {uid, at, c->totp[1]};
 	snprintf(uid, sizeof(uid), "%lld", c->uid);
 	snprintf(at, sizeof(at), "%lld", (long long)step);
-	pgq_send(tx, "SELECT login_totp_step($1::bigint, $2::bigint)", 2, p, 0, on_totp_step, c);
+	if (pending)
+		pgq_send(tx, "SELECT login_totp_activate($1::bigint, $2::bigint, $3::bytea)", 3, p, 0,
+		         on_totp_step, c);
+	else
+		pgq_send(tx, "SELECT login_totp_step($1::bigint, $2::bigint)", 2, p, 0, on_totp_step, c);
+}
+
+static void on_login_user(struct pgq_tx *tx, const PGresult *res, void *arg)
+{
+	struct call *c = arg;
+	const char *password = json_string_value(json_object_get(c->body, "password"));
+
+	if (!ok(res))
+		return fail(c, tx, res);
+	/* A function returning one row gives a row of NULLs for an unknown user. Columns: user_id,
+	 * password_hash, totp_secret, locked, totp_last_step, totp_pending, must_change. */
+	c->found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0);
+	if (c->found && strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
+		pgq_end(tx, 0, NULL, NULL);
+		metric_inc(c->s->logins[STAFF_LOGIN_LOCKED]);
+		http_reply_error(c->req, 403, "locked", "username", "too many failed logins; try again later",
+		                 NULL);
+		return call_free(c);
+	}
+	if (c->found) {
+		c->uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		c->last_step = PQgetisnull(res, 0, 4) ? -1 : strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+		c->must_change = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
+		for (int i = 0; i < 2; i++) {
+			int col = i ? 5 : 2;
+			if (!PQgetisnull(res, 0, col) && (size_t)PQgetlength(res, 0, col) < SECRET_HEX)
+				memcpy(c->totp[i], PQgetvalue(res, 0, col),
+				       (size_t)PQgetlength(res, 0, col) + 1);
+		}
+	}
+	c->tx = tx;
+	if (hasher_verify(c->s->hasher, c->found ? PQgetvalue(res, 0, 1) : NULL, password, strlen(password),
+	                  on_login_checked, c) != TIP_OK) {
+		pgq_end(tx, 0, NULL, NULL);
+		start_failed(c);
+	}
 }
 
 static void on_begin_login(struct pgq_tx *tx, const PGresult *res, void *arg)
@@ -521,12 +797,17 @@ static void on_begin_login(struct pgq_tx *tx, const PGresult *res, void *arg)
 	if (!ok(res))
 		return fail(c, tx, res);
 	pgq_send(tx,
-	         "SELECT user_id, password_hash, totp_secret, locked, totp_last_step FROM login_lookup($1)",
+	         "SELECT user_id, password_hash, totp_secret, locked, totp_last_step, totp_pending, "
+	         "must_change "
+	         "FROM login_lookup($1)",
 	         1, name, 0, on_login_user, c);
 }
 
-/* {"username": s, "password": s, "totp": s (optional)}, nothing else. 0, or a reply was sent. */
-static int login_body(struct call *c)
+/*
+ * A JSON object of non-empty strings (without NUL, at most AUTH_PASSWORD_MAX bytes) under keys and no other;
+ * the first n_required keys required. 0, or -1 with a reply sent.
+ */
+static int strings_body(struct call *c, const char *const *keys, size_t n_keys, size_t n_required)
 {
 	size_t len;
 	const uint8_t *body = http_req_body(c->req, &len);
@@ -541,9 +822,11 @@ static int login_body(struct call *c)
 	}
 	json_object_foreach(c->body, key, v)
 	{
-		int known = !strcmp(key, "username") || !strcmp(key, "password") || !strcmp(key, "totp");
+		int known = 0;
 		size_t n = json_is_string(v) ? json_string_length(v) : 0;
 
+		for (size_t i = 0; i < n_keys; i++)
+			known |= !strcmp(key, keys[i]);
 		if (!known || !json_is_string(v) || !n || n > AUTH_PASSWORD_MAX ||
 		    strlen(json_string_value(v)) != n) {
 			http_reply_error(c->req, 400, "invalid", key,
@@ -551,12 +834,11 @@ static int login_body(struct call *c)
 			return -1;
 		}
 	}
-	if (!json_object_get(c->body, "username") || !json_object_get(c->body, "password")) {
-		http_reply_error(c->req, 400, "invalid",
-		                 json_object_get(c->body, "username") ? "password" : "username", "required",
-		                 NULL);
-		return -1;
-	}
+	for (size_t i = 0; i < n_required; i++)
+		if (!json_object_get(c->body, keys[i])) {
+			http_reply_error(c->req, 400, "invalid", keys[i], "required", NULL);
+			return -1;
+		}
 	return 0;
 }
 
@@ -626,6 +908,33 @@ static int list_filters(struct call *c)
 	return 0;
 }
 
+/*
+ * What the daemon adds to an operation's arguments: which credentials to make (never taken from the client),
+ * and a new unit's region checked against the taxonomy. 0, or -1 with a reply sent.
+ */
+static int op_prepare(struct call *c)
+{
+	const char *region = json_string_value(json_object_get(c->body, "region"));
+	int is_op = c->route == R_OP && http_req_head(c->req)->method == HTTP_POST;
+
+	for (size_t i = 0; i < sizeof(cred_ops) / sizeof(cred_ops[0]); i++)
+		if (is_op && !strcmp(c->params[1], cred_ops[i].op))
+			c->creds = cred_ops[i].creds;
+	if (c->creds &&
+	    (json_object_get(c->body, "password_hash") || json_object_get(c->body, "totp_secret"))) {
+		http_reply_error(c->req, 400, "invalid",
+		                 json_object_get(c->body, "password_hash") ? "password_hash" : "totp_secret",
+		                 "unknown argument", NULL);
+		return -1;
+	}
+	if (is_op && !strcmp(c->params[1], "unit_create") && region && c->s->tax &&
+	    !tax_region(c->s->tax, region)) {
+		http_reply_error(c->req, 400, "invalid", "region", "not a region code of the taxonomy", NULL);
+		return -1;
+	}
+	return 0;
+}
+
 #define OP_NAME_MAX  40
 #define OP_ARGS_MAX  32 /* query parameters of a GET operation */
 #define OP_VALUE_MAX 64
@@ -690,13 +999,11 @@ static int op_args(struct call *c)
 			q += n + (q[n] == '&');
 		}
 	}
-	c->args = args ? json_dumps(args, JSON_COMPACT) : NULL;
-	json_decref(args);
-	if (!c->args) {
+	if (!(c->body = args)) {
 		http_reply_error(c->req, 503, "unavailable", NULL, "out of memory", NULL);
 		return -1;
 	}
-	return 0;
+	return op_prepare(c);
 }
 
 /* Which route, with its path parameters; -1 with a reply sent. */
@@ -712,6 +1019,8 @@ static int route(struct call *c)
 		c->route = R_LOGOUT;
 	else if (!strcmp(path, "/api/v1/me"))
 		c->route = R_ME;
+	else if (!strcmp(path, "/api/v1/password"))
+		c->route = R_PASSWORD;
 	else if (!strcmp(path, "/api/v1/pledge"))
 		c->route = R_PLEDGE;
 	else if (!strcmp(path, "/api/v1/cases"))
@@ -829,7 +1138,8 @@ void staff_handle(struct http_req *req, void *arg)
 			                 extra);
 			return call_free(c);
 		}
-		if (login_body(c) != 0)
+		static const char *const keys[] = {"username", "password", "totp"};
+		if (strings_body(c, keys, 3, 2) != 0)
 			return call_free(c);
 		if (pgq_begin(s->db, on_begin_login, c) != 0)
 			start_failed(c);
@@ -849,6 +1159,9 @@ void staff_handle(struct http_req *req, void *arg)
 		}
 		hex_encode(digest, sizeof(digest), c->csrf_hex, sizeof(c->csrf_hex));
 	}
+	static const char *const password_keys[] = {"current", "new"};
+	if (c->route == R_PASSWORD && strings_body(c, password_keys, 2, 2) != 0)
+		return call_free(c);
 	if (c->route == R_PLEDGE)
 		snprintf(c->params[0], sizeof(c->params[0]), "%s", s->conf.pledge_version);
 	if (c->route == R_CASES && list_filters(c) != 0)

@@ -5,12 +5,18 @@
  *
  * Access is checked twice: here, by role per route (administrators and auditors reach no case), and
  * in PostgreSQL, where the session's user becomes the transaction's acting user and row-level
- * security shows only that user's scope. Statements run through pgq, asynchronously on the loop.
+ * security shows only that user's scope. Statements run through pgq, asynchronously on the loop;
+ * passwords are hashed and checked by the hasher's threads while the request waits.
  *
  * With a replica, the operations that only read and record no view (the dashboard: the figures, the
  * map and its CSV export) run on it, session check included; when it fails them (unreachable, broken,
  * cancelled, or it has not yet replayed the session) they run again on the primary, which is then used
  * alone for a while (docs/operations.md, "Read replica").
+ *
+ * Credentials the administrator hands out are made here, never taken from the client: a temporary
+ * password (user_create, user_password_reset), hashed before the operation runs, and a TOTP secret
+ * (user_create, user_totp_enrol), added to the operation's answer once as text, otpauth URI and QR code.
+ * Design: docs/internals/accounts.md.
  */
 #ifndef TIP_INTERNAL_STAFF_H
 #define TIP_INTERNAL_STAFF_H
@@ -23,7 +29,9 @@
 #include "common/web.h"
 #include "intake/ratelimit.h"
 #include "internal/auth.h"
+#include "internal/hasher.h"
 #include "internal/pgq.h"
+#include "proto/taxonomy.h"
 
 struct staff_conf {
 	long long session_ttl_s;
@@ -49,6 +57,8 @@ struct staff {
 	uint64_t replica_rest_until;              /* monotonic ms: the replica failed; not before this */
 	struct metric *replica_answers;           /* requests answered from the replica */
 	struct metric *replica_fallbacks;         /* requests for the replica answered by the primary */
+	struct hasher *hasher;                    /* every Argon2id hash and check, off the loop */
+	const struct taxonomy *tax;               /* the regions a new unit may be in */
 	struct rl *rl_login;                      /* login attempts per client address prefix */
 	struct metric *logins[STAFF_LOGIN_COUNT]; /* counters the daemon registered */
 	const char *taxonomy_json;                /* GET /api/v1/taxonomy: the labels the pages show */

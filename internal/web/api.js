@@ -24,7 +24,8 @@ export function toLogin() {
 }
 
 // method, path, and for POST a body object. Resolves to the answer's JSON; rejects with an ApiError (status
-// 0 for a network failure). A lost session goes to the login page, a missing pledge to the pledge page.
+// 0 for a network failure). A lost session goes to the login page, a missing pledge to the pledge page, a
+// temporary password to the page that sets a new one.
 export async function api(method, path, body) {
   const opt = { method, cache: 'no-store', credentials: 'same-origin', headers: {} };
   if (method === 'POST') {
@@ -44,6 +45,7 @@ export async function api(method, path, body) {
     const err = new ApiError(r.status, data, r.headers);
     if (path !== '/api/v1/login' && (r.status === 401 || err.error === 'csrf')) toLogin();
     else if (err.error === 'pledge_required') location.assign(pageHref('/pledge.html'));
+    else if (err.error === 'password_change_required') location.assign(pageHref('/password.html'));
     throw err;
   }
   return data;

@@ -1,6 +1,7 @@
-// The audit trail for auditors (the operations of 0011): the chain recomputed by the database (from the newest
-// signed head, or from the first event on request), the signed heads with each note for download and all as one
-// text file, and the events newest first with prefix filters and paging. Each load is itself an audit event.
+// The audit trail for auditors (the operations of 0013, 0015): the chain recomputed by the database (from the newest
+// signed head, or from the first event on request, in chunks of CHUNK events with the progress shown), the signed
+// heads with each note for download and all as one text file, and the events newest first with prefix filters and
+// paging, each actor with login name, display name and role. Each load is itself an audit event.
 // The notes' signatures are checked outside, with the public key (casemgrd audit verify).
 import { t, onLangChange } from './i18n.js';
 import { get, errorText } from './api.js';
@@ -9,7 +10,8 @@ import { start, el, when } from './shell.js';
 
 const status = document.getElementById('status');
 const form = document.getElementById('filters');
-let st, heads = [], events = [], next = null;
+const CHUNK = 50000; // events per request of the full check (docs/formats/staff-api.md)
+let st, heads = [], events = [], next = null, actors = {};
 
 function facts(pairs) {
   const dl = el('dl', { class: 'facts' });
@@ -44,12 +46,20 @@ function renderStatus() {
   }
 }
 
+// "login（display name）· role · #id", or the system.
+function actorText(id) {
+  if (id === null) return t('tl.system');
+  const a = actors[id];
+  if (!a) return '#' + id;
+  return a.username + (a.display_name ? '（' + a.display_name + '）' : '') + ' · ' + t('role.' + a.role) + ' · #' + id;
+}
+
 function renderEvents() {
   const tb = document.querySelector('#events tbody');
   tb.replaceChildren();
   for (const e of events) {
     tb.append(el('tr', {}, el('td', { class: 'num', text: String(e.seq) }), el('td', { text: when(e.at) }),
-      el('td', { text: e.actor === null ? t('tl.system') : String(e.actor) }), el('td', { text: e.action }),
+      el('td', { text: actorText(e.actor) }), el('td', { text: e.action }),
       el('td', { text: e.object }), el('td', { title: e.hash, text: e.hash.slice(0, 16) + '…' })));
   }
   document.getElementById('more').hidden = next === null;
@@ -71,6 +81,7 @@ async function loadEvents(more) {
   try {
     const doc = await get('/api/v1/ops/audit_events?' + query(more ? next : null));
     events = more ? events.concat(doc.events) : doc.events;
+    Object.assign(actors, doc.actors || {});
     next = doc.next;
     renderEvents();
   } catch (e) {
@@ -82,9 +93,32 @@ async function loadEvents(more) {
   }
 }
 
+// The status; with full, the whole chain one chunk after the other, the progress shown, as one result: from event
+// 0, the events checked summed, the first broken link.
+async function checkStatus(full) {
+  if (!full) return get('/api/v1/ops/audit_status');
+  const progress = document.getElementById('progress');
+  let doc, from = 0, checked = 0;
+  progress.hidden = false;
+  try {
+    for (;;) {
+      doc = await get('/api/v1/ops/audit_status?full=true&from=' + from + '&limit=' + CHUNK);
+      checked += doc.chain.checked;
+      if (doc.chain.next === null) break;
+      from = doc.chain.next;
+      progress.textContent = t('au.progress', { n: from, total: doc.events });
+    }
+  } finally {
+    progress.hidden = true;
+  }
+  doc.chain.from = 0;
+  doc.chain.checked = checked;
+  return doc;
+}
+
 async function loadStatus(full) {
   try {
-    [st, heads] = [await get('/api/v1/ops/audit_status' + (full ? '?full=true' : '')), (await get('/api/v1/ops/audit_heads')).heads];
+    [st, heads] = [await checkStatus(full), (await get('/api/v1/ops/audit_heads')).heads];
     status.hidden = true;
     document.getElementById('content').hidden = false;
     renderStatus();

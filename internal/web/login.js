@@ -1,5 +1,5 @@
-// Login: user name, password and, for accounts with a second factor, the current TOTP code. Then the pledge
-// on first login, or the page asked for, or the role's first page.
+// Login: user name, password and, for accounts with a second factor, the current TOTP code. Then a new password
+// after a temporary one, the pledge on first login, or the page asked for, or the role's first page.
 import { t, initLang, pageHref } from './i18n.js';
 import { api, get, errorText } from './api.js';
 import { fieldFor, showError, clearErrors, numberErrors, focusFirstError } from './fields.js';
@@ -36,6 +36,7 @@ form.addEventListener('submit', async (ev) => {
   try {
     await api('POST', '/api/v1/login', body);
     const me = await get('/api/v1/me');
+    if (me.must_change_password) return location.assign(pageHref('/password.html'));
     location.assign(!me.pledged ? pageHref('/pledge.html', nextPage() ? { next: nextPage() } : null)
       : nextPage() || pageHref(homeOf(me.role)));
   } catch (e) {

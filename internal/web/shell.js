@@ -79,6 +79,10 @@ export async function start({ roles, init }) {
     if (e.status !== 401) document.getElementById('main').prepend(el('p', { class: 'refusal', text: t('err.unavailable') }));
     return;
   }
+  if (me.must_change_password) {
+    location.assign(pageHref('/password.html'));
+    return;
+  }
   if (!me.pledged) {
     location.assign(pageHref('/pledge.html'));
     return;

@@ -1,7 +1,8 @@
 // The staff pages in headless Chromium against a real PostgreSQL and casemgrd (tests/tools/staff_fixture.c:
 // units, accounts and eleven ingested cases: three in Beijing, two in Shanghai, six in Guangdong). Every role logs in (the
 // national account with its TOTP code), one case goes from received to closed through the pages alone, similar
-// cases are shown and a link confirmed, and a provincial user sees no other province's case anywhere. Screenshots go to $TIP_ARTIFACTS.
+// cases are shown and a link confirmed, a provincial user sees no other province's case anywhere, and an account
+// created on the administration page logs in with its enrolled TOTP and sets its own password. Screenshots go to $TIP_ARTIFACTS.
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -27,6 +28,16 @@ after(async () => {
 const desk = (t) => staff.desk(browser, t);
 const checkPage = (page) => staff.checkPage(page, base);
 const login = (page, user) => staff.login(page, base, user);
+
+// RFC 4648 base32 without padding, as the administration page shows a TOTP secret.
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of text) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
 
 async function axe(page, name) {
   await page.evaluate(axeSource);
@@ -404,7 +415,7 @@ test('the administrator keeps the holiday calendar; the callback screen shows a 
   // A Saturday worked: first refused next to the missing name, then saved, listed and deleted.
   await adm.fill('#day', '2027-02-20');
   await adm.click('#set button[type="submit"]');
-  assert.equal(await adm.locator('[data-field="name"] .error').textContent(), '此项为必填项。');
+  assert.equal(await adm.locator('#set [data-field="name"] .error').textContent(), '此项为必填项。');
   await adm.selectOption('#kind', 'workday');
   await adm.fill('#name', '春节调休');
   await adm.click('#set button[type="submit"]');
@@ -427,6 +438,70 @@ test('the administrator keeps the holiday calendar; the callback screen shows a 
   checkPage(bj);
 });
 
+test('the administrator creates an account on the page; its user logs in with the enrolled TOTP and sets a password', async (t) => {
+  const adm = await desk(t);
+  await login(adm, 'adm');
+  await adm.locator('#users tbody tr[data-user="cy"]').waitFor();
+  // A login name already taken: refused next to the field.
+  await adm.fill('#new-username', 'cy');
+  await adm.selectOption('#new-role', 'unit_officer');
+  await adm.selectOption('#new-unit', '4');
+  await adm.click('#user-form button[type="submit"]');
+  await adm.locator('#user-form [data-field="username"] .error').filter({ hasText: '无法办理' }).waitFor();
+  await adm.fill('#new-username', 'li.si');
+  await adm.fill('#new-display', '李四');
+  await adm.selectOption('#new-role', 'unit_officer');
+  await adm.selectOption('#new-unit', '4');
+  await adm.click('#user-form button[type="submit"]');
+  await adm.locator('#cred:not([hidden])').waitFor();
+  const temp = await adm.locator('[data-cred="temp_password"]').textContent();
+  const secret = await adm.locator('[data-cred="totp_secret"]').textContent();
+  assert.match(temp, /^[a-z2-9]{16}$/);
+  assert.match(secret, /^[A-Z2-7]{32}$/);
+  assert.match(await adm.locator('[data-cred="totp_uri"]').textContent(), /^otpauth:\/\/totp\/tipline:li\.si\?secret=/);
+  assert.match(await adm.locator('#cred-qr').getAttribute('src'), /^data:image\/svg\+xml;base64,/);
+  assert.match(await adm.locator('#users tbody tr[data-user="li.si"]').textContent(), /动态码待激活/);
+  await shot(adm, 'admin-credentials');
+  await axe(adm, 'admin-accounts');
+  await adm.click('#cred-close');
+  assert.equal(await adm.locator('[data-cred]').count(), 0);
+  checkPage(adm);
+
+  // The new user: the temporary password and a code of the new secret, then a password of its own.
+  const li = await desk(t);
+  await li.goto(base + '/login.html');
+  await ready(li);
+  await li.fill('#username', 'li.si');
+  await li.fill('#password', temp);
+  await li.fill('#totp', totp(base32(secret)));
+  await li.click('#login button[type="submit"]');
+  await li.waitForURL((u) => u.pathname === '/password.html');
+  await ready(li);
+  await li.fill('#current', temp);
+  await li.fill('#new', 'short');
+  await li.fill('#repeat', 'short');
+  await li.click('#password button[type="submit"]');
+  await li.locator('[data-field="new"] .error').filter({ hasText: '12' }).waitFor();
+  await li.fill('#current', temp);
+  await li.fill('#new', '一寸光阴一寸金寸金难买寸光阴');
+  await li.fill('#repeat', '一寸光阴一寸金寸金难买寸光阴');
+  await shot(li, 'password');
+  await axe(li, 'password');
+  await li.click('#password button[type="submit"]');
+  await li.waitForURL((u) => u.pathname === '/pledge.html');
+  await ready(li);
+  await li.check('#accept');
+  await li.click('#pledge button[type="submit"]');
+  await li.waitForURL((u) => u.pathname === '/index.html');
+  await ready(li);
+  assert.match(await li.locator('#who').textContent(), /李四/);
+  checkPage(li);
+
+  await adm.reload();
+  await ready(adm);
+  assert.match(await adm.locator('#users tbody tr[data-user="li.si"]').textContent(), /动态码已启用/);
+});
+
 test('the auditor lands on the audit page: the chain intact, the heads, the events newest first', async (t) => {
   const aud = await desk(t);
   await login(aud, 'aud');
@@ -439,6 +514,12 @@ test('the auditor lands on the audit page: the chain intact, the heads, the even
   await aud.fill('#action', 'audit.');
   await aud.click('#filters button[type="submit"]');
   await aud.locator('#events tbody tr td:nth-child(4)').first().filter({ hasText: 'audit.view' }).waitFor();
+  // The actor by name and role, not by id alone.
+  assert.match(await aud.locator('#events tbody tr td:nth-child(3)').first().textContent(), /^aud · 审计员 · #\d+$/);
+  // The full check, in chunks, ends with the same verdict.
+  await aud.click('#full');
+  await aud.locator('#chain dd').filter({ hasText: /从第 0 号起全部 \d+ 个事件/ }).waitFor();
+  assert.equal(await aud.locator('#verdict').textContent(), '哈希链完整。');
   await shot(aud, 'audit');
   await axe(aud, 'audit');
   checkPage(aud);

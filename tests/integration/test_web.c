@@ -11,7 +11,7 @@
 #include "common/err.h"
 #include "daemon.h"
 #include "httpc.h"
-#include "intake/qr.h"
+#include "common/qr.h"
 #include "common/web.h"
 #include "testutil.h"
 

@@ -87,13 +87,43 @@ static void test_b64url(void **state)
 	assert_int_equal(b64url_decode("-_-_AA", 6, back, 3, &n), TIP_EOVERSIZE);
 }
 
+/* RFC 4648 section 10 without the padding, and the decoder's refusals. */
+static void test_b32(void **state)
+{
+	(void)state;
+	static const char *const vectors[][2] = {{"", ""},
+	                                         {"f", "MY"},
+	                                         {"fo", "MZXQ"},
+	                                         {"foo", "MZXW6"},
+	                                         {"foob", "MZXW6YQ"},
+	                                         {"fooba", "MZXW6YTB"},
+	                                         {"foobar", "MZXW6YTBOI"}};
+	static const char *const bad[] = {"mzxw6", "MZXW6=", "MZ1", "M", "MZXW6YR", "MY\n"};
+	char out[32];
+	uint8_t back[32];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
+		const char *in = vectors[i][0];
+		assert_int_equal(b32_encode((const uint8_t *)in, strlen(in), out, sizeof(out)), TIP_OK);
+		assert_string_equal(out, vectors[i][1]);
+		assert_int_equal(b32_decode(out, strlen(out), back, sizeof(back), &n), TIP_OK);
+		assert_int_equal(n, strlen(in));
+		assert_memory_equal(back, in, n);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (b32_decode(bad[i], strlen(bad[i]), back, sizeof(back), &n) != TIP_EDECODE)
+			fail_msg("accepted %s", bad[i]);
+	assert_int_equal(b32_encode((const uint8_t *)"foobar", 6, out, 10), TIP_EOVERSIZE);
+	assert_int_equal(b32_decode("MZXW6YTBOI", 10, back, 5, &n), TIP_EOVERSIZE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_hex_roundtrip),
-	        cmocka_unit_test(test_b64_rfc4648),
-	        cmocka_unit_test(test_b64_rejects),
-	        cmocka_unit_test(test_b64url),
+	        cmocka_unit_test(test_hex_roundtrip), cmocka_unit_test(test_b64_rfc4648),
+	        cmocka_unit_test(test_b64_rejects),   cmocka_unit_test(test_b64url),
+	        cmocka_unit_test(test_b32),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "common/err.h"
-#include "intake/qr.h"
+#include "common/qr.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "intake/qr.h"
+#include "common/qr.h"
 
 #include "common/err.h"
 #include "common/textbuf.h"
@@ -20,7 +20,7 @@ int qr_url_ok(const char *url)
 }
 
 /* The document for qr into t; with t->cap 0 it only measures. */
-static void draw(const QRcode *qr, const char *url, struct textbuf *t)
+static void draw(const QRcode *qr, const char *title, struct textbuf *t)
 {
 	int w = qr->width, side = w + 2 * QUIET;
 
@@ -30,7 +30,7 @@ static void draw(const QRcode *qr, const char *url, struct textbuf *t)
 	        "viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" shape-rendering=\"crispEdges\">"
 	        "<title>%s</title><rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>"
 	        "<path fill=\"#000\" d=\"",
-	        side, side, side * 8, side * 8, url, side, side);
+	        side, side, side * 8, side * 8, title, side, side);
 	for (int y = 0; y < w; y++) {
 		for (int x = 0; x < w;) {
 			int run = 0;
@@ -48,18 +48,24 @@ static void draw(const QRcode *qr, const char *url, struct textbuf *t)
 
 int qr_svg(const char *url, char **svg, size_t *len)
 {
+	return qr_url_ok(url) ? qr_svg_titled(url, url, svg, len) : TIP_EINVAL;
+}
+
+int qr_svg_titled(const char *text, const char *title, char **svg, size_t *len)
+{
 	QRcode *qr;
 	struct textbuf t = {NULL, 0, 0};
+	size_t n = strlen(title);
 
-	if (!qr_url_ok(url))
+	if (!*text || strlen(text) > QR_DATA_MAX || !n || n > QR_URL_MAX || strcspn(title, "&'\"<>") != n)
 		return TIP_EINVAL;
-	if (!(qr = QRcode_encodeString(url, 0, QR_ECLEVEL_M, QR_MODE_8, 1)))
+	if (!(qr = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1)))
 		return TIP_ENOMEM;
-	draw(qr, url, &t);
+	draw(qr, title, &t);
 	t.cap = t.len + 1;
 	t.len = 0;
 	if ((t.buf = malloc(t.cap)))
-		draw(qr, url, &t);
+		draw(qr, title, &t);
 	QRcode_free(qr);
 	if (!t.buf)
 		return TIP_ENOMEM;
