@@ -300,7 +300,9 @@ static void signer_main(struct startup *st, int ctl, pid_t monitor)
 	SSL_CTX_free(st->tls);
 	st->tls = NULL;
 	memcpy(p.seal_key_id, st->keys.seal.id, REC_KEY_ID_LEN);
-	if (daemon_drop_privileges(st->conf.user) != 0)
+	/* Not dumpable: a process of the same user (a compromised worker) cannot read its memory through
+	 * /proc/PID/mem or attach to it; no core file holds the key. */
+	if (daemon_drop_privileges(st->conf.user) != 0 || prctl(PR_SET_DUMPABLE, 0) != 0)
 		goto out;
 	if (!(s = signer_new(st->keys.sign_key, &p)))
 		goto out;

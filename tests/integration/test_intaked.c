@@ -854,9 +854,13 @@ static void test_sandbox_kill_and_restart(void **state)
 	assert_int_equal(tdaemon_start(&d, "intaked", conf, log), 0);
 	unsetenv("TIP_SANDBOX_SELFTEST");
 	assert_int_equal(children(d.pid, before, 4), 2);
-	assert_true(memory_holds(before[0], intake_key.secret, ED25519_SEED_LEN)); /* the scan works */
-	assert_false(memory_holds(before[1], intake_key.secret, ED25519_SEED_LEN));
-	assert_false(memory_holds(d.pid, intake_key.secret, ED25519_SEED_LEN));
+	/* Reading another process's memory takes root (the signer is not dumpable). */
+	if (geteuid() == 0) {
+		assert_true(
+		        memory_holds(before[0], intake_key.secret, ED25519_SEED_LEN)); /* the scan works */
+		assert_false(memory_holds(before[1], intake_key.secret, ED25519_SEED_LEN));
+		assert_false(memory_holds(d.pid, intake_key.secret, ED25519_SEED_LEN));
+	}
 	assert_int_equal(post_report(&d, "application/json", minimal_report, strlen(minimal_report), &r), 0);
 	assert_int_equal(r.status, 201);
 	httpc_free(&r);
