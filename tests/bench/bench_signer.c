@@ -3,7 +3,7 @@
  * hash of the one before, signature included): records signed per second in the process (Ed25519 with
  * the key at hand, as before the split) and through intaked's signer process over its socket, one
  * round trip per record. Rounds alternate so that a busy machine slows both alike.
- * Prints: bench signer: in_process_per_s=N via_signer_per_s=N ratio=X
+ * Prints: bench signer: records=N payload_bytes=N in_process_per_s=N via_signer_per_s=N ratio=X
  */
 #include <stdarg.h>
 #include <stddef.h>
