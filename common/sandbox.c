@@ -97,18 +97,17 @@ static const int daemon_calls[] = {
 
 #ifdef SANDBOX_SANITIZER
 /*
- * AddressSanitizer's run time: its allocator maps and unmaps shadow memory with MAP_NORESERVE, reads
- * /proc/self/maps, and LeakSanitizer's check at exit stops the threads with a helper task that attaches
- * with ptrace. Allowed in sanitizer builds only; release builds never get these.
+ * AddressSanitizer's run time: it reads /proc/self/maps and /proc/self/task with open and getdents, and
+ * LeakSanitizer's check at exit stops the threads from a helper task (clone) that attaches with ptrace.
+ * Allowed in sanitizer builds only; release builds never get these. mmap and mprotect keep their rule.
  */
 static const int sanitizer_calls[] = {
         SCMP_SYS(sigaltstack),  SCMP_SYS(prctl),          SCMP_SYS(open),      SCMP_SYS(getdents),
         SCMP_SYS(clone),        SCMP_SYS(clone3),         SCMP_SYS(ptrace),    SCMP_SYS(wait4),
         SCMP_SYS(readlink),     SCMP_SYS(readlinkat),     SCMP_SYS(openat),    SCMP_SYS(sched_yield),
         SCMP_SYS(lseek),        SCMP_SYS(getdents64),     SCMP_SYS(getppid),   SCMP_SYS(sched_getaffinity),
-        SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(mprotect),  SCMP_SYS(mmap),
-        SCMP_SYS(pipe2),        SCMP_SYS(tgkill),         SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
-        SCMP_SYS(setrlimit),    SCMP_SYS(uname),
+        SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(pipe2),     SCMP_SYS(tgkill),
+        SCMP_SYS(getrlimit),    SCMP_SYS(prlimit64),      SCMP_SYS(setrlimit), SCMP_SYS(uname),
 };
 #endif
 
