@@ -411,21 +411,22 @@ static int monitor_main(struct startup *st, int ctl, pid_t signer)
 				} else if (!stopping) {
 					int64_t pause;
 
+					/* No pause after a long life; then 250 ms, doubling up to the cap. */
 					quick = mono_ms() - started >= RESTART_CALM_MS ? 0 : quick + 1;
-					pause = quick > 8 ? RESTART_PAUSE_MAX_MS
-					                  : (int64_t)RESTART_PAUSE_MS << (quick - 1);
+					pause = quick == 0  ? 0
+					        : quick > 8 ? RESTART_PAUSE_MAX_MS
+					                    : (int64_t)RESTART_PAUSE_MS << (quick - 1);
 					if (pause > RESTART_PAUSE_MAX_MS)
 						pause = RESTART_PAUSE_MAX_MS;
 					st->restarts++;
-					restart_at = mono_ms() + (quick ? pause : 0);
+					restart_at = mono_ms() + pause;
 					log_err("worker killed by signal %d%s; starting another in %lld ms "
 					        "(restart %llu)",
 					        WTERMSIG(status),
 					        WTERMSIG(status) == SIGSYS
 					                ? " (a system call outside its sandbox)"
 					                : "",
-					        (long long)(quick ? pause : 0),
-					        (unsigned long long)st->restarts);
+					        (long long)pause, (unsigned long long)st->restarts);
 				}
 			}
 		}
