@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -65,6 +66,14 @@ static void metrics_handler(struct http_req *req, void *arg)
 struct http_server *daemon_metrics_server(struct event_base *base, const char *addr, int port,
                                           void (*refresh)(void *arg), void *arg)
 {
+	int fd = daemon_listen(addr, port, NULL);
+
+	return fd < 0 ? NULL : daemon_metrics_adopt(base, fd, refresh, arg);
+}
+
+struct http_server *daemon_metrics_adopt(struct event_base *base, int fd, void (*refresh)(void *arg),
+                                         void *arg)
+{
 	/* One metrics listener per process, alive as long as the process. */
 	static struct metrics_ctx ctx;
 	struct http_limits lim = http_limits_default();
@@ -74,12 +83,40 @@ struct http_server *daemon_metrics_server(struct event_base *base, const char *a
 	ctx.arg = arg;
 	lim.max_connections = 16;
 	s = http_server_new(base, &lim, NULL, metrics_handler, &ctx);
-	if (!s || http_server_listen(s, addr, port, NULL, NULL) != TIP_OK) {
-		log_err("cannot listen on %s port %d: %s", addr, port, strerror(errno));
+	if (!s || http_server_adopt(s, fd, NULL) != TIP_OK) {
+		log_err("cannot serve metrics: %s", strerror(errno));
 		http_server_free(s);
+		close(fd);
 		return NULL;
 	}
 	return s;
+}
+
+int daemon_listen(const char *addr, int port, int *bound_port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd = -1, one = 1;
+
+	if (net_addr(addr, port, &ss, &len) != TIP_OK) {
+		errno = EINVAL;
+		goto fail;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 1024) != 0)
+		goto fail;
+	if (bound_port) {
+		len = sizeof(ss);
+		getsockname(fd, (struct sockaddr *)&ss, &len);
+		*bound_port = net_port(&ss);
+	}
+	return fd;
+fail:
+	log_err("cannot listen on %s port %d: %s", addr, port, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
 }
 
 int daemon_settings(int argc, char **argv, const char *name, const struct cfg_entry *table, size_t n,

@@ -20,6 +20,16 @@ int daemon_drop_privileges(const char *user);
  */
 struct http_server *daemon_metrics_server(struct event_base *base, const char *addr, int port,
                                           void (*refresh)(void *arg), void *arg);
+/* The same on a socket from daemon_listen (owned from then on, closed on failure). */
+struct http_server *daemon_metrics_adopt(struct event_base *base, int fd, void (*refresh)(void *arg),
+                                         void *arg);
+
+/*
+ * A listening TCP socket on addr:port (numeric address; port 0 picks one, put in *bound_port when not
+ * NULL), non-blocking and close-on-exec, for a process that binds before it forks the one that serves.
+ * The descriptor, or -1 (logged).
+ */
+int daemon_listen(const char *addr, int port, int *bound_port);
 
 /* The HTTP limits of settings conf (a struct with the fields of CFG_HTTP_LIMIT_ENTRIES, max_body and
  * max_connections). */

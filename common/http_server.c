@@ -466,6 +466,13 @@ struct http_server *http_server_new(struct event_base *base, const struct http_l
 	return s;
 }
 
+static void add_listener(struct http_server *s, struct evconnlistener *l, SSL_CTX *tls)
+{
+	s->listeners[s->n_listeners] = l;
+	s->tls[s->n_listeners] = tls;
+	s->n_listeners++;
+}
+
 int http_server_listen(struct http_server *s, const char *addr, int port, SSL_CTX *tls, int *bound_port)
 {
 	struct sockaddr_storage ss;
@@ -487,9 +494,22 @@ int http_server_listen(struct http_server *s, const char *addr, int port, SSL_CT
 		getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &len);
 		*bound_port = net_port(&ss);
 	}
-	s->listeners[s->n_listeners] = l;
-	s->tls[s->n_listeners] = tls;
-	s->n_listeners++;
+	add_listener(s, l, tls);
+	return TIP_OK;
+}
+
+int http_server_adopt(struct http_server *s, int fd, SSL_CTX *tls)
+{
+	struct evconnlistener *l;
+
+	if (s->n_listeners == MAX_LISTENERS)
+		return TIP_EINVAL;
+	/* Backlog 0: the socket is listening already. It is closed with the server. */
+	l = evconnlistener_new(s->base, on_accept, s,
+	                       LEV_OPT_CLOSE_ON_FREE | (s->paused ? LEV_OPT_DISABLED : 0), 0, fd);
+	if (!l)
+		return TIP_EIO;
+	add_listener(s, l, tls);
 	return TIP_OK;
 }
 

@@ -57,6 +57,11 @@ struct http_server *http_server_new(struct event_base *base, const struct http_l
  * SSL_CTX the caller keeps alive. TIP_OK, TIP_EINVAL, TIP_EIO (errno set).
  */
 int http_server_listen(struct http_server *s, const char *addr, int port, SSL_CTX *tls, int *bound_port);
+/*
+ * Serves a socket that is bound and listening already (opened by a parent process and inherited):
+ * the server owns and closes it. TIP_OK, TIP_EINVAL (too many listeners), TIP_EIO.
+ */
+int http_server_adopt(struct http_server *s, int fd, SSL_CTX *tls);
 /* Closes the listeners: no new connections; open ones are served on. */
 void http_server_stop_listening(struct http_server *s);
 /* Closes listeners and connections. Requests still held by handlers stay valid; replying to them frees them.

@@ -5,7 +5,7 @@
  * the link socket is bound and read, never connected, sent on or written to.
  *
  * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration or keys
- * unusable; 71 cannot bind or drop privileges; 74 an inbox spool or the
+ * unusable; 71 cannot bind, drop privileges or enter the sandbox; 74 an inbox spool or the
  * transfer log cannot be opened or written; 65 either is corrupt.
  */
 #include "common/daemon.h"
@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "common/net.h"
 #include "common/log.h"
+#include "common/sandbox.h"
 #include "common/metrics.h"
 #include "diode/conf.h"
 #include "diode/deliver.h"
@@ -495,6 +496,7 @@ int main(int argc, char **argv)
 	struct http_server *metrics = NULL;
 	struct event *ev_verified = NULL, *ev_read = NULL, *ev_sync = NULL, *ev_gap = NULL, *ev_term = NULL,
 	             *ev_int = NULL;
+	struct sandbox *sandbox = NULL;
 	int check, err, exit_code = EX_CONFIG;
 
 	log_init("diode-recv", 0, LOG_INFO);
@@ -610,6 +612,9 @@ int main(int argc, char **argv)
 	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL))
 		goto out;
 	log_info("%zu origins; inbox %s", r.origins.n, r.conf.inbox);
+	/* Everything is open and every thread started: from here on, only the allow-list. */
+	if (!(sandbox = sandbox_init(SANDBOX_DIODE_RECV)) || sandbox_apply(sandbox) != TIP_OK)
+		goto out;
 	event_base_dispatch(r.base);
 	exit_code = r.exit_code;
 	if (!exit_code && sync_inboxes(&r) != 0)

@@ -160,8 +160,9 @@ static int sign_one(struct outbox *o, struct job *j)
 	j->seq = o->chain.next_seq;
 	j->created_at = now_ms();
 	if (rc == TIP_OK)
-		rc = rec_sign(&o->chain, o->conf.sign_key, o->conf.sign_key_id, REC_REPORT, j->created_at,
-		              j->sealed, j->sealed_len, o->conf.max_record, &record, &record_len, hash);
+		rc = rec_sign_by(&o->chain, o->conf.sign, o->conf.sign_arg, o->conf.sign_key_id, REC_REPORT,
+		                 j->created_at, j->sealed, j->sealed_len, o->conf.max_record, &record,
+		                 &record_len, hash);
 	if (rc == TIP_OK)
 		rc = spool_append(o->spool, record, record_len, NULL);
 	if (rc == TIP_OK)

@@ -27,13 +27,20 @@
 #include "diode/spool.h"
 #include "proto/ed25519.h"
 #include "proto/hpke.h"
+#include "proto/record.h"
 #include "report.pb-c.h"
 
 struct outbox_conf {
 	const char *spool_dir;
 	struct spool_opts spool;
 	const char *origin;
-	const struct ed25519_key *sign_key; /* borrowed; outlives the outbox */
+	/*
+	 * Signs record bodies, one at a time, from the outbox's signing thread: rec_ed25519_signer with a
+	 * key, or intaked's signer process (intake/signer.h). A failure other than TIP_EIO fails that
+	 * report only; TIP_EIO breaks the outbox. sign_arg is borrowed and outlives the outbox.
+	 */
+	rec_signer sign;
+	void *sign_arg;
 	uint8_t sign_key_id[4];
 	const struct ed25519_pub
 	        *verify_key; /* the same key's public half, to check the spool's last record */

@@ -118,9 +118,23 @@ enum rec_chain_verdict rec_chain_check(const struct rec_chain *c, const struct r
 	return REC_CHAIN_NEXT;
 }
 
+int rec_ed25519_signer(void *key, const uint8_t *msg, size_t len, uint8_t sig[ED25519_SIG_LEN])
+{
+	return ed25519_sign(key, msg, len, sig);
+}
+
 int rec_sign(const struct rec_chain *c, const struct ed25519_key *key, const uint8_t key_id[REC_KEY_ID_LEN],
              enum rec_kind kind, int64_t created_at, const uint8_t *payload, size_t payload_len, size_t cap,
              uint8_t **out, size_t *out_len, uint8_t hash[REC_HASH_LEN])
+{
+	return rec_sign_by(c, rec_ed25519_signer, (void *)key, key_id, kind, created_at, payload, payload_len,
+	                   cap, out, out_len, hash);
+}
+
+int rec_sign_by(const struct rec_chain *c, rec_signer sign, void *sign_arg,
+                const uint8_t key_id[REC_KEY_ID_LEN], enum rec_kind kind, int64_t created_at,
+                const uint8_t *payload, size_t payload_len, size_t cap, uint8_t **out, size_t *out_len,
+                uint8_t hash[REC_HASH_LEN])
 {
 	Tip__RecordBody body = TIP__RECORD_BODY__INIT;
 	Tip__SignedRecord sr = TIP__SIGNED_RECORD__INIT;
@@ -141,7 +155,7 @@ int rec_sign(const struct rec_chain *c, const struct ed25519_key *key, const uin
 	body.payload.len = payload_len;
 	if ((rc = codec_pack(&body.base, cap, &body_buf, &body_len)) != TIP_OK)
 		goto out;
-	if ((rc = ed25519_sign(key, body_buf, body_len, sig)) != TIP_OK)
+	if ((rc = sign(sign_arg, body_buf, body_len, sig)) != TIP_OK)
 		goto out;
 	sr.body.data = body_buf;
 	sr.body.len = body_len;

@@ -91,4 +91,18 @@ int rec_sign(const struct rec_chain *c, const struct ed25519_key *key, const uin
              enum rec_kind kind, int64_t created_at, const uint8_t *payload, size_t payload_len, size_t cap,
              uint8_t **out, size_t *out_len, uint8_t hash[REC_HASH_LEN]);
 
+/*
+ * Who signs a record body: sig becomes the Ed25519 signature over msg[0..len). TIP_OK or a negative
+ * error. rec_ed25519_signer signs with key, a struct ed25519_key; intaked's worker asks its signer
+ * process instead (intake/signer.h).
+ */
+typedef int (*rec_signer)(void *arg, const uint8_t *msg, size_t len, uint8_t sig[ED25519_SIG_LEN]);
+int rec_ed25519_signer(void *key, const uint8_t *msg, size_t len, uint8_t sig[ED25519_SIG_LEN]);
+
+/* rec_sign with the signature made by sign(sign_arg, ...); its error is returned as it is. */
+int rec_sign_by(const struct rec_chain *c, rec_signer sign, void *sign_arg,
+                const uint8_t key_id[REC_KEY_ID_LEN], enum rec_kind kind, int64_t created_at,
+                const uint8_t *payload, size_t payload_len, size_t cap, uint8_t **out, size_t *out_len,
+                uint8_t hash[REC_HASH_LEN]);
+
 #endif

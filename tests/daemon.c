@@ -59,6 +59,7 @@ int tdaemon_start_in(struct tdaemon *d, const char *netns, const char *program, 
 		/* A test that fails midway (a cmocka assertion ends it) leaves no daemon running behind it.
 		 */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		setpgid(0, 0); /* the daemon and its children: one group, killed together by tdaemon_stop */
 		dup2(fd, 1);
 		dup2(fd, 2);
 		if (netns)
@@ -114,9 +115,22 @@ int tdaemon_stop(struct tdaemon *d, int sig)
 
 	if (d->pid <= 0)
 		return -1;
-	kill(d->pid, sig);
+	/*
+	 * SIGKILL cannot be passed on by the daemon: the whole group gets it (as systemd kills a unit's
+	 * control group), and its children (intaked's signer and worker), orphaned, come to this process
+	 * while it is a subreaper, so they are gone, listeners and spool locks with them, before the next
+	 * start.
+	 */
+	if (sig == SIGKILL)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+	kill(sig == SIGKILL ? -d->pid : d->pid, sig);
 	if (waitpid(d->pid, &status, 0) != d->pid)
 		return -1;
+	if (sig == SIGKILL) {
+		while (waitpid(-d->pid, NULL, 0) > 0)
+			;
+		prctl(PR_SET_CHILD_SUBREAPER, 0);
+	}
 	d->pid = 0;
 	char *log = tu_read_file(d->log, NULL);
 	/* A sanitizer's report (in the ASan tree) is shown whether or not the test looks at the exit status.

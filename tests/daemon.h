@@ -20,7 +20,8 @@ int tdaemon_start(struct tdaemon *d, const char *program, const char *conf, cons
 /* The same inside network namespace netns (ip netns exec). */
 int tdaemon_start_in(struct tdaemon *d, const char *netns, const char *program, const char *conf,
                      const char *log);
-/* Sends sig and waits; returns the exit status (128+signal if killed), or -1. With TIP_SHOW_LOG set in the
+/* Sends sig (SIGKILL: to the daemon's whole process group) and waits for the daemon and any children it
+ * left; returns the daemon's exit status (128+signal if killed), or -1. With TIP_SHOW_LOG set in the
  * environment, the daemon's log is printed. */
 int tdaemon_stop(struct tdaemon *d, int sig);
 /* Runs $TIP_BINARY_DIR/<program> with the given arguments (NULL-terminated) and returns its exit status. */

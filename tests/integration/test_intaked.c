@@ -1,6 +1,7 @@
 /*
  * intaked over real HTTP and TLS: every success and error path of the API, the
- * records it leaves in the outbox, status bulletins, configuration checking.
+ * records it leaves in the outbox, status bulletins, configuration checking, the
+ * signing key kept out of the worker and the worker restarted after its sandbox killed it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include "proto/report.h"
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -760,6 +762,122 @@ static void test_drops_privileges(void **state)
 	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
 }
 
+/* The pids of a process's children, oldest first (intaked: the signer, then the current worker). */
+static size_t children(pid_t pid, pid_t *out, size_t cap)
+{
+	char path[64];
+	size_t n = 0;
+	long v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	while (n < cap && fscanf(f, "%ld", &v) == 1)
+		out[n++] = (pid_t)v;
+	fclose(f);
+	return n;
+}
+
+/* 1 if the readable memory of pid holds needle (mappings above 256 MiB, sanitizer reserves, skipped). */
+static int memory_holds(pid_t pid, const uint8_t *needle, size_t len)
+{
+	char path[64], line[512];
+	int found = 0, fd;
+	FILE *maps;
+	uint8_t *buf = malloc(1 << 20);
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	maps = fopen(path, "r");
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY);
+	assert_true(maps && fd >= 0 && buf);
+	while (!found && fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r' ||
+		    hi - lo > (256ul << 20) || strstr(line, "[vvar") || strstr(line, "[vsyscall]"))
+			continue;
+		/* Chunks overlap by len - 1 bytes so a needle across a boundary is still seen. */
+		for (unsigned long at = lo; !found && at < hi; at += (1 << 20) - len + 1) {
+			size_t want = hi - at < (1ul << 20) ? hi - at : 1ul << 20;
+			ssize_t got = pread(fd, buf, want, (off_t)at);
+
+			if (got < (ssize_t)len)
+				break;
+			found = memmem(buf, (size_t)got, needle, len) != NULL;
+		}
+	}
+	fclose(maps);
+	close(fd);
+	free(buf);
+	return found;
+}
+
+/*
+ * Privilege separation and the sandbox: the signing key is in the signer's memory only; a forbidden
+ * system call (the self-test's execve on SIGUSR2) kills the worker with SIGSYS; the monitor starts
+ * another, counted in a metric; the next report is taken (201), signed by the same signer.
+ */
+static void test_sandbox_kill_and_restart(void **state)
+{
+	(void)state;
+	char log[600], url[64];
+	struct tdaemon d;
+	struct httpc_response r;
+	pid_t before[4], after[4];
+	int mport = tfree_port();
+	const char *conf =
+	        write_conf("sandbox", "listen 127.0.0.1\nport 0\nplain_http yes\npow_bits 0\n", mport);
+
+	snprintf(log, sizeof(log), "%s/sandbox.log", dir);
+	setenv("TIP_SANDBOX_SELFTEST", "1", 1);
+	assert_int_equal(tdaemon_start(&d, "intaked", conf, log), 0);
+	unsetenv("TIP_SANDBOX_SELFTEST");
+	assert_int_equal(children(d.pid, before, 4), 2);
+	/* Reading another process's memory takes root (the signer is not dumpable). */
+	if (geteuid() == 0) {
+		assert_true(
+		        memory_holds(before[0], intake_key.secret, ED25519_SEED_LEN)); /* the scan works */
+		assert_false(memory_holds(before[1], intake_key.secret, ED25519_SEED_LEN));
+		assert_false(memory_holds(d.pid, intake_key.secret, ED25519_SEED_LEN));
+	}
+	assert_int_equal(post_report(&d, "application/json", minimal_report, strlen(minimal_report), &r), 0);
+	assert_int_equal(r.status, 201);
+	httpc_free(&r);
+
+	assert_int_equal(kill(before[1], SIGUSR2), 0);
+	/* The monitor notices, pauses and starts another worker: poll for it (20 s at most). */
+	size_t n = 0;
+	for (int i = 0; i < 2000 && !(n == 2 && after[1] != before[1]); i++) {
+		usleep(10000);
+		n = children(d.pid, after, 4);
+	}
+	assert_int_equal(n, 2);
+	assert_int_equal(after[0], before[0]); /* the same signer, with the key */
+	assert_int_not_equal(after[1], before[1]);
+	char *text = tu_read_file(log, NULL);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "worker killed by signal 31 (a system call outside its sandbox)"));
+	free(text);
+
+	/* Connections wait in the monitor's listen queue until the new worker takes them. */
+	assert_int_equal(post_report(&d, "application/json", minimal_report, strlen(minimal_report), &r), 0);
+	assert_int_equal(r.status, 201);
+	json_t *j = body_json(&r);
+	snprintf(url, sizeof(url), "%s/sandbox-outbox", dir);
+	Tip__Report *rep = find_in_outbox(url, json_string_value(json_object_get(j, "query_code")));
+	assert_non_null(rep); /* its record verifies with the intake's key */
+	codec_free(&rep->base);
+	json_decref(j);
+	httpc_free(&r);
+	assert_int_equal(httpc_request(HOST, mport, 0, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+	assert_non_null(strstr(r.body, "\nintake_worker_restarts_total 1\n"));
+	httpc_free(&r);
+	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
+}
+
 static void test_config_check(void **state)
 {
 	(void)state;
@@ -820,6 +938,7 @@ int main(void)
 	        cmocka_unit_test(test_tls),
 	        cmocka_unit_test(test_disk_full_is_503),
 	        cmocka_unit_test(test_drops_privileges),
+	        cmocka_unit_test(test_sandbox_kill_and_restart),
 	        cmocka_unit_test(test_config_check),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
