@@ -17,8 +17,10 @@ int status_out_resume(struct spool *s, const char *dir, const char *origin, cons
                       const uint8_t key_id[REC_KEY_ID_LEN], struct rec_chain *chain)
 {
 	struct spool_opts o = status_out_opts();
+	struct rec_keyring keys = {0};
 
-	return chain_resume(s, dir, &o, "status-writer", origin, pub, key_id, BULLETIN_RECORD_MAX, chain);
+	rec_keyring_add(&keys, pub, key_id);
+	return chain_resume(s, dir, &o, "status-writer", origin, &keys, BULLETIN_RECORD_MAX, chain);
 }
 
 int status_out_append(struct spool *s, struct rec_chain *chain, const struct status_out_signer *signer,

@@ -18,6 +18,8 @@ const struct cfg_entry intake_conf_table[] = {
         {"metrics_port", CFG_INT, S(metrics_port), 0, 65535, "9101", "metrics port; 0 turns metrics off"},
         {"signing_key", CFG_STRING, S(signing_key), 1, PATH, NULL, "this intake's signing key (private)"},
         {"seal_key", CFG_STRING, S(seal_key), 1, PATH, NULL, "the internal zone's HPKE public key"},
+        {"retired_signing_keys", CFG_STRING, S(retired_signing_keys), 0, sizeof(((struct intake_conf *)0)->retired_signing_keys), NULL,
+         "this intake's retired signing keys (public, space-separated)"},
         {"status_key", CFG_STRING, S(status_key), 1, PATH, NULL, "the internal zone's bulletin key (public)"},
         {"status_origin", CFG_STRING, S(status_origin), 1, 65, "internal", "origin name of status bulletins"},
         {"aead", CFG_STRING, S(aead), 1, 24, "aes128gcm", "HPKE AEAD: aes128gcm or chacha20poly1305"},

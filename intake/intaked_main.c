@@ -12,6 +12,7 @@
 #include "intake/api.h"
 #include "intake/conf.h"
 #include "proto/keyfile.h"
+#include "proto/record.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -28,7 +29,31 @@ struct keys {
 	struct key sign, seal, status;
 	struct ed25519_key *sign_key;
 	struct ed25519_pub *sign_pub, *status_pub;
+	struct ed25519_pub *retired_pub[REC_KEYS_MAX - 1];
+	struct rec_keyring retired;
 };
+
+/* The retired signing keys' verifiers, to resume an outbox whose last record one of them signed. */
+static int load_retired(const struct intake_conf *c, struct keys *k)
+{
+	struct key r[REC_KEYS_MAX - 1];
+	char bad[KEY_PATH_MAX];
+	size_t n;
+	int rc = key_read_list(c->retired_signing_keys, 0, KEY_ED25519, r, REC_KEYS_MAX - 1, &n, bad);
+
+	if (rc != TIP_OK) {
+		log_err("retired_signing_keys: %s: %s", bad[0] ? bad : "(list)",
+		        rc == TIP_EFORMAT ? "not a signing verifier key, or a key listed twice" : tip_strerror(rc));
+		return -1;
+	}
+	for (size_t i = 0; i < n && rc == TIP_OK; i++)
+		rc = !(k->retired_pub[i] = ed25519_pub_new(r[i].pub))
+		             ? TIP_ENOMEM
+		             : rec_keyring_add(&k->retired, k->retired_pub[i], r[i].id);
+	if (rc != TIP_OK)
+		log_err("retired_signing_keys: %s", tip_strerror(rc));
+	return rc == TIP_OK ? 0 : -1;
+}
 
 static int load_keys(const struct intake_conf *c, struct keys *k)
 {
@@ -55,7 +80,7 @@ static int load_keys(const struct intake_conf *c, struct keys *k)
 		log_err("cannot load keys");
 		return -1;
 	}
-	return 0;
+	return load_retired(c, k);
 }
 
 static void keys_free(struct keys *k)
@@ -63,6 +88,8 @@ static void keys_free(struct keys *k)
 	ed25519_key_free(k->sign_key);
 	ed25519_pub_free(k->sign_pub);
 	ed25519_pub_free(k->status_pub);
+	for (size_t i = 0; i < REC_KEYS_MAX - 1; i++)
+		ed25519_pub_free(k->retired_pub[i]);
 	key_wipe(&k->sign);
 }
 
@@ -188,6 +215,7 @@ int main(int argc, char **argv)
 	        .origin = conf.origin,
 	        .sign_key = keys.sign_key,
 	        .verify_key = keys.sign_pub,
+	        .retired = &keys.retired,
 	        .aead = strcmp(conf.aead, "chacha20poly1305") == 0 ? HPKE_AEAD_CHACHA20_POLY1305
 	                                                           : HPKE_AEAD_AES_128_GCM,
 	        .max_pending = (size_t)conf.max_pending,

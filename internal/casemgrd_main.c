@@ -522,20 +522,33 @@ static int run_sample(int argc, char **argv)
 	return 0;
 }
 
-static int load_seal_key(const struct casemgr_conf *conf, struct ingest_conf *ic)
+/* The current sealing key, then the retired ones. */
+static int load_seal_keys(const struct casemgr_conf *conf, struct ingest_conf *ic)
 {
-	struct key k;
-	int rc = key_read_private(conf->seal_key, &k);
+	struct key k[INGEST_SEAL_KEYS_MAX];
+	char bad[KEY_PATH_MAX];
+	size_t n = 0;
+	int rc = key_read_private(conf->seal_key, &k[0]);
 
-	if (rc != TIP_OK || k.type != KEY_X25519) {
+	if (rc != TIP_OK || k[0].type != KEY_X25519) {
 		log_err("%s: not an HPKE private key (%s)", conf->seal_key,
 		        rc ? tip_strerror(rc) : "wrong type");
-		key_wipe(&k);
+		key_wipe(&k[0]);
 		return -1;
 	}
-	memcpy(ic->seal_sk, k.secret, HPKE_KEY_LEN);
-	memcpy(ic->seal_key_id, k.id, 4);
-	key_wipe(&k);
+	if ((rc = key_read_list(conf->retired_seal_keys, 1, KEY_X25519, k + 1, INGEST_SEAL_KEYS_MAX - 1, &n,
+	                        bad)) != TIP_OK) {
+		log_err("retired_seal_keys: %s: %s", bad[0] ? bad : "(list)",
+		        rc == TIP_EFORMAT ? "not an HPKE private key, or a key listed twice" : tip_strerror(rc));
+		key_wipe(&k[0]);
+		return -1;
+	}
+	ic->n_seal_keys = n + 1;
+	for (size_t i = 0; i < ic->n_seal_keys; i++) {
+		memcpy(ic->seal_sk[i], k[i].secret, HPKE_KEY_LEN);
+		memcpy(ic->seal_key_id[i], k[i].id, 4);
+		key_wipe(&k[i]);
+	}
 	return 0;
 }
 
@@ -601,7 +614,7 @@ int main(int argc, char **argv)
 		log_err("%s: taxonomy: %s", c.conf.taxonomy, tip_strerror(rc));
 		goto out;
 	}
-	if (load_seal_key(&c.conf, &ic) != 0 || load_index_key(&c.conf, &ic) != 0)
+	if (load_seal_keys(&c.conf, &ic) != 0 || load_index_key(&c.conf, &ic) != 0)
 		goto out;
 	if (!(staff.taxonomy_json = taxonomy_document(tax, &staff.taxonomy_len)) ||
 	    !(staff.web_gz = web_gzip_table(&web_staff))) {

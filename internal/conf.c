@@ -22,6 +22,8 @@ const struct cfg_entry casemgr_conf_table[] = {
         {"origin_keys", CFG_STRING, S(origin_keys), 1, PATH, NULL,
          "directory of origin verifier keys (*.pub); a key's name is its origin"},
         {"seal_key", CFG_STRING, S(seal_key), 1, PATH, NULL, "the internal zone's HPKE private key"},
+        {"retired_seal_keys", CFG_STRING, S(retired_seal_keys), 0, sizeof(((struct casemgr_conf *)0)->retired_seal_keys), NULL,
+         "retired HPKE private keys, space-separated: reports sealed to them still open"},
         {"taxonomy", CFG_STRING, S(taxonomy), 1, PATH, NULL, "directory of taxonomy.json and regions.json"},
         {"index_key", CFG_STRING, S(index_key), 1, PATH, NULL,
          "HMAC key of the comparison indexes (tipkey generate --type index)"},

@@ -23,6 +23,7 @@ struct casemgr_conf {
 	char inbox[CASEMGR_PATH_MAX];
 	char origin_keys[CASEMGR_PATH_MAX];
 	char seal_key[CASEMGR_PATH_MAX];
+	char retired_seal_keys[4 * CASEMGR_PATH_MAX];
 	char taxonomy[CASEMGR_PATH_MAX];
 	char index_key[CASEMGR_PATH_MAX];
 	long long ingest_batch, ingest_threads, ingest_poll, db_retry;

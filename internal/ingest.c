@@ -221,6 +221,17 @@ struct item {
 	json_t *out; /* the report, or NULL */
 };
 
+/* Opens the record's sealed report with the seal key of its recipient key id. */
+static int open_sealed(const struct ingest *in, const struct rec *r, Tip__Report **report)
+{
+	int rc = TIP_ENOTFOUND;
+
+	for (size_t i = 0; i < in->conf.n_seal_keys && rc == TIP_ENOTFOUND; i++)
+		rc = report_open(r->payload, r->payload_len, in->conf.max_record, in->conf.seal_sk[i],
+		                 in->conf.seal_key_id[i], r->origin, r->seq, report);
+	return rc;
+}
+
 static void check_one(const struct ingest *in, const struct deliver_origin *o, struct item *it)
 {
 	struct rec r;
@@ -241,16 +252,20 @@ static void check_one(const struct ingest *in, const struct deliver_origin *o, s
 	if (strcmp(r.origin, o->name) != 0) {
 		it->bad = INGEST_ORIGIN;
 		snprintf(it->detail, sizeof(it->detail), "signed for another origin");
-	} else if (CRYPTO_memcmp(r.key_id, o->key_id, REC_KEY_ID_LEN) != 0 ||
-	           rec_verify(&r, o->pub) != TIP_OK) {
+	} else if ((rc = rec_verify_ring(&r, &o->keys)) != TIP_OK) {
 		it->bad = INGEST_SIGNATURE;
-		snprintf(it->detail, sizeof(it->detail), "not signed by the origin's key");
+		if (rc == TIP_ENOTFOUND)
+			snprintf(it->detail, sizeof(it->detail),
+			         "key id %02x%02x%02x%02x is none of the origin's keys (unknown or revoked)", r.key_id[0],
+			         r.key_id[1], r.key_id[2], r.key_id[3]);
+		else
+			snprintf(it->detail, sizeof(it->detail), "signature does not verify with the origin's key");
 	} else if (r.kind != REC_REPORT) {
 		/* passed over */
-	} else if ((rc = report_open(r.payload, r.payload_len, in->conf.max_record, in->conf.seal_sk,
-	                             in->conf.seal_key_id, r.origin, r.seq, &report)) != TIP_OK) {
+	} else if ((rc = open_sealed(in, &r, &report)) != TIP_OK) {
 		it->bad = INGEST_OPEN;
-		snprintf(it->detail, sizeof(it->detail), "sealed report: %s", tip_strerror(rc));
+		snprintf(it->detail, sizeof(it->detail), "sealed report: %s",
+		         rc == TIP_ENOTFOUND ? "sealed to a key id none of the seal keys has" : tip_strerror(rc));
 	} else if ((rc = report_validate(report, in->conf.taxonomy, &in->limits, field)) != TIP_OK) {
 		it->bad = INGEST_INVALID;
 		snprintf(it->detail, sizeof(it->detail), "%s: %s", field, tip_strerror(rc));
