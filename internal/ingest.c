@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #define READER_NAME        "casemgrd"
@@ -29,6 +30,8 @@ struct source {
 /* One origin's records on their way into the database. */
 struct batch {
 	const char *origin;
+	struct spool_reader *reader; /* the origin's inbox reader */
+	uint64_t next_seq;           /* the cursor once it commits */
 	char *doc;          /* the ingest_batch document; NULL: no batch */
 	json_t *quarantine; /* its quarantined records, logged once committed */
 	int records, reports, passed_over;
@@ -498,6 +501,8 @@ static int build_batch(struct ingest *in, struct source *s, struct batch *b, cha
 	    !(b->doc = json_dumps(doc, JSON_COMPACT)))
 		rc = TIP_ENOMEM;
 	b->origin = s->origin->name;
+	b->reader = s->reader;
+	b->next_seq = s->chain.next_seq;
 	b->records = n;
 	b->reports = (int)json_array_size(reports);
 out:
@@ -577,6 +582,11 @@ static int finish_inflight(struct ingest *in, char msg[DB_MSG_MAX])
 		return 0;
 	if ((rc = db_wait(in->db, PGRES_TUPLES_OK, &res, msg)) == TIP_OK) {
 		account(in, &in->inflight, atoi(PQgetvalue(res, 0, 0)));
+		/* The database holds the cursor; this copy beside the inbox only tells retention
+		 * (diode-recv prune) how far ingest is done with it, so it may lag but never lead. */
+		if (spool_reader_commit(in->inflight.reader, in->inflight.next_seq) != TIP_OK)
+			log_warn("%s: cursor.%s for retention not written: %s", in->inflight.origin,
+			         READER_NAME, strerror(errno));
 		count_compared(in, res, 1);
 		PQclear(res);
 	}
