@@ -3,7 +3,7 @@
 #define PATH    DIODE_PATH_MAX
 #define HOUR_MS 3600000LL
 
-#define DAY_MS  (24 * HOUR_MS)
+#define DAY_MS (24 * HOUR_MS)
 
 /* Retention (diode/retention.h): how often, and whether the auditors' marker must have passed. */
 // clang-format off

@@ -28,7 +28,8 @@
 #define EXIT_USAGE       2
 
 struct args {
-	const char *sender, *receiver, *inbox, *keys, *checkpoint, *old, *new_, *record, *tree, *proof, *spool;
+	const char *sender, *receiver, *inbox, *keys, *checkpoint, *old, *new_, *record, *tree, *proof,
+	        *spool;
 	long long index, upto;
 	int json, threads;
 };

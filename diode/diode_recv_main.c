@@ -447,10 +447,12 @@ static void register_metrics(struct receiver *r)
 	r->m.gaps_open = must(metric_gauge("diode_recv_gaps_open", NULL, "Origins with an alerted gap."));
 	r->m.queue_pct =
 	        must(metric_gauge("diode_recv_socket_queue_percent", NULL, "Socket receive queue use."));
-	r->m.pruned = must(metric_counter("diode_recv_pruned_bytes_total", NULL,
-	                                  "Bytes of consumed inbox and old quarantine segments removed by retention."));
-	r->m.retained = must(metric_gauge("diode_recv_retained_bytes", NULL,
-	                                  "Bytes of inbox and quarantine segments kept at the last retention pass."));
+	r->m.pruned = must(
+	        metric_counter("diode_recv_pruned_bytes_total", NULL,
+	                       "Bytes of consumed inbox and old quarantine segments removed by retention."));
+	r->m.retained =
+	        must(metric_gauge("diode_recv_retained_bytes", NULL,
+	                          "Bytes of inbox and quarantine segments kept at the last retention pass."));
 }
 
 /* Binds the link socket and sizes its receive buffer; warns when the kernel caps it. */
@@ -496,7 +498,8 @@ static int prune(struct receiver *r)
 	for (; n < r->origins.n; n++) {
 		snprintf(what[n], sizeof(what[n]), "inbox %s", r->origins.list[n].name);
 		snprintf(dirs[n], sizeof(dirs[n]), "%s/%s", r->conf.inbox, r->origins.list[n].name);
-		items[n] = (struct retention_item){what[n], dirs[n], r->conf.inbox_reader, r->conf.keep_delivered};
+		items[n] = (struct retention_item){what[n], dirs[n], r->conf.inbox_reader,
+		                                   r->conf.keep_delivered};
 	}
 	items[n++] = (struct retention_item){"quarantine", r->conf.quarantine, NULL, r->conf.keep_quarantine};
 	rc = retention_run(items, n, r->conf.prune_audited, &st);
@@ -654,10 +657,9 @@ int main(int argc, char **argv)
 	struct timeval prune_tv = {(time_t)(r.conf.prune_interval / 1000),
 	                           (suseconds_t)(r.conf.prune_interval % 1000) * 1000};
 	if (!ev_verified || !ev_read || !ev_sync || !ev_gap || !ev_prune || !ev_term || !ev_int ||
-	    (r.conf.prune_interval && event_add(ev_prune, &prune_tv)) ||
-	    event_add(ev_verified, NULL) || event_add(ev_read, NULL) ||
-	    (r.conf.sync_interval && event_add(ev_sync, &sync_tv)) || event_add(ev_gap, &gap_tv) ||
-	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL))
+	    (r.conf.prune_interval && event_add(ev_prune, &prune_tv)) || event_add(ev_verified, NULL) ||
+	    event_add(ev_read, NULL) || (r.conf.sync_interval && event_add(ev_sync, &sync_tv)) ||
+	    event_add(ev_gap, &gap_tv) || evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL))
 		goto out;
 	log_info("%zu origins; inbox %s", r.origins.n, r.conf.inbox);
 	event_base_dispatch(r.base);

@@ -214,7 +214,8 @@ static int prune(struct sender *s)
 
 	for (size_t i = 0; i < s->n_logged; i++) {
 		snprintf(what[i], sizeof(what[i]), "spool %s", s->sources[i].origin);
-		items[i] = (struct retention_item){what[i], s->sources[i].dir, "diode-send", s->conf.keep_sent};
+		items[i] =
+		        (struct retention_item){what[i], s->sources[i].dir, "diode-send", s->conf.keep_sent};
 	}
 	rc = retention_run(items, s->n_logged, s->conf.prune_audited, &st);
 	if (s->m.pruned) {

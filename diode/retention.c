@@ -50,7 +50,8 @@ int retention_run(const struct retention_item *items, size_t n, int require_audi
 			rc = limit_by(it, RETENTION_AUDITED, &below);
 		if (rc == TIP_ENOTFOUND)
 			continue; /* no spool yet */
-		if (rc == TIP_OK && (rc = spool_prune(it->dir, below, it->min_age_ms, now, &one)) == TIP_ENOTFOUND)
+		if (rc == TIP_OK &&
+		    (rc = spool_prune(it->dir, below, it->min_age_ms, now, &one)) == TIP_ENOTFOUND)
 			continue;
 		if (rc != TIP_OK) {
 			if (rc == TIP_EIO)
@@ -59,7 +60,8 @@ int retention_run(const struct retention_item *items, size_t n, int require_audi
 			continue;
 		}
 		if (one.removed_segments)
-			log_info("%s: pruned %llu segments (%llu bytes) below record %llu; kept %llu (%llu bytes)",
+			log_info("%s: pruned %llu segments (%llu bytes) below record %llu; kept %llu (%llu "
+			         "bytes)",
 			         it->what, (unsigned long long)one.removed_segments,
 			         (unsigned long long)one.removed_bytes, (unsigned long long)below,
 			         (unsigned long long)one.kept_segments, (unsigned long long)one.kept_bytes);

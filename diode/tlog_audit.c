@@ -609,8 +609,7 @@ static void check_cosigned(struct ctx *c, struct tlog_audit_origin *o, const str
 		else if (c->o->keys[i].type == KEY_ED25519 && checks[i].verified && log_key &&
 		         strcmp(c->o->keys[i].name, log_key->name) == 0)
 			by_log = 1;
-	if (rc != TIP_OK || cosigned < 0 || !by_log ||
-	    strcmp(ck.origin, o->name) != 0) {
+	if (rc != TIP_OK || cosigned < 0 || !by_log || strcmp(ck.origin, o->name) != 0) {
 		problem(c, "%s: the receiver's cosigned checkpoint does not verify (%s)", o->name,
 		        rc != TIP_OK ? tip_strerror(rc)
 		                     : "not signed by the sender's log key and a cosigner key");

@@ -43,7 +43,8 @@ static int load_retired(const struct intake_conf *c, struct keys *k)
 
 	if (rc != TIP_OK) {
 		log_err("retired_signing_keys: %s: %s", bad[0] ? bad : "(list)",
-		        rc == TIP_EFORMAT ? "not a signing verifier key, or a key listed twice" : tip_strerror(rc));
+		        rc == TIP_EFORMAT ? "not a signing verifier key, or a key listed twice"
+		                          : tip_strerror(rc));
 		return -1;
 	}
 	for (size_t i = 0; i < n && rc == TIP_OK; i++)

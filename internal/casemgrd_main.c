@@ -539,7 +539,8 @@ static int load_seal_keys(const struct casemgr_conf *conf, struct ingest_conf *i
 	if ((rc = key_read_list(conf->retired_seal_keys, 1, KEY_X25519, k + 1, INGEST_SEAL_KEYS_MAX - 1, &n,
 	                        bad)) != TIP_OK) {
 		log_err("retired_seal_keys: %s: %s", bad[0] ? bad : "(list)",
-		        rc == TIP_EFORMAT ? "not an HPKE private key, or a key listed twice" : tip_strerror(rc));
+		        rc == TIP_EFORMAT ? "not an HPKE private key, or a key listed twice"
+		                          : tip_strerror(rc));
 		key_wipe(&k[0]);
 		return -1;
 	}

@@ -32,8 +32,8 @@ struct batch {
 	const char *origin;
 	struct spool_reader *reader; /* the origin's inbox reader */
 	uint64_t next_seq;           /* the cursor once it commits */
-	char *doc;          /* the ingest_batch document; NULL: no batch */
-	json_t *quarantine; /* its quarantined records, logged once committed */
+	char *doc;                   /* the ingest_batch document; NULL: no batch */
+	json_t *quarantine;          /* its quarantined records, logged once committed */
 	int records, reports, passed_over;
 };
 
@@ -259,16 +259,18 @@ static void check_one(const struct ingest *in, const struct deliver_origin *o, s
 		it->bad = INGEST_SIGNATURE;
 		if (rc == TIP_ENOTFOUND)
 			snprintf(it->detail, sizeof(it->detail),
-			         "key id %02x%02x%02x%02x is none of the origin's keys (unknown or revoked)", r.key_id[0],
-			         r.key_id[1], r.key_id[2], r.key_id[3]);
+			         "key id %02x%02x%02x%02x is none of the origin's keys (unknown or revoked)",
+			         r.key_id[0], r.key_id[1], r.key_id[2], r.key_id[3]);
 		else
-			snprintf(it->detail, sizeof(it->detail), "signature does not verify with the origin's key");
+			snprintf(it->detail, sizeof(it->detail),
+			         "signature does not verify with the origin's key");
 	} else if (r.kind != REC_REPORT) {
 		/* passed over */
 	} else if ((rc = open_sealed(in, &r, &report)) != TIP_OK) {
 		it->bad = INGEST_OPEN;
 		snprintf(it->detail, sizeof(it->detail), "sealed report: %s",
-		         rc == TIP_ENOTFOUND ? "sealed to a key id none of the seal keys has" : tip_strerror(rc));
+		         rc == TIP_ENOTFOUND ? "sealed to a key id none of the seal keys has"
+		                             : tip_strerror(rc));
 	} else if ((rc = report_validate(report, in->conf.taxonomy, &in->limits, field)) != TIP_OK) {
 		it->bad = INGEST_INVALID;
 		snprintf(it->detail, sizeof(it->detail), "%s: %s", field, tip_strerror(rc));

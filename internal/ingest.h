@@ -48,7 +48,8 @@ struct ingest_conf {
 	const char *inbox_dir;
 	const struct origins *origins;
 	const struct taxonomy *taxonomy;
-	/* the sealing keys, current first, then the retired ones: a report opens with the one of its key id */
+	/* the sealing keys, current first, then the retired ones: a report opens with the one of its key id
+	 */
 	uint8_t seal_sk[INGEST_SEAL_KEYS_MAX][HPKE_KEY_LEN];
 	uint8_t seal_key_id[INGEST_SEAL_KEYS_MAX][4];
 	size_t n_seal_keys;

@@ -289,10 +289,11 @@ static void test_key_rotation(void **state)
 	char sql[256], id[9];
 	snprintf(id, sizeof(id), "%02x%02x%02x%02x", old_sign.id[0], old_sign.id[1], old_sign.id[2],
 	         old_sign.id[3]);
-	snprintf(sql, sizeof(sql),
-	         "SELECT count(*) FROM quarantine WHERE reason = 'signature' AND seq = %lld AND detail = 'key "
-	         "id %s is none of the origin''s keys (unknown or revoked)'",
-	         start + 10, id);
+	snprintf(
+	        sql, sizeof(sql),
+	        "SELECT count(*) FROM quarantine WHERE reason = 'signature' AND seq = %lld AND detail = 'key "
+	        "id %s is none of the origin''s keys (unknown or revoked)'",
+	        start + 10, id);
 	assert_int_equal(tpg_value(owner, sql), 1);
 	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
 	key_wipe(&old_sign);
@@ -323,10 +324,8 @@ static void test_settings_documented(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_end_to_end),
-	        cmocka_unit_test(test_quarantine),
-	        cmocka_unit_test(test_postgres_restart),
-	        cmocka_unit_test(test_key_rotation),
+	        cmocka_unit_test(test_end_to_end),          cmocka_unit_test(test_quarantine),
+	        cmocka_unit_test(test_postgres_restart),    cmocka_unit_test(test_key_rotation),
 	        cmocka_unit_test(test_settings_documented),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

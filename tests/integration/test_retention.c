@@ -174,6 +174,17 @@ static void test_sender(void **state)
 
 	/* A marker past the spool's end is refused. */
 	assert_int_equal(mark(outbox, "101"), 2);
+
+	/* The writer reopens a pruned spool (recovery needs no earlier segment) and goes on. */
+	struct spool_recovery rec;
+	struct spool *sp;
+	uint64_t index;
+	int err;
+	assert_non_null(sp = spool_open(outbox, NULL, &rec, NULL, &err));
+	assert_int_equal(rec.count, RECORDS);
+	assert_int_equal(spool_append(sp, "x", 1, &index), TIP_OK);
+	assert_int_equal(index, RECORDS);
+	assert_int_equal(spool_close(sp), TIP_OK);
 	key_wipe(&origin);
 	tu_rmtree(dir);
 	free(dir);

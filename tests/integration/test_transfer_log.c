@@ -564,10 +564,9 @@ static void test_rotated_key(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_transfer_log),
-	                                   cmocka_unit_test(test_undelivered_explained),
-	                                   cmocka_unit_test(test_signer_refuses_after_restart),
-	                                   cmocka_unit_test(test_rotated_key)};
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_transfer_log), cmocka_unit_test(test_undelivered_explained),
+	        cmocka_unit_test(test_signer_refuses_after_restart), cmocka_unit_test(test_rotated_key)};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
