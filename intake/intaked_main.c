@@ -29,30 +29,23 @@ struct keys {
 	struct key sign, seal, status;
 	struct ed25519_key *sign_key;
 	struct ed25519_pub *sign_pub, *status_pub;
-	struct ed25519_pub *retired_pub[REC_KEYS_MAX - 1];
-	struct rec_keyring retired;
+	/* retired signing keys (to resume an outbox whose last record one of them signed); the bulletin
+	 * key's ring: status_pub, then its retired keys */
+	struct ed25519_pub *ring_pubs[2 * REC_KEYS_MAX];
+	size_t n_ring_pubs;
+	struct rec_keyring retired, status_ring;
 };
 
-/* The retired signing keys' verifiers, to resume an outbox whose last record one of them signed. */
-static int load_retired(const struct intake_conf *c, struct keys *k)
+static int load_ring(const char *setting, const char *list, struct keys *k, struct rec_keyring *ring)
 {
-	struct key r[REC_KEYS_MAX - 1];
 	char bad[KEY_PATH_MAX];
-	size_t n;
-	int rc = key_read_list(c->retired_signing_keys, 0, KEY_ED25519, r, REC_KEYS_MAX - 1, &n, bad);
+	int rc = rec_keyring_load(ring, list, k->ring_pubs, 2 * REC_KEYS_MAX, &k->n_ring_pubs, bad);
 
-	if (rc != TIP_OK) {
-		log_err("retired_signing_keys: %s: %s", bad[0] ? bad : "(list)",
-		        rc == TIP_EFORMAT ? "not a signing verifier key, or a key listed twice"
-		                          : tip_strerror(rc));
-		return -1;
-	}
-	for (size_t i = 0; i < n && rc == TIP_OK; i++)
-		rc = !(k->retired_pub[i] = ed25519_pub_new(r[i].pub))
-		             ? TIP_ENOMEM
-		             : rec_keyring_add(&k->retired, k->retired_pub[i], r[i].id);
 	if (rc != TIP_OK)
-		log_err("retired_signing_keys: %s", tip_strerror(rc));
+		log_err("%s: %s: %s", setting, bad[0] ? bad : "(list)",
+		        rc == TIP_EFORMAT || rc == TIP_EINVAL
+		                ? "not a signing verifier key, or a key listed twice"
+		                : tip_strerror(rc));
 	return rc == TIP_OK ? 0 : -1;
 }
 
@@ -81,7 +74,9 @@ static int load_keys(const struct intake_conf *c, struct keys *k)
 		log_err("cannot load keys");
 		return -1;
 	}
-	return load_retired(c, k);
+	rec_keyring_add(&k->status_ring, k->status_pub, k->status.id);
+	return load_ring("retired_signing_keys", c->retired_signing_keys, k, &k->retired) ||
+	       load_ring("retired_status_keys", c->retired_status_keys, k, &k->status_ring);
 }
 
 static void keys_free(struct keys *k)
@@ -89,8 +84,8 @@ static void keys_free(struct keys *k)
 	ed25519_key_free(k->sign_key);
 	ed25519_pub_free(k->sign_pub);
 	ed25519_pub_free(k->status_pub);
-	for (size_t i = 0; i < REC_KEYS_MAX - 1; i++)
-		ed25519_pub_free(k->retired_pub[i]);
+	for (size_t i = 0; i < k->n_ring_pubs; i++)
+		ed25519_pub_free(k->ring_pubs[i]);
 	key_wipe(&k->sign);
 }
 
@@ -236,11 +231,10 @@ int main(int argc, char **argv)
 	        .spool_dir = conf.status_spool,
 	        .spool = spool_opts_default(),
 	        .origin = conf.status_origin,
-	        .key = keys.status_pub,
+	        .keys = &keys.status_ring,
 	        .taxonomy = tax,
 	        .max_history = (size_t)conf.status_history,
 	};
-	memcpy(sc.key_id, keys.status.id, 4);
 	if (!(in.status = status_new(&sc, &rc))) {
 		log_err("status spool %s: %s", conf.status_spool, tip_strerror(rc));
 		exit_code = EX_IOERR;

@@ -58,7 +58,10 @@ struct casemgr {
 	struct callback *callback; /* NULL unless sms is on */
 	int sms_down;              /* failed SMS passes in a row */
 	struct key audit_key;
-	PGconn *heads_db; /* the background thread's connection for signing audit heads */
+	struct ed25519_pub *retired_status_pubs[REC_KEYS_MAX];
+	size_t n_retired_status;
+	struct rec_keyring retired_status; /* retired bulletin keys */
+	PGconn *heads_db;                  /* the background thread's connection for signing audit heads */
 	pthread_t thread, publish_thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -633,6 +636,14 @@ int main(int argc, char **argv)
 		        rc ? tip_strerror(rc) : "wrong type");
 		goto out;
 	}
+	if ((rc = rec_keyring_load(&c.retired_status, c.conf.retired_status_keys, c.retired_status_pubs,
+	                           REC_KEYS_MAX, &c.n_retired_status, bad)) != TIP_OK) {
+		log_err("retired_status_keys: %s: %s", bad[0] ? bad : "(list)",
+		        rc == TIP_EFORMAT || rc == TIP_EINVAL
+		                ? "not a signing verifier key, or a key listed twice"
+		                : tip_strerror(rc));
+		goto out;
+	}
 	if (!c.conf.plain_http && !(tls = daemon_tls_context(c.conf.tls_cert, c.conf.tls_key))) {
 		log_err("TLS certificate %s / key %s unusable", c.conf.tls_cert, c.conf.tls_key);
 		ERR_print_errors_fp(stderr);
@@ -717,6 +728,7 @@ int main(int argc, char **argv)
 	        .origin = c.conf.status_origin,
 	        .taxonomy = tax,
 	        .batch = (size_t)c.conf.status_batch,
+	        .retired = &c.retired_status,
 	};
 	if ((c.conf.sms && !(c.callback = callback_new(&cc))) || !(c.ingest = ingest_new(&ic)) || !ev_term ||
 	    !ev_int || evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL) ||
@@ -759,6 +771,8 @@ out:
 	}
 	key_wipe(&status_key);
 	publish_free(c.publish);
+	for (size_t i = 0; i < c.n_retired_status; i++)
+		ed25519_pub_free(c.retired_status_pubs[i]);
 	OPENSSL_cleanse(ic.seal_sk, sizeof(ic.seal_sk));
 	OPENSSL_cleanse(ic.index_key, sizeof(ic.index_key));
 	ingest_free(c.ingest);

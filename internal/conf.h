@@ -45,6 +45,7 @@ struct casemgr_conf {
 	char callback_text[256];
 	char status_spool[CASEMGR_PATH_MAX]; /* empty: the publisher is off */
 	char status_key[CASEMGR_PATH_MAX];
+	char retired_status_keys[4 * CASEMGR_PATH_MAX];
 	char status_origin[65];
 	long long status_batch, status_poll;
 	char metrics_listen[64];

@@ -110,6 +110,23 @@ const struct ed25519_pub *rec_keyring_find(const struct rec_keyring *kr, const u
 	return NULL;
 }
 
+int rec_keyring_load(struct rec_keyring *kr, const char *list, struct ed25519_pub **pubs, size_t cap,
+                     size_t *n, char bad[KEY_PATH_MAX])
+{
+	struct key keys[REC_KEYS_MAX];
+	size_t got;
+	int rc = key_read_list(list, 0, KEY_ED25519, keys, REC_KEYS_MAX - kr->n, &got, bad);
+
+	for (size_t i = 0; i < got && rc == TIP_OK; i++)
+		if (*n == cap)
+			rc = TIP_EFULL;
+		else if (!(pubs[*n] = ed25519_pub_new(keys[i].pub)))
+			rc = TIP_ENOMEM;
+		else
+			rc = rec_keyring_add(kr, pubs[(*n)++], keys[i].id);
+	return rc;
+}
+
 int rec_verify_ring(const struct rec *r, const struct rec_keyring *kr)
 {
 	const struct ed25519_pub *pub = rec_keyring_find(kr, r->key_id);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "proto/ed25519.h"
+#include "proto/keyfile.h"
 
 #define REC_VERSION    1
 #define REC_HASH_LEN   32
@@ -69,6 +70,15 @@ int rec_keyring_add(struct rec_keyring *kr, const struct ed25519_pub *pub, const
 
 /* The ring's key of that id, or NULL (unknown, or revoked). */
 const struct ed25519_pub *rec_keyring_find(const struct rec_keyring *kr, const uint8_t id[REC_KEY_ID_LEN]);
+
+/*
+ * Adds the verifier key files named in list (blank-separated paths, key_read_list) to kr; their
+ * verifier objects are appended to pubs[*n .. cap) (*n counts them; free each with ed25519_pub_free,
+ * also after a failure). TIP_OK; key_read_list's errors with the path in bad; TIP_EFULL past the
+ * ring's or pubs' room; TIP_EINVAL for a key id already in the ring; TIP_ENOMEM.
+ */
+int rec_keyring_load(struct rec_keyring *kr, const char *list, struct ed25519_pub **pubs, size_t cap,
+                     size_t *n, char bad[KEY_PATH_MAX]);
 
 /*
  * Checks the record's signature with the ring's key of the record's key id: TIP_OK; TIP_ENOTFOUND
