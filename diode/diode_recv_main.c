@@ -3,6 +3,8 @@
  * erasure-coded datagrams, rebuilds records, and delivers each exactly once, in
  * sequence order, to its origin's inbox spool. It never transmits on the link:
  * the link socket is bound and read, never connected, sent on or written to.
+ * Every prune_interval (and once with "diode-recv prune -c FILE") inbox segments its consumer and
+ * the auditors are done with, and old quarantine segments, are removed (diode/retention.h).
  *
  * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration or keys
  * unusable; 71 cannot bind or drop privileges; 74 an inbox spool or the

@@ -7,7 +7,9 @@
  *
  * A spool's durable cursor ("diode-send") moves past a record only once its
  * last replay has gone out: after a restart, everything not yet replayed in full
- * is sent again (the receiver drops duplicates).
+ * is sent again (the receiver drops duplicates). Every prune_interval (and once with
+ * "diode-send prune -c FILE") spool segments below that cursor and below the auditors' marker,
+ * and older than keep_sent, are removed (diode/retention.h).
  *
  * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration or keys
  * unusable; 71 cannot open the socket or drop privileges; 74 a spool cannot be read, or the
