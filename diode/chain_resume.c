@@ -5,8 +5,8 @@
 #include <string.h>
 
 int chain_resume(struct spool *s, const char *dir, const struct spool_opts *o, const char *reader_name,
-                 const char *origin, const struct ed25519_pub *pub, const uint8_t key_id[REC_KEY_ID_LEN],
-                 size_t max_record, struct rec_chain *chain)
+                 const char *origin, const struct rec_keyring *keys, size_t max_record,
+                 struct rec_chain *chain)
 {
 	uint64_t count = spool_count(s);
 	struct spool_reader *r;
@@ -33,7 +33,7 @@ int chain_resume(struct spool *s, const char *dir, const struct spool_opts *o, c
 	/* The spool index is the sequence number: a spool holds one origin from its first record. */
 	rc = TIP_ECORRUPT;
 	if (strcmp(rec.origin, origin) == 0 && rec.seq == count - 1 &&
-	    memcmp(rec.key_id, key_id, REC_KEY_ID_LEN) == 0 && rec_verify(&rec, pub) == TIP_OK) {
+	    rec_verify_ring(&rec, keys) == TIP_OK) {
 		chain->next_seq = rec.seq;
 		rec_chain_advance(chain, rec.hash);
 		rc = TIP_OK;

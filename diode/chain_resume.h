@@ -17,11 +17,12 @@
 /*
  * s is the spool opened (as writer) on dir. Fills *chain for origin: at the
  * start if the spool is empty, else after its last record, which must decode,
- * belong to origin, carry seq == index, have key id key_id and verify with pub
- * (TIP_ECORRUPT otherwise). reader_name names the reader used to look.
+ * belong to origin, carry seq == index and verify with the key of keys that has its key id
+ * (TIP_ECORRUPT otherwise): after a rotation the ring holds the retired key that signed it.
+ * reader_name names the reader used to look.
  */
 int chain_resume(struct spool *s, const char *dir, const struct spool_opts *o, const char *reader_name,
-                 const char *origin, const struct ed25519_pub *pub, const uint8_t key_id[REC_KEY_ID_LEN],
-                 size_t max_record, struct rec_chain *chain);
+                 const char *origin, const struct rec_keyring *keys, size_t max_record,
+                 struct rec_chain *chain);
 
 #endif

@@ -3,6 +3,17 @@
 #define PATH    DIODE_PATH_MAX
 #define HOUR_MS 3600000LL
 
+#define DAY_MS (24 * HOUR_MS)
+
+/* Retention (diode/retention.h): how often, and whether the auditors' marker must have passed. */
+// clang-format off
+#define RETENTION_ENTRIES(type) \
+	{"prune_interval", CFG_DURATION, offsetof(type, prune_interval), 0, 24 * HOUR_MS, "1h", \
+	 "how often spent spool segments are removed; 0: only by the prune command"}, \
+	{"prune_audited", CFG_BOOL, offsetof(type, prune_audited), 0, 1, "yes", \
+	 "remove only segments below the auditors' marker (diode-audit mark)"}
+// clang-format on
+
 #define S(field) offsetof(struct diode_send_conf, field)
 const struct cfg_entry diode_send_table[] = {
         {"link_key", CFG_STRING, S(link_key), 1, PATH, NULL, "the link's HMAC key (tipkey link)"},
@@ -33,6 +44,9 @@ const struct cfg_entry diode_send_table[] = {
         {"batch", CFG_INT, S(batch), 1, 1024, "64", "datagrams per sendmmsg"},
         {"sndbuf", CFG_SIZE, S(sndbuf), 65536, 1LL << 30, "8M", "socket send buffer"},
         {"max_record", CFG_SIZE, S(max_record), 1024, 1LL << 30, "32M", "largest record read from a spool"},
+        RETENTION_ENTRIES(struct diode_send_conf),
+        {"keep_sent", CFG_DURATION, S(keep_sent), HOUR_MS, 3650 * DAY_MS, "168h",
+         "a sent spool segment is kept at least this long after its last write"},
         CFG_PROCESS_ENTRIES(struct diode_send_conf, "9102"),
 };
 const size_t diode_send_entries = sizeof(diode_send_table) / sizeof(diode_send_table[0]);
@@ -77,6 +91,13 @@ const struct cfg_entry diode_recv_table[] = {
         {"gap_timeout", CFG_DURATION, S(gap_timeout), 100, 24 * HOUR_MS, "30s",
          "a gap older than this alerts"},
         {"batch", CFG_INT, S(batch), 1, 1024, "64", "datagrams per recvmmsg"},
+        RETENTION_ENTRIES(struct diode_recv_conf),
+        {"inbox_reader", CFG_STRING, S(inbox_reader), 1, 33, "casemgrd",
+         "the reader whose cursor says an inbox record is consumed"},
+        {"keep_delivered", CFG_DURATION, S(keep_delivered), HOUR_MS, 3650 * DAY_MS, "720h",
+         "a consumed inbox segment is kept at least this long after its last write"},
+        {"keep_quarantine", CFG_DURATION, S(keep_quarantine), DAY_MS, 3650 * DAY_MS, "8760h",
+         "a quarantine segment is kept at least this long after its last write"},
         CFG_PROCESS_ENTRIES(struct diode_recv_conf, "9103"),
 };
 const size_t diode_recv_entries = sizeof(diode_recv_table) / sizeof(diode_recv_table[0]);

@@ -23,6 +23,8 @@ struct diode_send_conf {
 	long long fec_k, fec_m, depth;
 	long long heartbeat, batch;
 	size_t sndbuf, max_record;
+	long long prune_interval, keep_sent;
+	int prune_audited;
 	char metrics_listen[64];
 	long long metrics_port;
 	char user[64];
@@ -42,6 +44,9 @@ struct diode_recv_conf {
 	long long checkpoint_records, checkpoint_interval;
 	size_t datagram_size, rcvbuf, max_record, reassembly_bytes, held_bytes, block_mem, verify_bytes;
 	long long window_blocks, block_age, sync_interval, gap_timeout, batch, verify_threads;
+	long long prune_interval, keep_delivered, keep_quarantine;
+	int prune_audited;
+	char inbox_reader[33];
 	char metrics_listen[64];
 	long long metrics_port;
 	char user[64];

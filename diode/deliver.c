@@ -82,8 +82,7 @@ struct deliver *deliver_new(const struct deliver_conf *conf, int *err)
 		if (!(o->spool = spool_open(o->dir, &conf->spool, NULL, NULL, err)))
 			goto fail;
 		if ((*err = chain_resume(o->spool, o->dir, &conf->spool, "diode-recv", o->conf->name,
-		                         o->conf->pub, o->conf->key_id, conf->max_record, &o->chain)) !=
-		    TIP_OK)
+		                         &o->conf->keys, conf->max_record, &o->chain)) != TIP_OK)
 			goto fail;
 	}
 	if (!(d->quarantine = spool_open(conf->quarantine_dir, &conf->spool, NULL, NULL, err)))
@@ -233,6 +232,7 @@ static int hold(struct deliver *d, struct origin_state *o, const struct deliver_
 void deliver_check(const struct deliver *d, const uint8_t *buf, size_t len, struct deliver_check *c)
 {
 	const struct origin_state *o;
+	const struct ed25519_pub *pub = NULL;
 	struct rec r;
 
 	memset(c, 0, sizeof(*c));
@@ -247,12 +247,12 @@ void deliver_check(const struct deliver *d, const uint8_t *buf, size_t len, stru
 		/* Every replay of a delivered record lands here: dropped before the costly signature check,
 		 * which could only make it a rejected record instead of a dropped one. */
 		c->verdict = DELIVER_DUPLICATE;
-	else if (memcmp(r.key_id, o->conf->key_id, REC_KEY_ID_LEN) != 0)
+	else if (!(pub = rec_keyring_find(&o->conf->keys, r.key_id)))
 		c->why = REJECT_KEY;
 	else if (!claim(o, r.seq))
 		/* A replay that arrived while the first copy waited for its check or for delivery. */
 		c->verdict = DELIVER_DUPLICATE;
-	else if (rec_verify(&r, o->conf->pub) != TIP_OK) {
+	else if (rec_verify(&r, pub) != TIP_OK) {
 		unclaim(o, r.seq);
 		c->why = REJECT_SIGNATURE;
 	} else

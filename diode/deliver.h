@@ -25,8 +25,7 @@
 
 struct deliver_origin {
 	const char *name;
-	const struct ed25519_pub *pub; /* borrowed */
-	uint8_t key_id[REC_KEY_ID_LEN];
+	struct rec_keyring keys; /* the origin's current and retired keys */
 };
 
 struct deliver_conf {
@@ -50,7 +49,7 @@ enum deliver_outcome {
 enum deliver_reason {
 	REJECT_DECODE,    /* not a well-formed record */
 	REJECT_ORIGIN,    /* an origin not configured */
-	REJECT_KEY,       /* signed with another key id than the origin's */
+	REJECT_KEY,       /* signed with a key id that is none of the origin's keys (unknown or revoked) */
 	REJECT_SIGNATURE, /* the signature does not verify */
 	REJECT_FORK,      /* right seq, wrong prev_hash: the sender's chain forked */
 	REJECT_COUNT

@@ -4,6 +4,7 @@
  *   diode-audit verify --sender DIR --receiver DIR --inbox DIR --keys FILE [--json] [--threads N]
  *   diode-audit inclusion --keys FILE --checkpoint FILE --record FILE --index N (--tree DIR | --proof HEX)
  *   diode-audit consistency --keys FILE --old FILE --new FILE (--tree DIR | --proof HEX)
+ *   diode-audit mark --spool DIR --upto N
  *
  * Exit codes: 0 clean (verified); 1 a discrepancy (the claim does not hold); 2 usage, or a file or
  * directory that cannot be read.
@@ -11,8 +12,10 @@
 #include "common/encoding.h"
 #include "common/err.h"
 #include "common/file.h"
-#include "diode/tlog_audit.h"
 #include "diode/merkle.h"
+#include "diode/retention.h"
+#include "diode/spool.h"
+#include "diode/tlog_audit.h"
 #include "proto/checkpoint.h"
 
 #include <getopt.h>
@@ -25,8 +28,9 @@
 #define EXIT_USAGE       2
 
 struct args {
-	const char *sender, *receiver, *inbox, *keys, *checkpoint, *old, *new_, *record, *tree, *proof;
-	long long index;
+	const char *sender, *receiver, *inbox, *keys, *checkpoint, *old, *new_, *record, *tree, *proof,
+	        *spool;
+	long long index, upto;
 	int json, threads;
 };
 
@@ -36,7 +40,8 @@ static int usage(void)
 	      "[--threads N]\n"
 	      "       diode-audit inclusion --keys FILE --checkpoint FILE --record FILE --index N "
 	      "(--tree DIR | --proof HEX)\n"
-	      "       diode-audit consistency --keys FILE --old FILE --new FILE (--tree DIR | --proof HEX)\n",
+	      "       diode-audit consistency --keys FILE --old FILE --new FILE (--tree DIR | --proof HEX)\n"
+	      "       diode-audit mark --spool DIR --upto N\n",
 	      stderr);
 	return EXIT_USAGE;
 }
@@ -56,12 +61,14 @@ static int parse(int argc, char **argv, struct args *a)
 	                                     {"index", required_argument, NULL, 'x'},
 	                                     {"tree", required_argument, NULL, 'T'},
 	                                     {"proof", required_argument, NULL, 'p'},
+	                                     {"spool", required_argument, NULL, 'S'},
+	                                     {"upto", required_argument, NULL, 'u'},
 	                                     {NULL, 0, NULL, 0}};
 	char *end;
 	int opt;
 
 	memset(a, 0, sizeof(*a));
-	a->index = -1;
+	a->index = a->upto = -1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': a->sender = optarg; break;
@@ -85,6 +92,12 @@ static int parse(int argc, char **argv, struct args *a)
 			break;
 		case 'T': a->tree = optarg; break;
 		case 'p': a->proof = optarg; break;
+		case 'S': a->spool = optarg; break;
+		case 'u':
+			a->upto = strtoll(optarg, &end, 10);
+			if (*end || a->upto < 0)
+				return -1;
+			break;
 		default: return -1;
 		}
 	}
@@ -270,6 +283,34 @@ static int cmd_verify(const struct args *a, const struct key *keys, size_t n)
 	return rc;
 }
 
+/*
+ * The auditors' marker in a live spool: records [0, upto) are audited (verified on a copy, which the
+ * auditors keep), so retention may remove them once their consumer is done too (diode/retention.h).
+ */
+static int cmd_mark(const struct args *a)
+{
+	struct spool_fault fault;
+	struct spool_reader *r;
+	int rc;
+
+	if (!(r = spool_reader_open(a->spool, RETENTION_AUDITED, NULL, &fault, &rc))) {
+		fprintf(stderr, "diode-audit: %s: %s\n", a->spool, tip_strerror(rc));
+		return EXIT_USAGE;
+	}
+	rc = spool_reader_commit(r, (uint64_t)a->upto);
+	spool_reader_close(r);
+	if (rc == TIP_ERANGE) {
+		fprintf(stderr, "diode-audit: %s holds fewer than %lld records\n", a->spool, a->upto);
+		return EXIT_USAGE;
+	}
+	if (rc != TIP_OK) {
+		fprintf(stderr, "diode-audit: %s: %s\n", a->spool, tip_strerror(rc));
+		return EXIT_USAGE;
+	}
+	printf("%s: audited up to record %lld\n", a->spool, a->upto);
+	return EXIT_CLEAN;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
@@ -278,7 +319,11 @@ int main(int argc, char **argv)
 	char err[512];
 	int rc;
 
-	if (argc < 2 || parse(argc - 1, argv + 1, &a) != 0 || !a.keys)
+	if (argc < 2 || parse(argc - 1, argv + 1, &a) != 0)
+		return usage();
+	if (strcmp(argv[1], "mark") == 0)
+		return a.spool && a.upto >= 0 ? cmd_mark(&a) : usage();
+	if (!a.keys)
 		return usage();
 	if (tlog_audit_read_keys(a.keys, &keys, &n, err, sizeof(err)) != TIP_OK) {
 		fprintf(stderr, "diode-audit: %s\n", err);

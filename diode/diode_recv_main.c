@@ -3,6 +3,8 @@
  * erasure-coded datagrams, rebuilds records, and delivers each exactly once, in
  * sequence order, to its origin's inbox spool. It never transmits on the link:
  * the link socket is bound and read, never connected, sent on or written to.
+ * Every prune_interval (and once with "diode-recv prune -c FILE") inbox segments its consumer and
+ * the auditors are done with, and old quarantine segments, are removed (diode/retention.h).
  *
  * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration or keys
  * unusable; 71 cannot bind, drop privileges or enter the sandbox; 74 an inbox spool or the
@@ -18,6 +20,7 @@
 #include "diode/conf.h"
 #include "diode/deliver.h"
 #include "diode/origins.h"
+#include "diode/retention.h"
 #include "diode/link.h"
 #include "diode/rxlog.h"
 #include "diode/udp_batch.h"
@@ -84,6 +87,7 @@ struct receiver {
 		struct metric *blocks_recovered, *blocks_lost, *symbols_rebuilt, *incomplete, *gaps_open,
 		        *queue_pct;
 		struct metric *sessions, *bytes, *unchecked;
+		struct metric *pruned, *retained;
 	} m;
 };
 
@@ -446,6 +450,12 @@ static void register_metrics(struct receiver *r)
 	r->m.gaps_open = must(metric_gauge("diode_recv_gaps_open", NULL, "Origins with an alerted gap."));
 	r->m.queue_pct =
 	        must(metric_gauge("diode_recv_socket_queue_percent", NULL, "Socket receive queue use."));
+	r->m.pruned = must(
+	        metric_counter("diode_recv_pruned_bytes_total", NULL,
+	                       "Bytes of consumed inbox and old quarantine segments removed by retention."));
+	r->m.retained =
+	        must(metric_gauge("diode_recv_retained_bytes", NULL,
+	                          "Bytes of inbox and quarantine segments kept at the last retention pass."));
 }
 
 /* Binds the link socket and sizes its receive buffer; warns when the kernel caps it. */
@@ -479,6 +489,37 @@ static int open_socket(struct receiver *r)
 	return 0;
 }
 
+/* Retention over every origin's inbox and the quarantine (never the transfer log). */
+static int prune(struct receiver *r)
+{
+	static struct retention_item items[ORIGINS_MAX + 1];
+	static char what[ORIGINS_MAX][REC_ORIGIN_MAX + 8], dirs[ORIGINS_MAX][2 * DIODE_PATH_MAX];
+	struct spool_prune_stats st;
+	size_t n = 0;
+	int rc;
+
+	for (; n < r->origins.n; n++) {
+		snprintf(what[n], sizeof(what[n]), "inbox %s", r->origins.list[n].name);
+		snprintf(dirs[n], sizeof(dirs[n]), "%s/%s", r->conf.inbox, r->origins.list[n].name);
+		items[n] = (struct retention_item){what[n], dirs[n], r->conf.inbox_reader,
+		                                   r->conf.keep_delivered};
+	}
+	items[n++] = (struct retention_item){"quarantine", r->conf.quarantine, NULL, r->conf.keep_quarantine};
+	rc = retention_run(items, n, r->conf.prune_audited, &st);
+	if (r->m.pruned) {
+		metric_add(r->m.pruned, st.removed_bytes);
+		metric_set(r->m.retained, (int64_t)st.kept_bytes);
+	}
+	return rc;
+}
+
+static void on_prune(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	prune(arg);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct receiver *r = arg;
@@ -495,10 +536,16 @@ int main(int argc, char **argv)
 	struct key link, cosign_key, event_key;
 	struct http_server *metrics = NULL;
 	struct event *ev_verified = NULL, *ev_read = NULL, *ev_sync = NULL, *ev_gap = NULL, *ev_term = NULL,
-	             *ev_int = NULL;
+	             *ev_int = NULL, *ev_prune = NULL;
 	struct sandbox *sandbox = NULL;
 	int check, err, exit_code = EX_CONFIG;
+	int prune_once = argc > 1 && strcmp(argv[1], "prune") == 0;
 
+	if (prune_once) {
+		/* "prune -c FILE": the retention pass once, beside the running daemon. */
+		argc--;
+		argv++;
+	}
 	log_init("diode-recv", 0, LOG_INFO);
 	check = daemon_settings(argc, argv, "diode-recv", diode_recv_table, diode_recv_entries, &r.conf,
 	                        NULL);
@@ -521,6 +568,10 @@ int main(int argc, char **argv)
 	}
 	if (load_origin_keys(&r) != 0)
 		goto out;
+	if (prune_once) {
+		exit_code = prune(&r) == 0 ? 0 : EX_IOERR;
+		goto out;
+	}
 	if (check) {
 		printf("configuration ok: %zu origins\n", r.origins.n);
 		exit_code = 0;
@@ -601,15 +652,18 @@ int main(int argc, char **argv)
 	ev_read = event_new(r.base, r.fd, EV_READ | EV_PERSIST, on_readable, &r);
 	ev_sync = event_new(r.base, -1, EV_PERSIST, on_sync, &r);
 	ev_gap = event_new(r.base, -1, EV_PERSIST, on_gap_check, &r);
+	ev_prune = event_new(r.base, -1, EV_PERSIST, on_prune, &r);
 	ev_term = evsignal_new(r.base, SIGTERM, on_signal, &r);
 	ev_int = evsignal_new(r.base, SIGINT, on_signal, &r);
 	struct timeval sync_tv = {(time_t)(r.conf.sync_interval / 1000),
 	                          (suseconds_t)(r.conf.sync_interval % 1000) * 1000};
 	struct timeval gap_tv = {GAP_CHECK_MS / 1000, 0};
-	if (!ev_verified || !ev_read || !ev_sync || !ev_gap || !ev_term || !ev_int ||
-	    event_add(ev_verified, NULL) || event_add(ev_read, NULL) ||
-	    (r.conf.sync_interval && event_add(ev_sync, &sync_tv)) || event_add(ev_gap, &gap_tv) ||
-	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL))
+	struct timeval prune_tv = {(time_t)(r.conf.prune_interval / 1000),
+	                           (suseconds_t)(r.conf.prune_interval % 1000) * 1000};
+	if (!ev_verified || !ev_read || !ev_sync || !ev_gap || !ev_prune || !ev_term || !ev_int ||
+	    (r.conf.prune_interval && event_add(ev_prune, &prune_tv)) || event_add(ev_verified, NULL) ||
+	    event_add(ev_read, NULL) || (r.conf.sync_interval && event_add(ev_sync, &sync_tv)) ||
+	    event_add(ev_gap, &gap_tv) || evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL))
 		goto out;
 	log_info("%zu origins; inbox %s", r.origins.n, r.conf.inbox);
 	/* Everything is open and every thread started: from here on, only the allow-list. */
@@ -647,6 +701,8 @@ out:
 		event_free(ev_sync);
 	if (ev_gap)
 		event_free(ev_gap);
+	if (ev_prune)
+		event_free(ev_prune);
 	if (ev_term)
 		event_free(ev_term);
 	if (ev_int)

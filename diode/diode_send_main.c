@@ -7,7 +7,9 @@
  *
  * A spool's durable cursor ("diode-send") moves past a record only once its
  * last replay has gone out: after a restart, everything not yet replayed in full
- * is sent again (the receiver drops duplicates).
+ * is sent again (the receiver drops duplicates). Every prune_interval (and once with
+ * "diode-send prune -c FILE") spool segments below that cursor and below the auditors' marker,
+ * and older than keep_sent, are removed (diode/retention.h).
  *
  * Exit codes (sysexits.h): 0 clean stop; 64 usage; 78 configuration or keys
  * unusable; 71 cannot open the socket or drop privileges; 74 a spool cannot be read, or the
@@ -19,6 +21,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "diode/conf.h"
+#include "diode/retention.h"
 #include "diode/link.h"
 #include "diode/pacer.h"
 #include "diode/spool.h"
@@ -77,7 +80,7 @@ struct sender {
 	size_t n_out, sent_out;
 	uint8_t *record; /* the record being packed (the link reads it lazily) */
 	size_t record_cap;
-	struct event *pump, *beat;
+	struct event *pump, *beat, *prune;
 	int exit_code;
 	/* "resend": one range of one origin's spool, sent once, then exit. */
 	struct spool_reader *range;
@@ -85,6 +88,7 @@ struct sender {
 	int range_done;
 	struct {
 		struct metric *datagrams, *bytes, *records, *replays, *errors, *heartbeats;
+		struct metric *pruned, *retained;
 	} m;
 };
 
@@ -120,23 +124,50 @@ static int parse_replay(struct sender *s)
 static int add_source(struct sender *s, const char *origin, const char *dir)
 {
 	struct source *src = &s->sources[s->n_sources];
-	struct spool_opts o = spool_opts_default();
-	struct spool_fault fault;
-	char name[40];
-	int err;
 
-	o.max_record = s->conf.max_record;
 	if (s->n_sources == MAX_SOURCES || strlen(origin) > REC_ORIGIN_MAX || !rec_origin_ok(origin)) {
 		log_err("spools: %s is not an origin name, or there are more than %d", origin, MAX_SOURCES);
 		return -1;
 	}
 	snprintf(src->origin, sizeof(src->origin), "%s", origin);
 	snprintf(src->dir, sizeof(src->dir), "%s", dir);
+	s->n_sources++;
+	return 0;
+}
+
+/* The configured spools' origins and directories (not opened yet): sources[0, n_logged). */
+static int parse_spools(struct sender *s)
+{
+	char copy[DIODE_LIST_MAX], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", s->conf.spools);
+	for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+		char *eq = strchr(t, '=');
+
+		if (!eq) {
+			log_err("spools: expected origin=directory pairs, got \"%s\"", t);
+			return -1;
+		}
+		*eq = 0;
+		if (add_source(s, t, eq + 1) != 0)
+			return -1;
+	}
+	s->n_logged = s->n_sources;
+	return s->n_sources ? 0 : -1;
+}
+
+static int open_source(struct sender *s, struct source *src)
+{
+	struct spool_opts o = spool_opts_default();
+	struct spool_fault fault;
+	char name[40];
+	int err;
+
+	o.max_record = s->conf.max_record;
 	if (!(src->live = spool_reader_open(src->dir, "diode-send", &o, &fault, &err))) {
 		log_err("spool %s: %s", src->dir, tip_strerror(err));
 		return -1;
 	}
-	s->n_sources++;
 	for (size_t p = 0; p < s->n_replay; p++) {
 		snprintf(name, sizeof(name), "diode-send-r%zu", p);
 		if (!(src->replay[p] = spool_reader_open(src->dir, name, &o, &fault, &err))) {
@@ -150,27 +181,15 @@ static int add_source(struct sender *s, const char *origin, const char *dir)
 /* The configured spools, then (after the transfer log has created it) the log's checkpoint spool. */
 static int open_sources(struct sender *s, const struct key *log_key, int with_log)
 {
-	char copy[DIODE_LIST_MAX], *save = NULL, cp_dir[TLOG_PATH_MAX];
+	char cp_dir[TLOG_PATH_MAX];
 	struct txlog_source ls[MAX_SOURCES];
 	int err;
 
-	snprintf(copy, sizeof(copy), "%s", s->conf.spools);
-	for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-		char *eq = strchr(t, '=');
-
-		if (!eq) {
-			log_err("spools: expected origin=directory pairs, got \"%s\"", t);
+	for (size_t i = 0; i < s->n_sources; i++) {
+		if (open_source(s, &s->sources[i]) != 0)
 			return -1;
-		}
-		*eq = 0;
-		if (add_source(s, t, eq + 1) != 0)
-			return -1;
-		ls[s->n_sources - 1] = (struct txlog_source){s->sources[s->n_sources - 1].origin,
-		                                             s->sources[s->n_sources - 1].dir};
+		ls[i] = (struct txlog_source){s->sources[i].origin, s->sources[i].dir};
 	}
-	if (!s->n_sources)
-		return -1;
-	s->n_logged = s->n_sources;
 	if (with_log) {
 		struct txlog_conf lc = {s->conf.log_dir, log_key, (uint64_t)s->conf.checkpoint_records,
 		                        (uint64_t)s->conf.checkpoint_interval, spool_opts_default()};
@@ -181,9 +200,38 @@ static int open_sources(struct sender *s, const struct key *log_key, int with_lo
 			return -1;
 		}
 	}
-	return tlog_path(cp_dir, s->conf.log_dir, TLOG_CHECKPOINTS, NULL) == TIP_OK
-	               ? add_source(s, log_key->name, cp_dir)
-	               : -1;
+	if (tlog_path(cp_dir, s->conf.log_dir, TLOG_CHECKPOINTS, NULL) != TIP_OK ||
+	    add_source(s, log_key->name, cp_dir) != 0)
+		return -1;
+	return open_source(s, &s->sources[s->n_sources - 1]);
+}
+
+/* Retention over the configured spools (never the transfer log's checkpoint spool). */
+static int prune(struct sender *s)
+{
+	struct retention_item items[MAX_SOURCES];
+	char what[MAX_SOURCES][REC_ORIGIN_MAX + 8];
+	struct spool_prune_stats st;
+	int rc;
+
+	for (size_t i = 0; i < s->n_logged; i++) {
+		snprintf(what[i], sizeof(what[i]), "spool %s", s->sources[i].origin);
+		items[i] =
+		        (struct retention_item){what[i], s->sources[i].dir, "diode-send", s->conf.keep_sent};
+	}
+	rc = retention_run(items, s->n_logged, s->conf.prune_audited, &st);
+	if (s->m.pruned) {
+		metric_add(s->m.pruned, st.removed_bytes);
+		metric_set(s->m.retained, (int64_t)st.kept_bytes);
+	}
+	return rc;
+}
+
+static void on_prune(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	prune(arg);
 }
 
 static int open_range(struct sender *s, const char *origin, uint64_t from, uint64_t to)
@@ -565,8 +613,13 @@ int main(int argc, char **argv)
 	static struct sender s;
 	char *resend_origin = NULL;
 	uint64_t resend_from = 0, resend_to = 0;
+	int prune_once = argc > 1 && strcmp(argv[1], "prune") == 0;
 
-	if (argc > 1 && strcmp(argv[1], "resend") == 0) {
+	if (prune_once) {
+		/* "prune -c FILE": the retention pass once, beside the running daemon. */
+		argc--;
+		argv++;
+	} else if (argc > 1 && strcmp(argv[1], "resend") == 0) {
 		/* The settings file comes from -c as usual; the range from the long options. */
 		char *conf_args[4] = {argv[0], NULL, NULL, NULL};
 
@@ -613,8 +666,12 @@ int main(int argc, char **argv)
 		log_err("%s: not a usable log key (tipkey sign, named like an origin)", s.conf.log_key);
 		goto out;
 	}
-	if (parse_replay(&s) != 0)
+	if (parse_replay(&s) != 0 || parse_spools(&s) != 0)
 		goto out;
+	if (prune_once) {
+		exit_code = prune(&s) == 0 ? 0 : EX_IOERR;
+		goto out;
+	}
 	if (check) {
 		printf("configuration ok\n");
 		exit_code = 0;
@@ -646,6 +703,10 @@ int main(int argc, char **argv)
 	s.m.errors = must(metric_counter("diode_send_errors_total", NULL, "Failed sends (retried)."));
 	s.m.heartbeats =
 	        must(metric_counter("diode_send_heartbeats_total", NULL, "Heartbeat datagrams sent."));
+	s.m.pruned = must(metric_counter("diode_send_pruned_bytes_total", NULL,
+	                                 "Bytes of sent spool segments removed by retention."));
+	s.m.retained = must(metric_gauge("diode_send_retained_bytes", NULL,
+	                                 "Bytes of spool segments kept at the last retention pass."));
 	if (s.conf.metrics_port && !(metrics = daemon_metrics_server(s.base, s.conf.metrics_listen,
 	                                                             (int)s.conf.metrics_port, NULL, NULL)))
 		goto out;
@@ -674,7 +735,12 @@ int main(int argc, char **argv)
 	ev_int = evsignal_new(s.base, SIGINT, on_signal, &s);
 	struct timeval beat_tv = {(time_t)(s.conf.heartbeat / 1000),
 	                          (suseconds_t)(s.conf.heartbeat % 1000) * 1000};
-	if (!s.pump || !s.beat || !ev_term || !ev_int || (!s.range && event_add(s.beat, &beat_tv)) ||
+	s.prune = event_new(s.base, -1, EV_PERSIST, on_prune, &s);
+	struct timeval prune_tv = {(time_t)(s.conf.prune_interval / 1000),
+	                           (suseconds_t)(s.conf.prune_interval % 1000) * 1000};
+	if (!s.pump || !s.beat || !s.prune || !ev_term || !ev_int ||
+	    (!s.range && event_add(s.beat, &beat_tv)) ||
+	    (!s.range && s.conf.prune_interval && event_add(s.prune, &prune_tv)) ||
 	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL))
 		goto out;
 	schedule(&s, 1);
@@ -691,6 +757,8 @@ out:
 		event_free(s.pump);
 	if (s.beat)
 		event_free(s.beat);
+	if (s.prune)
+		event_free(s.prune);
 	if (ev_term)
 		event_free(ev_term);
 	if (ev_int)

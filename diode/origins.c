@@ -4,43 +4,61 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Adds the verifier key k (read from a file) to its origin, creating the origin on its first key. */
+static int add_key(struct origins *o, const struct key *k)
+{
+	int i = origins_find(o, k->name);
+	struct ed25519_pub *pub;
+	int rc;
+
+	if (i < 0) {
+		if (o->n == ORIGINS_MAX)
+			return TIP_EFULL;
+		i = (int)o->n++;
+		o->keys[i] = *k;
+		o->list[i].name = o->keys[i].name;
+	}
+	if (o->n_pubs == ORIGINS_FILES)
+		return TIP_EFULL;
+	if (!(pub = ed25519_pub_new(k->pub)))
+		return TIP_ENOMEM;
+	o->pubs[o->n_pubs++] = pub;
+	rc = rec_keyring_add(&o->list[i].keys, pub, k->id);
+	return rc == TIP_EINVAL ? TIP_EFORMAT : rc; /* the same key in two files, or too many keys */
+}
+
+static int pub_file(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+
+	return n >= 5 && strcmp(e->d_name + n - 4, ".pub") == 0;
+}
 
 int origins_load(const char *dir, struct origins *o, char bad[ORIGINS_PATH_MAX])
 {
-	DIR *d;
-	struct dirent *e;
-	int rc = TIP_OK;
+	struct dirent **names = NULL;
+	int n, rc = TIP_OK;
 
 	memset(o, 0, sizeof(*o));
 	bad[0] = 0;
-	if (!(d = opendir(dir)))
+	/* In name order, so that an origin's first key (the one rxlog checks checkpoints with) is stable. */
+	if ((n = scandir(dir, &names, pub_file, alphasort)) < 0)
 		return TIP_EIO;
-	while (rc == TIP_OK && (e = readdir(d))) {
-		size_t n = strlen(e->d_name);
-		struct key *k = &o->keys[o->n];
+	for (int i = 0; i < n && rc == TIP_OK; i++) {
+		struct key k;
 
-		if (n < 5 || strcmp(e->d_name + n - 4, ".pub") != 0)
-			continue;
-		if (o->n == ORIGINS_MAX) {
-			rc = TIP_EFULL;
-			break;
-		}
-		snprintf(bad, ORIGINS_PATH_MAX, "%s/%s", dir, e->d_name);
-		if (key_read_public(bad, k) != TIP_OK || k->type != KEY_ED25519 || !rec_origin_ok(k->name)) {
+		snprintf(bad, ORIGINS_PATH_MAX, "%s/%s", dir, names[i]->d_name);
+		if (key_read_public(bad, &k) != TIP_OK || k.type != KEY_ED25519 || !rec_origin_ok(k.name))
 			rc = TIP_EFORMAT;
-			break;
-		}
-		if (!(o->pubs[o->n] = ed25519_pub_new(k->pub))) {
-			rc = TIP_ENOMEM;
-			break;
-		}
-		o->list[o->n].name = k->name;
-		o->list[o->n].pub = o->pubs[o->n];
-		memcpy(o->list[o->n].key_id, k->id, REC_KEY_ID_LEN);
-		o->n++;
+		else
+			rc = add_key(o, &k);
 	}
-	closedir(d);
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 	if (rc == TIP_OK && !o->n)
 		rc = TIP_ENOTFOUND;
 	if (rc != TIP_EFORMAT)
@@ -52,7 +70,7 @@ int origins_load(const char *dir, struct origins *o, char bad[ORIGINS_PATH_MAX])
 
 void origins_free(struct origins *o)
 {
-	for (size_t i = 0; i < o->n; i++)
+	for (size_t i = 0; i < o->n_pubs; i++)
 		ed25519_pub_free(o->pubs[i]);
 	memset(o, 0, sizeof(*o));
 }

@@ -1228,15 +1228,17 @@ void spool_reader_close(struct spool_reader *r)
 	free(r);
 }
 
-static int reader_load_cursor(struct spool_reader *r, struct spool_fault *fault)
+/* The durable cursor of reader name into *next (0 when it has none). */
+static int cursor_load(int dirfd, const char *reader, uint64_t *next, struct spool_fault *fault)
 {
 	char name[SPOOL_FAULT_FILE_MAX];
 	uint8_t b[COUNT_FILE_LEN + 1];
 	ssize_t got;
 	int fd;
 
-	cursor_file(name, r->name, "");
-	fd = openat(r->dirfd, name, O_RDONLY | O_CLOEXEC);
+	*next = 0;
+	cursor_file(name, reader, "");
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? TIP_OK : TIP_EIO;
 	got = pread_full(fd, b, sizeof(b), 0);
@@ -1244,11 +1246,76 @@ static int reader_load_cursor(struct spool_reader *r, struct spool_fault *fault)
 	if (got < 0)
 		return TIP_EIO;
 	/* Cursors are replaced by rename, so a bad one was damaged after the fact: refuse to guess. */
-	if (!count_decode(b, (size_t)got, &r->next)) {
+	if (!count_decode(b, (size_t)got, next)) {
 		fault_set(fault, name, 0, SPOOL_NO_INDEX);
 		return TIP_ECORRUPT;
 	}
 	return TIP_OK;
+}
+
+static int reader_load_cursor(struct spool_reader *r, struct spool_fault *fault)
+{
+	return cursor_load(r->dirfd, r->name, &r->next, fault);
+}
+
+int spool_cursor(const char *dir, const char *reader, uint64_t *next, struct spool_fault *fault)
+{
+	int dirfd, rc;
+
+	*next = 0;
+	if (!reader_name_valid(reader))
+		return TIP_EINVAL;
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? TIP_ENOTFOUND : TIP_EIO;
+	rc = cursor_load(dirfd, reader, next, fault);
+	close(dirfd);
+	return rc;
+}
+
+int spool_prune(const char *dir, uint64_t below, int64_t min_age_ms, int64_t now_ms,
+                struct spool_prune_stats *st)
+{
+	uint64_t *segs = NULL;
+	size_t n = 0;
+	int dirfd, rc, keep = 0;
+
+	memset(st, 0, sizeof(*st));
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? TIP_ENOTFOUND : TIP_EIO;
+	if ((rc = list_segments(dirfd, &segs, &n)) != TIP_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		char name[SEG_NAME_LEN + 1];
+		struct stat sb;
+		int64_t mtime_ms;
+
+		seg_name(name, segs[i]);
+		if (fstatat(dirfd, name, &sb, 0) != 0) {
+			rc = TIP_EIO;
+			goto out;
+		}
+		mtime_ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+		/* Segment i holds [segs[i], segs[i + 1]); the last one is the writer's and never goes.
+		 * Only a prefix goes, so the segments left stay contiguous. */
+		keep = keep || i + 1 == n || segs[i + 1] > below || now_ms - mtime_ms < min_age_ms;
+		if (!keep) {
+			if (unlinkat(dirfd, name, 0) != 0) {
+				rc = TIP_EIO;
+				goto out;
+			}
+			st->removed_bytes += (uint64_t)sb.st_size;
+			st->removed_segments++;
+		} else {
+			st->kept_bytes += (uint64_t)sb.st_size;
+			st->kept_segments++;
+		}
+	}
+	if (st->removed_segments && fsync(dirfd) != 0)
+		rc = TIP_EIO;
+out:
+	free(segs);
+	close(dirfd);
+	return rc;
 }
 
 struct spool_reader *spool_reader_open(const char *dir, const char *name, const struct spool_opts *o,

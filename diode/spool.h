@@ -136,4 +136,27 @@ int spool_reader_head(struct spool_reader *r, uint64_t *head, struct spool_fault
 /* NULL is safe. */
 void spool_reader_close(struct spool_reader *r);
 
+/*
+ * The durable cursor of reader name in the spool in dir, read without opening the reader (its owner
+ * may hold it): *next is 0 when the reader never committed one. TIP_OK, TIP_EINVAL (bad name),
+ * TIP_ENOTFOUND (no such directory), TIP_ECORRUPT with *fault (damaged cursor file), TIP_EIO.
+ */
+int spool_cursor(const char *dir, const char *reader, uint64_t *next, struct spool_fault *fault);
+
+/*
+ * Retention (docs/operations.md, "Retention"): removes the whole segments of the spool in dir whose
+ * records all lie below `below` (the caller's proof that every consumer and the auditors are done
+ * with records [0, below)) and whose file was last written at least min_age_ms before now_ms. The
+ * last segment, which the writer appends to, is never removed, nor a segment holding a record at or
+ * past below. Runs beside the writer and readers positioned at or past below: a segment file is
+ * removed whole, and neither opens it again. *st counts the segment files removed and kept.
+ * TIP_OK, TIP_ENOTFOUND (no such directory), TIP_EIO (with errno).
+ */
+struct spool_prune_stats {
+	uint64_t removed_bytes, kept_bytes;
+	uint64_t removed_segments, kept_segments;
+};
+int spool_prune(const char *dir, uint64_t below, int64_t min_age_ms, int64_t now_ms,
+                struct spool_prune_stats *st);
+
 #endif

@@ -14,11 +14,18 @@ struct spool_opts status_out_opts(void)
 }
 
 int status_out_resume(struct spool *s, const char *dir, const char *origin, const struct ed25519_pub *pub,
-                      const uint8_t key_id[REC_KEY_ID_LEN], struct rec_chain *chain)
+                      const uint8_t key_id[REC_KEY_ID_LEN], const struct rec_keyring *retired,
+                      struct rec_chain *chain)
 {
 	struct spool_opts o = status_out_opts();
+	struct rec_keyring keys = {0};
+	int rc;
 
-	return chain_resume(s, dir, &o, "status-writer", origin, pub, key_id, BULLETIN_RECORD_MAX, chain);
+	if (retired)
+		keys = *retired;
+	if ((rc = rec_keyring_add(&keys, pub, key_id)) != TIP_OK)
+		return rc;
+	return chain_resume(s, dir, &o, "status-writer", origin, &keys, BULLETIN_RECORD_MAX, chain);
 }
 
 int status_out_append(struct spool *s, struct rec_chain *chain, const struct status_out_signer *signer,

@@ -30,11 +30,13 @@ struct spool_opts status_out_opts(void);
 /*
  * Puts *chain after the last record of the status spool s (opened as writer on dir with
  * status_out_opts()), or at the start of origin's chain when the spool is empty. TIP_ECORRUPT when that
- * record is not origin's, does not carry seq == its index, or is not signed by pub with key_id (another
- * key or origin wrote the spool); spool reader errors otherwise.
+ * record is not origin's, does not carry seq == its index, or is signed neither by pub with key_id nor
+ * by a key of retired (may be NULL: the bulletin key's retired keys; another key or origin wrote the
+ * spool); spool reader errors otherwise.
  */
 int status_out_resume(struct spool *s, const char *dir, const char *origin, const struct ed25519_pub *pub,
-                      const uint8_t key_id[REC_KEY_ID_LEN], struct rec_chain *chain);
+                      const uint8_t key_id[REC_KEY_ID_LEN], const struct rec_keyring *retired,
+                      struct rec_chain *chain);
 
 /*
  * Encodes b (checked against tax: TIP_ERANGE for a stage or result code it does not know, TIP_EINVAL for

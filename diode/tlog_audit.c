@@ -169,12 +169,15 @@ struct rinfo {
 	uint8_t prev[REC_HASH_LEN], hash[REC_HASH_LEN], leaf[MERKLE_HASH_LEN];
 	char *payload; /* CHECKPOINT records only */
 	size_t payload_len;
+	const struct key *key; /* the key that verified it (RS_OK) */
 };
 
+/* The records of one origin verify with any of its keys (current and retired), chosen by key id. */
 struct batch {
-	const struct key *key;
+	const struct key *keys[REC_KEYS_MAX];
+	struct ed25519_pub *pubs[REC_KEYS_MAX];
+	size_t n_keys;
 	const char *origin;
-	struct ed25519_pub *pub;
 	uint8_t *data;
 	size_t *off, *len, n;
 	struct rinfo *info;
@@ -197,12 +200,18 @@ static void check_one(struct batch *b, size_t i)
 	ri->seq = r.seq;
 	memcpy(ri->prev, r.prev_hash, REC_HASH_LEN);
 	memcpy(ri->hash, r.hash, REC_HASH_LEN);
+	size_t k = 0;
+
+	while (k < b->n_keys && memcmp(r.key_id, b->keys[k]->id, REC_KEY_ID_LEN) != 0)
+		k++;
 	if (strcmp(r.origin, b->origin) != 0)
 		ri->status = RS_ORIGIN;
-	else if (memcmp(r.key_id, b->key->id, REC_KEY_ID_LEN) != 0)
+	else if (k == b->n_keys)
 		ri->status = RS_KEY;
-	else if (rec_verify(&r, b->pub) != TIP_OK)
+	else if (rec_verify(&r, b->pubs[k]) != TIP_OK)
 		ri->status = RS_SIGNATURE;
+	else
+		ri->key = b->keys[k];
 	if (ri->status == RS_OK && r.kind == REC_CHECKPOINT && (ri->payload = malloc(r.payload_len + 1))) {
 		memcpy(ri->payload, r.payload, r.payload_len);
 		ri->payload[r.payload_len] = 0;
@@ -251,18 +260,17 @@ static void check_batch(struct ctx *c, struct batch *b)
 typedef void (*record_fn)(struct ctx *c, void *arg, uint64_t index, const struct rinfo *ri);
 
 /*
- * Every record of the single-origin spool in dir, checked against key (decode, origin, key id,
- * signature: on threads), then in order against the chain: seq == index, prev_hash == the hash of
+ * Every record of the single-origin spool in dir, checked against the origin's keys (decode, origin,
+ * key id, signature: on threads), then in order against the chain: seq == index, prev_hash == the hash of
  * the record before. fn sees each in order. Returns the number of records, or < 0 if the spool
  * cannot be read at all; damage part way is a problem and ends the walk.
  */
-static int64_t walk_records(struct ctx *c, const char *dir, const char *origin, const struct key *key,
-                            record_fn fn, void *arg)
+static int64_t walk_records(struct ctx *c, const char *dir, const char *origin, record_fn fn, void *arg)
 {
 	struct spool_fault fault;
 	struct spool_opts so = spool_opts_default();
 	struct spool_reader *rd;
-	struct batch b = {.key = key, .origin = origin};
+	struct batch b = {.origin = origin};
 	uint8_t prev[REC_HASH_LEN] = {0};
 	size_t cap = 1 << 20;
 	uint64_t index = 0;
@@ -270,12 +278,19 @@ static int64_t walk_records(struct ctx *c, const char *dir, const char *origin, 
 
 	if (!(rd = spool_reader_open(dir, READER, &so, &fault, &rc)))
 		return rc;
-	b.pub = ed25519_pub_new(key->pub);
+	for (size_t i = 0; i < c->o->n_keys && b.n_keys < REC_KEYS_MAX; i++)
+		if (c->o->keys[i].type == KEY_ED25519 && strcmp(c->o->keys[i].name, origin) == 0) {
+			b.keys[b.n_keys] = &c->o->keys[i];
+			if (!(b.pubs[b.n_keys++] = ed25519_pub_new(c->o->keys[i].pub))) {
+				rc = TIP_ENOMEM;
+				goto out;
+			}
+		}
 	b.data = malloc(cap);
 	b.off = malloc(BATCH * sizeof(*b.off));
 	b.len = malloc(BATCH * sizeof(*b.len));
 	b.info = malloc(BATCH * sizeof(*b.info));
-	if (!b.pub || !b.data || !b.off || !b.len || !b.info) {
+	if (!b.data || !b.off || !b.len || !b.info) {
 		rc = TIP_ENOMEM;
 		goto out;
 	}
@@ -326,7 +341,8 @@ static int64_t walk_records(struct ctx *c, const char *dir, const char *origin, 
 	rc = TIP_OK;
 out:
 	spool_reader_close(rd);
-	ed25519_pub_free(b.pub);
+	for (size_t i = 0; i < b.n_keys; i++)
+		ed25519_pub_free(b.pubs[i]);
 	free(b.data);
 	free(b.off);
 	free(b.len);
@@ -427,11 +443,11 @@ static void on_checkpoint_record(struct ctx *c, void *arg, uint64_t index, const
 			                            : "is not a CHECKPOINT record");
 		return;
 	}
-	if ((rc = ckpt_open(ri->payload, ri->payload_len, CKPT_NOTE_MAX, w->log_key, 1, &ck, NULL)) !=
-	    TIP_OK) {
+	/* The note is signed by the key that signed its record (a retired log key for an old one). */
+	if ((rc = ckpt_open(ri->payload, ri->payload_len, CKPT_NOTE_MAX, ri->key, 1, &ck, NULL)) != TIP_OK) {
 		if (listed(&w->bad))
 			problem(c, "sender checkpoint record %llu: its note does not verify with %s (%s)",
-			        (unsigned long long)index, w->log_key->name, tip_strerror(rc));
+			        (unsigned long long)index, ri->key->name, tip_strerror(rc));
 		return;
 	}
 	if (!(o = origin_of(c, ck.origin, 1))) {
@@ -573,7 +589,7 @@ static void check_cosigned(struct ctx *c, struct tlog_audit_origin *o, const str
 	size_t len, n = c->o->n_keys;
 	struct note_check *checks;
 	struct ckpt ck;
-	int rc, cosigned = -1;
+	int rc, cosigned = -1, by_log = 0;
 
 	if (tlog_path(path, c->o->receiver, TLOG_COSIGNED, o->name) != TIP_OK ||
 	    file_read(path, CKPT_NOTE_MAX, &text, &len) != TIP_OK) {
@@ -590,8 +606,10 @@ static void check_cosigned(struct ctx *c, struct tlog_audit_origin *o, const str
 	for (size_t i = 0; rc == TIP_OK && i < n; i++)
 		if (c->o->keys[i].type == KEY_COSIGN && checks[i].verified)
 			cosigned = (int)i;
-	if (rc != TIP_OK || cosigned < 0 || !log_key || !checks[log_key - c->o->keys].verified ||
-	    strcmp(ck.origin, o->name) != 0) {
+		else if (c->o->keys[i].type == KEY_ED25519 && checks[i].verified && log_key &&
+		         strcmp(c->o->keys[i].name, log_key->name) == 0)
+			by_log = 1;
+	if (rc != TIP_OK || cosigned < 0 || !by_log || strcmp(ck.origin, o->name) != 0) {
 		problem(c, "%s: the receiver's cosigned checkpoint does not verify (%s)", o->name,
 		        rc != TIP_OK ? tip_strerror(rc)
 		                     : "not signed by the sender's log key and a cosigner key");
@@ -811,7 +829,7 @@ static void check_origin(struct ctx *c, struct tlog_audit_origin *o, const struc
 	if (!key) {
 		problem(c, "%s: no verifier key for this origin", o->name);
 	} else if (tlog_path(path, c->o->inbox, o->name, NULL) == TIP_OK) {
-		int64_t got = walk_records(c, path, o->name, key, on_inbox_record, &w);
+		int64_t got = walk_records(c, path, o->name, on_inbox_record, &w);
 
 		if (got < 0 && got != TIP_ENOTFOUND)
 			problem(c, "%s: the receiver's inbox cannot be read: %s", o->name,
@@ -911,7 +929,7 @@ int tlog_audit_verify(const struct tlog_audit_opts *o, struct tlog_audit_report 
 	origins_in(&c, o->receiver);
 	if (!(sw.per = calloc(ORIGINS_MAX, sizeof(*sw.per))))
 		return TIP_ENOMEM;
-	if ((rc = (int)walk_records(&c, cp_dir, log_name, sw.log_key, on_checkpoint_record, &sw)) < 0) {
+	if ((rc = (int)walk_records(&c, cp_dir, log_name, on_checkpoint_record, &sw)) < 0) {
 		snprintf(err, err_cap, "%s: %s", cp_dir, tip_strerror(rc));
 		goto out;
 	}

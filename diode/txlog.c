@@ -146,6 +146,7 @@ struct txlog *txlog_open(const struct txlog_conf *conf, const struct txlog_sourc
 {
 	struct txlog *l = calloc(1, sizeof(*l));
 	struct spool_fault fault;
+	struct rec_keyring ring = {0};
 	int rc = TIP_ENOMEM;
 
 	if (!l)
@@ -164,8 +165,9 @@ struct txlog *txlog_open(const struct txlog_conf *conf, const struct txlog_sourc
 	    (rc = tlog_mkdirs(conf->dir, TLOG_SIGNERS)) != TIP_OK ||
 	    (rc = tlog_path(l->cp_dir, conf->dir, TLOG_CHECKPOINTS, NULL)) != TIP_OK)
 		goto fail;
-	if (!(l->cp = spool_open(l->cp_dir, &l->conf.spool, NULL, &fault, &rc)) ||
-	    (rc = chain_resume(l->cp, l->cp_dir, &l->conf.spool, "diode-log", l->key.name, l->pub, l->key.id,
+	if ((rc = rec_keyring_add(&ring, l->pub, l->key.id)) != TIP_OK ||
+	    !(l->cp = spool_open(l->cp_dir, &l->conf.spool, NULL, &fault, &rc)) ||
+	    (rc = chain_resume(l->cp, l->cp_dir, &l->conf.spool, "diode-log", l->key.name, &ring,
 	                       l->conf.spool.max_record, &l->chain)) != TIP_OK)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {

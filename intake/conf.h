@@ -21,7 +21,11 @@ struct intake_conf {
 
 	char signing_key[INTAKE_PATH_MAX]; /* this intake's Ed25519 private key (tipkey sign) */
 	char seal_key[INTAKE_PATH_MAX];    /* the internal zone's HPKE public key (tipkey seal, .pub) */
-	char status_key[INTAKE_PATH_MAX];  /* the internal zone's Ed25519 public key for bulletins */
+	/* .pub files of this intake's retired signing keys: the outbox's chain may end in one */
+	char retired_signing_keys[4 * INTAKE_PATH_MAX];
+	char status_key[INTAKE_PATH_MAX]; /* the internal zone's Ed25519 public key for bulletins */
+	/* .pub files of its retired bulletin keys: bulletins signed with them still apply */
+	char retired_status_keys[4 * INTAKE_PATH_MAX];
 	char status_origin[65];
 	char aead[24];
 

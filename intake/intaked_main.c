@@ -22,6 +22,7 @@
 #include "intake/conf.h"
 #include "intake/signer.h"
 #include "proto/keyfile.h"
+#include "proto/record.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -43,7 +44,25 @@ struct keys {
 	struct key sign, seal, status;
 	struct ed25519_key *sign_key;
 	struct ed25519_pub *sign_pub, *status_pub;
+	/* retired signing keys (to resume an outbox whose last record one of them signed); the bulletin
+	 * key's ring: status_pub, then its retired keys */
+	struct ed25519_pub *ring_pubs[2 * REC_KEYS_MAX];
+	size_t n_ring_pubs;
+	struct rec_keyring retired, status_ring;
 };
+
+static int load_ring(const char *setting, const char *list, struct keys *k, struct rec_keyring *ring)
+{
+	char bad[KEY_PATH_MAX];
+	int rc = rec_keyring_load(ring, list, k->ring_pubs, 2 * REC_KEYS_MAX, &k->n_ring_pubs, bad);
+
+	if (rc != TIP_OK)
+		log_err("%s: %s: %s", setting, bad[0] ? bad : "(list)",
+		        rc == TIP_EFORMAT || rc == TIP_EINVAL
+		                ? "not a signing verifier key, or a key listed twice"
+		                : tip_strerror(rc));
+	return rc == TIP_OK ? 0 : -1;
+}
 
 static int load_keys(const struct intake_conf *c, struct keys *k)
 {
@@ -70,7 +89,9 @@ static int load_keys(const struct intake_conf *c, struct keys *k)
 		log_err("cannot load keys");
 		return -1;
 	}
-	return 0;
+	rec_keyring_add(&k->status_ring, k->status_pub, k->status.id);
+	return load_ring("retired_signing_keys", c->retired_signing_keys, k, &k->retired) ||
+	       load_ring("retired_status_keys", c->retired_status_keys, k, &k->status_ring);
 }
 
 static void keys_free(struct keys *k)
@@ -78,6 +99,8 @@ static void keys_free(struct keys *k)
 	ed25519_key_free(k->sign_key);
 	ed25519_pub_free(k->sign_pub);
 	ed25519_pub_free(k->status_pub);
+	for (size_t i = 0; i < k->n_ring_pubs; i++)
+		ed25519_pub_free(k->ring_pubs[i]);
 	key_wipe(&k->sign);
 }
 
@@ -189,6 +212,7 @@ static int worker_main(struct startup *st, int signer_fd)
 	        .sign = signer_request,
 	        .sign_arg = &signer_fd,
 	        .verify_key = st->keys.sign_pub,
+	        .retired = &st->keys.retired,
 	        .aead = strcmp(conf->aead, "chacha20poly1305") == 0 ? HPKE_AEAD_CHACHA20_POLY1305
 	                                                            : HPKE_AEAD_AES_128_GCM,
 	        .max_pending = (size_t)conf->max_pending,
@@ -208,11 +232,10 @@ static int worker_main(struct startup *st, int signer_fd)
 	        .spool_dir = conf->status_spool,
 	        .spool = spool_opts_default(),
 	        .origin = conf->status_origin,
-	        .key = st->keys.status_pub,
+	        .keys = &st->keys.status_ring,
 	        .taxonomy = st->tax,
 	        .max_history = (size_t)conf->status_history,
 	};
-	memcpy(sc.key_id, st->keys.status.id, 4);
 	if (!(in.status = status_new(&sc, &rc))) {
 		log_err("status spool %s: %s", conf->status_spool, tip_strerror(rc));
 		exit_code = EX_IOERR;

@@ -328,6 +328,7 @@ struct outbox *outbox_new(struct event_base *base, const struct outbox_conf *con
 	struct outbox *o = calloc(1, sizeof(*o));
 	struct spool_recovery recovery;
 	struct spool_fault fault;
+	struct rec_keyring ring = {0};
 	size_t started = 0;
 	int signer = 0;
 
@@ -345,8 +346,11 @@ struct outbox *outbox_new(struct event_base *base, const struct outbox_conf *con
 		goto fail;
 	if (!(o->spool = spool_open(conf->spool_dir, &conf->spool, &recovery, &fault, err)))
 		goto fail;
-	if ((*err = chain_resume(o->spool, conf->spool_dir, &conf->spool, "intaked", conf->origin,
-	                         conf->verify_key, conf->sign_key_id, conf->max_record, &o->chain)) != TIP_OK)
+	if (conf->retired)
+		ring = *conf->retired;
+	if ((*err = rec_keyring_add(&ring, conf->verify_key, conf->sign_key_id)) != TIP_OK ||
+	    (*err = chain_resume(o->spool, conf->spool_dir, &conf->spool, "intaked", conf->origin, &ring,
+	                         conf->max_record, &o->chain)) != TIP_OK)
 		goto fail;
 	o->next_assign = o->chain.next_seq;
 	atomic_store(&o->durable, spool_durable(o->spool));

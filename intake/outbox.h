@@ -44,6 +44,9 @@ struct outbox_conf {
 	uint8_t sign_key_id[4];
 	const struct ed25519_pub
 	        *verify_key; /* the same key's public half, to check the spool's last record */
+	/* this intake's retired signing keys (may be NULL): the spool's last record may be signed with
+	 * one of them after a rotation */
+	const struct rec_keyring *retired;
 	uint8_t seal_pub[HPKE_KEY_LEN];
 	uint8_t seal_key_id[4];
 	enum hpke_aead aead;

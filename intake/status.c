@@ -38,7 +38,7 @@ static int apply(struct status_store *s, const uint8_t *buf, size_t len)
 		drop = STATUS_DROP_KIND;
 	else if (strcmp(rec.origin, s->conf.origin) != 0)
 		drop = STATUS_DROP_ORIGIN;
-	else if (memcmp(rec.key_id, s->conf.key_id, 4) != 0 || rec_verify(&rec, s->conf.key) != TIP_OK)
+	else if (rec_verify_ring(&rec, s->conf.keys) != TIP_OK)
 		drop = STATUS_DROP_SIGNATURE;
 	else if (bulletin_decode(rec.payload, rec.payload_len, s->conf.taxonomy, &b) != TIP_OK)
 		drop = STATUS_DROP_DECODE;

@@ -17,14 +17,14 @@
 
 #include "diode/spool.h"
 #include "proto/ed25519.h"
+#include "proto/record.h"
 #include "proto/taxonomy.h"
 
 struct status_conf {
 	const char *spool_dir;
 	struct spool_opts spool;
-	const char *origin;            /* the internal zone's status origin */
-	const struct ed25519_pub *key; /* borrowed */
-	uint8_t key_id[4];
+	const char *origin;              /* the internal zone's status origin */
+	const struct rec_keyring *keys;  /* the bulletin key and its retired keys (borrowed) */
 	const struct taxonomy *taxonomy; /* borrowed */
 	size_t max_history;              /* bulletins kept per report */
 };

@@ -58,7 +58,10 @@ struct casemgr {
 	struct callback *callback; /* NULL unless sms is on */
 	int sms_down;              /* failed SMS passes in a row */
 	struct key audit_key;
-	PGconn *heads_db; /* the background thread's connection for signing audit heads */
+	struct ed25519_pub *retired_status_pubs[REC_KEYS_MAX];
+	size_t n_retired_status;
+	struct rec_keyring retired_status; /* retired bulletin keys */
+	PGconn *heads_db;                  /* the background thread's connection for signing audit heads */
 	pthread_t thread, publish_thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -534,20 +537,34 @@ static int run_sample(int argc, char **argv)
 	return 0;
 }
 
-static int load_seal_key(const struct casemgr_conf *conf, struct ingest_conf *ic)
+/* The current sealing key, then the retired ones. */
+static int load_seal_keys(const struct casemgr_conf *conf, struct ingest_conf *ic)
 {
-	struct key k;
-	int rc = key_read_private(conf->seal_key, &k);
+	struct key k[INGEST_SEAL_KEYS_MAX];
+	char bad[KEY_PATH_MAX];
+	size_t n = 0;
+	int rc = key_read_private(conf->seal_key, &k[0]);
 
-	if (rc != TIP_OK || k.type != KEY_X25519) {
+	if (rc != TIP_OK || k[0].type != KEY_X25519) {
 		log_err("%s: not an HPKE private key (%s)", conf->seal_key,
 		        rc ? tip_strerror(rc) : "wrong type");
-		key_wipe(&k);
+		key_wipe(&k[0]);
 		return -1;
 	}
-	memcpy(ic->seal_sk, k.secret, HPKE_KEY_LEN);
-	memcpy(ic->seal_key_id, k.id, 4);
-	key_wipe(&k);
+	if ((rc = key_read_list(conf->retired_seal_keys, 1, KEY_X25519, k + 1, INGEST_SEAL_KEYS_MAX - 1, &n,
+	                        bad)) != TIP_OK) {
+		log_err("retired_seal_keys: %s: %s", bad[0] ? bad : "(list)",
+		        rc == TIP_EFORMAT ? "not an HPKE private key, or a key listed twice"
+		                          : tip_strerror(rc));
+		key_wipe(&k[0]);
+		return -1;
+	}
+	ic->n_seal_keys = n + 1;
+	for (size_t i = 0; i < ic->n_seal_keys; i++) {
+		memcpy(ic->seal_sk[i], k[i].secret, HPKE_KEY_LEN);
+		memcpy(ic->seal_key_id[i], k[i].id, 4);
+		key_wipe(&k[i]);
+	}
 	return 0;
 }
 
@@ -613,7 +630,7 @@ int main(int argc, char **argv)
 		log_err("%s: taxonomy: %s", c.conf.taxonomy, tip_strerror(rc));
 		goto out;
 	}
-	if (load_seal_key(&c.conf, &ic) != 0 || load_index_key(&c.conf, &ic) != 0)
+	if (load_seal_keys(&c.conf, &ic) != 0 || load_index_key(&c.conf, &ic) != 0)
 		goto out;
 	if (!(staff.taxonomy_json = taxonomy_document(tax, &staff.taxonomy_len)) ||
 	    !(staff.web_gz = web_gzip_table(&web_staff))) {
@@ -629,6 +646,14 @@ int main(int argc, char **argv)
 	                               status_key.type != KEY_ED25519)) {
 		log_err("%s: not a signing key (%s)", c.conf.status_key,
 		        rc ? tip_strerror(rc) : "wrong type");
+		goto out;
+	}
+	if ((rc = rec_keyring_load(&c.retired_status, c.conf.retired_status_keys, c.retired_status_pubs,
+	                           REC_KEYS_MAX, &c.n_retired_status, bad)) != TIP_OK) {
+		log_err("retired_status_keys: %s: %s", bad[0] ? bad : "(list)",
+		        rc == TIP_EFORMAT || rc == TIP_EINVAL
+		                ? "not a signing verifier key, or a key listed twice"
+		                : tip_strerror(rc));
 		goto out;
 	}
 	if (!c.conf.plain_http && !(tls = daemon_tls_context(c.conf.tls_cert, c.conf.tls_key))) {
@@ -719,6 +744,7 @@ int main(int argc, char **argv)
 	        .origin = c.conf.status_origin,
 	        .taxonomy = tax,
 	        .batch = (size_t)c.conf.status_batch,
+	        .retired = &c.retired_status,
 	};
 	if ((c.conf.sms && !(c.callback = callback_new(&cc))) || !(c.ingest = ingest_new(&ic)) || !ev_term ||
 	    !ev_int || evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL) ||
@@ -763,6 +789,8 @@ out:
 	}
 	key_wipe(&status_key);
 	publish_free(c.publish);
+	for (size_t i = 0; i < c.n_retired_status; i++)
+		ed25519_pub_free(c.retired_status_pubs[i]);
 	OPENSSL_cleanse(ic.seal_sk, sizeof(ic.seal_sk));
 	OPENSSL_cleanse(ic.index_key, sizeof(ic.index_key));
 	ingest_free(c.ingest);

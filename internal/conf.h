@@ -25,6 +25,7 @@ struct casemgr_conf {
 	char inbox[CASEMGR_PATH_MAX];
 	char origin_keys[CASEMGR_PATH_MAX];
 	char seal_key[CASEMGR_PATH_MAX];
+	char retired_seal_keys[4 * CASEMGR_PATH_MAX];
 	char taxonomy[CASEMGR_PATH_MAX];
 	char index_key[CASEMGR_PATH_MAX];
 	long long ingest_batch, ingest_threads, ingest_poll, db_retry;
@@ -47,6 +48,7 @@ struct casemgr_conf {
 	char callback_text[256];
 	char status_spool[CASEMGR_PATH_MAX]; /* empty: the publisher is off */
 	char status_key[CASEMGR_PATH_MAX];
+	char retired_status_keys[4 * CASEMGR_PATH_MAX];
 	char status_origin[65];
 	long long status_batch, status_poll;
 	char metrics_listen[64];

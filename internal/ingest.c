@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #define READER_NAME        "casemgrd"
@@ -29,8 +30,10 @@ struct source {
 /* One origin's records on their way into the database. */
 struct batch {
 	const char *origin;
-	char *doc;          /* the ingest_batch document; NULL: no batch */
-	json_t *quarantine; /* its quarantined records, logged once committed */
+	struct spool_reader *reader; /* the origin's inbox reader */
+	uint64_t next_seq;           /* the cursor once it commits */
+	char *doc;                   /* the ingest_batch document; NULL: no batch */
+	json_t *quarantine;          /* its quarantined records, logged once committed */
 	int records, reports, passed_over;
 };
 
@@ -221,6 +224,17 @@ struct item {
 	json_t *out; /* the report, or NULL */
 };
 
+/* Opens the record's sealed report with the seal key of its recipient key id. */
+static int open_sealed(const struct ingest *in, const struct rec *r, Tip__Report **report)
+{
+	int rc = TIP_ENOTFOUND;
+
+	for (size_t i = 0; i < in->conf.n_seal_keys && rc == TIP_ENOTFOUND; i++)
+		rc = report_open(r->payload, r->payload_len, in->conf.max_record, in->conf.seal_sk[i],
+		                 in->conf.seal_key_id[i], r->origin, r->seq, report);
+	return rc;
+}
+
 static void check_one(const struct ingest *in, const struct deliver_origin *o, struct item *it)
 {
 	struct rec r;
@@ -241,16 +255,22 @@ static void check_one(const struct ingest *in, const struct deliver_origin *o, s
 	if (strcmp(r.origin, o->name) != 0) {
 		it->bad = INGEST_ORIGIN;
 		snprintf(it->detail, sizeof(it->detail), "signed for another origin");
-	} else if (CRYPTO_memcmp(r.key_id, o->key_id, REC_KEY_ID_LEN) != 0 ||
-	           rec_verify(&r, o->pub) != TIP_OK) {
+	} else if ((rc = rec_verify_ring(&r, &o->keys)) != TIP_OK) {
 		it->bad = INGEST_SIGNATURE;
-		snprintf(it->detail, sizeof(it->detail), "not signed by the origin's key");
+		if (rc == TIP_ENOTFOUND)
+			snprintf(it->detail, sizeof(it->detail),
+			         "key id %02x%02x%02x%02x is none of the origin's keys (unknown or revoked)",
+			         r.key_id[0], r.key_id[1], r.key_id[2], r.key_id[3]);
+		else
+			snprintf(it->detail, sizeof(it->detail),
+			         "signature does not verify with the origin's key");
 	} else if (r.kind != REC_REPORT) {
 		/* passed over */
-	} else if ((rc = report_open(r.payload, r.payload_len, in->conf.max_record, in->conf.seal_sk,
-	                             in->conf.seal_key_id, r.origin, r.seq, &report)) != TIP_OK) {
+	} else if ((rc = open_sealed(in, &r, &report)) != TIP_OK) {
 		it->bad = INGEST_OPEN;
-		snprintf(it->detail, sizeof(it->detail), "sealed report: %s", tip_strerror(rc));
+		snprintf(it->detail, sizeof(it->detail), "sealed report: %s",
+		         rc == TIP_ENOTFOUND ? "sealed to a key id none of the seal keys has"
+		                             : tip_strerror(rc));
 	} else if ((rc = report_validate(report, in->conf.taxonomy, &in->limits, field)) != TIP_OK) {
 		it->bad = INGEST_INVALID;
 		snprintf(it->detail, sizeof(it->detail), "%s: %s", field, tip_strerror(rc));
@@ -483,6 +503,8 @@ static int build_batch(struct ingest *in, struct source *s, struct batch *b, cha
 	    !(b->doc = json_dumps(doc, JSON_COMPACT)))
 		rc = TIP_ENOMEM;
 	b->origin = s->origin->name;
+	b->reader = s->reader;
+	b->next_seq = s->chain.next_seq;
 	b->records = n;
 	b->reports = (int)json_array_size(reports);
 out:
@@ -562,6 +584,11 @@ static int finish_inflight(struct ingest *in, char msg[DB_MSG_MAX])
 		return 0;
 	if ((rc = db_wait(in->db, PGRES_TUPLES_OK, &res, msg)) == TIP_OK) {
 		account(in, &in->inflight, atoi(PQgetvalue(res, 0, 0)));
+		/* The database holds the cursor; this copy beside the inbox only tells retention
+		 * (diode-recv prune) how far ingest is done with it, so it may lag but never lead. */
+		if (spool_reader_commit(in->inflight.reader, in->inflight.next_seq) != TIP_OK)
+			log_warn("%s: cursor.%s for retention not written: %s", in->inflight.origin,
+			         READER_NAME, strerror(errno));
 		count_compared(in, res, 1);
 		PQclear(res);
 	}

@@ -41,13 +41,18 @@ enum ingest_reason {
 	INGEST_REASON_COUNT
 };
 
+#define INGEST_SEAL_KEYS_MAX 8
+
 struct ingest_conf {
 	const char *conninfo; /* the ingest role */
 	const char *inbox_dir;
 	const struct origins *origins;
 	const struct taxonomy *taxonomy;
-	uint8_t seal_sk[HPKE_KEY_LEN];
-	uint8_t seal_key_id[4];
+	/* the sealing keys, current first, then the retired ones: a report opens with the one of its key id
+	 */
+	uint8_t seal_sk[INGEST_SEAL_KEYS_MAX][HPKE_KEY_LEN];
+	uint8_t seal_key_id[INGEST_SEAL_KEYS_MAX][4];
+	size_t n_seal_keys;
 	uint8_t index_key[MATCH_KEY_LEN]; /* the comparison indexes' HMAC key */
 	size_t batch;                     /* records per transaction; also cases compared per statement */
 	size_t threads;                   /* threads checking and opening records, 1 .. INGEST_THREADS_MAX */

@@ -102,7 +102,8 @@ static int open_spool(struct publish *p, char msg[DB_MSG_MAX])
 	if (rec.bytes_cut || rec.segment_reset)
 		log_warn("status spool %s: a torn tail (%llu bytes) cut back to %llu whole records",
 		         p->conf.spool_dir, (unsigned long long)rec.bytes_cut, (unsigned long long)rec.count);
-	rc = status_out_resume(p->spool, p->conf.spool_dir, p->conf.origin, p->pub, p->key_id, &p->chain);
+	rc = status_out_resume(p->spool, p->conf.spool_dir, p->conf.origin, p->pub, p->key_id,
+	                       p->conf.retired, &p->chain);
 	if (rc != TIP_OK) {
 		if (rc == TIP_ECORRUPT)
 			snprintf(

@@ -23,6 +23,7 @@
 
 #include "internal/db.h"
 #include "proto/keyfile.h"
+#include "proto/record.h"
 #include "proto/taxonomy.h"
 
 struct publish_conf {
@@ -30,7 +31,9 @@ struct publish_conf {
 	const char *spool_dir; /* the status spool; created when missing */
 	const char *origin;    /* the chain's origin name */
 	const struct taxonomy *taxonomy;
-	size_t batch; /* rows per spool sync and transaction */
+	size_t batch;                      /* rows per spool sync and transaction */
+	const struct rec_keyring *retired; /* the bulletin key's retired keys (may be NULL): the spool may end
+	                                      in a record one signed */
 };
 
 struct publish_stats {

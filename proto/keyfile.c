@@ -359,6 +359,53 @@ int key_read_public(const char *path, struct key *out)
 	return rc;
 }
 
+int key_read_list(const char *list, int private, enum key_type type, struct key *out, size_t cap, size_t *n,
+                  char bad[KEY_PATH_MAX])
+{
+	const char *p = list;
+	int rc = TIP_OK;
+
+	*n = 0;
+	bad[0] = 0;
+	while (rc == TIP_OK) {
+		size_t len;
+
+		p += strspn(p, " \t");
+		if (!*p)
+			break;
+		len = strcspn(p, " \t");
+		if (len >= KEY_PATH_MAX) {
+			rc = TIP_EINVAL;
+			break;
+		}
+		memcpy(bad, p, len);
+		bad[len] = 0;
+		p += len;
+		if (*n == cap) {
+			rc = TIP_EFULL;
+			break;
+		}
+		rc = private ? key_read_private(bad, &out[*n]) : key_read_public(bad, &out[*n]);
+		if (rc == TIP_OK && out[*n].type != type)
+			rc = TIP_EFORMAT;
+		for (size_t i = 0; rc == TIP_OK && i < *n; i++)
+			if (memcmp(out[i].id, out[*n].id, KEY_ID_LEN) == 0)
+				rc = TIP_EFORMAT;
+		if (rc == TIP_OK)
+			(*n)++;
+		else
+			key_wipe(&out[*n]);
+	}
+	if (rc != TIP_OK) {
+		for (size_t i = 0; i < *n; i++)
+			key_wipe(&out[i]);
+		*n = 0;
+	} else {
+		bad[0] = 0;
+	}
+	return rc;
+}
+
 static int write_new_file(const char *path, const char *data, size_t len, mode_t mode)
 {
 	size_t done = 0;

@@ -62,6 +62,17 @@ int key_read_private(const char *path, struct key *out);
 int key_read_public(const char *path, struct key *out);
 
 /*
+ * Reads every key file named in list, paths separated by blanks (a setting naming the retired keys of a
+ * role), private files when private is set, else verifier files; each must be of type. TIP_OK with
+ * *n keys in out (wipe each with key_wipe); TIP_EFULL for more than cap; a read's error, or
+ * TIP_EFORMAT for a key of another type or a key id listed twice, with that path in bad; TIP_EINVAL
+ * for a path longer than KEY_PATH_MAX - 1. On failure out holds nothing. An empty list gives 0 keys.
+ */
+#define KEY_PATH_MAX 256
+int key_read_list(const char *list, int private, enum key_type type, struct key *out, size_t cap, size_t *n,
+                  char bad[KEY_PATH_MAX]);
+
+/*
  * Create path (O_EXCL: an existing file is never replaced) holding the key line, then
  * fsync it and its directory. Private files get mode 0600, public files 0644.
  * k must be consistent: its public half and id are recomputed from the secret.

@@ -90,6 +90,50 @@ int rec_verify(const struct rec *r, const struct ed25519_pub *pub)
 	return ed25519_verify(pub, r->body, r->body_len, r->signature);
 }
 
+int rec_keyring_add(struct rec_keyring *kr, const struct ed25519_pub *pub, const uint8_t id[REC_KEY_ID_LEN])
+{
+	if (rec_keyring_find(kr, id))
+		return TIP_EINVAL;
+	if (kr->n == REC_KEYS_MAX)
+		return TIP_EFULL;
+	kr->pub[kr->n] = pub;
+	memcpy(kr->id[kr->n], id, REC_KEY_ID_LEN);
+	kr->n++;
+	return TIP_OK;
+}
+
+const struct ed25519_pub *rec_keyring_find(const struct rec_keyring *kr, const uint8_t id[REC_KEY_ID_LEN])
+{
+	for (size_t i = 0; i < kr->n; i++)
+		if (memcmp(kr->id[i], id, REC_KEY_ID_LEN) == 0)
+			return kr->pub[i];
+	return NULL;
+}
+
+int rec_keyring_load(struct rec_keyring *kr, const char *list, struct ed25519_pub **pubs, size_t cap,
+                     size_t *n, char bad[KEY_PATH_MAX])
+{
+	struct key keys[REC_KEYS_MAX];
+	size_t got;
+	int rc = key_read_list(list, 0, KEY_ED25519, keys, REC_KEYS_MAX - kr->n, &got, bad);
+
+	for (size_t i = 0; i < got && rc == TIP_OK; i++)
+		if (*n == cap)
+			rc = TIP_EFULL;
+		else if (!(pubs[*n] = ed25519_pub_new(keys[i].pub)))
+			rc = TIP_ENOMEM;
+		else
+			rc = rec_keyring_add(kr, pubs[(*n)++], keys[i].id);
+	return rc;
+}
+
+int rec_verify_ring(const struct rec *r, const struct rec_keyring *kr)
+{
+	const struct ed25519_pub *pub = rec_keyring_find(kr, r->key_id);
+
+	return pub ? rec_verify(r, pub) : TIP_ENOTFOUND;
+}
+
 int rec_chain_init(struct rec_chain *c, const char *origin)
 {
 	memset(c, 0, sizeof(*c));

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "proto/ed25519.h"
+#include "proto/keyfile.h"
 
 #define REC_VERSION    1
 #define REC_HASH_LEN   32
@@ -51,6 +52,39 @@ void rec_release(struct rec *r);
 
 /* Checks the record's signature with the origin's public key: TIP_OK or TIP_EVERIFY. */
 int rec_verify(const struct rec *r, const struct ed25519_pub *pub);
+
+/*
+ * The keys one origin signs with: its current key and the retired ones still trusted, told apart by
+ * key id (docs/key-ceremony.md). The verifiers are borrowed. A key removed from the ring (revoked)
+ * no longer verifies anything.
+ */
+#define REC_KEYS_MAX 8
+struct rec_keyring {
+	size_t n;
+	const struct ed25519_pub *pub[REC_KEYS_MAX];
+	uint8_t id[REC_KEYS_MAX][REC_KEY_ID_LEN];
+};
+
+/* Adds a key. TIP_OK; TIP_EFULL past REC_KEYS_MAX; TIP_EINVAL when a key of that id is in the ring. */
+int rec_keyring_add(struct rec_keyring *kr, const struct ed25519_pub *pub, const uint8_t id[REC_KEY_ID_LEN]);
+
+/* The ring's key of that id, or NULL (unknown, or revoked). */
+const struct ed25519_pub *rec_keyring_find(const struct rec_keyring *kr, const uint8_t id[REC_KEY_ID_LEN]);
+
+/*
+ * Adds the verifier key files named in list (blank-separated paths, key_read_list) to kr; their
+ * verifier objects are appended to pubs[*n .. cap) (*n counts them; free each with ed25519_pub_free,
+ * also after a failure). TIP_OK; key_read_list's errors with the path in bad; TIP_EFULL past the
+ * ring's or pubs' room; TIP_EINVAL for a key id already in the ring; TIP_ENOMEM.
+ */
+int rec_keyring_load(struct rec_keyring *kr, const char *list, struct ed25519_pub **pubs, size_t cap,
+                     size_t *n, char bad[KEY_PATH_MAX]);
+
+/*
+ * Checks the record's signature with the ring's key of the record's key id: TIP_OK; TIP_ENOTFOUND
+ * when no key of the ring has that id (unknown, or revoked); TIP_EVERIFY when the signature fails.
+ */
+int rec_verify_ring(const struct rec *r, const struct rec_keyring *kr);
 
 /* SHA-256 of a record's exact bytes: what the next record carries as prev_hash. */
 void rec_hash(const uint8_t *buf, size_t len, uint8_t out[REC_HASH_LEN]);

@@ -60,8 +60,9 @@ static double run_ingest(struct tcm *f, const struct taxonomy *tax, double *comp
 	ic.batch = 500;
 	ic.threads = 2;
 	ic.max_record = 32 << 20;
-	memcpy(ic.seal_sk, f->seal_key.secret, HPKE_KEY_LEN);
-	memcpy(ic.seal_key_id, f->seal_key.id, 4);
+	memcpy(ic.seal_sk[0], f->seal_key.secret, HPKE_KEY_LEN);
+	memcpy(ic.seal_key_id[0], f->seal_key.id, 4);
+	ic.n_seal_keys = 1;
 	memcpy(ic.index_key, f->index_key.secret, MATCH_KEY_LEN);
 	must((in = ingest_new(&ic)) != NULL, "ingest_new");
 	t0 = now_s();

@@ -230,6 +230,78 @@ static void test_postgres_restart(void **state)
 	free(log);
 }
 
+/* Writes k's verifier to f.dir/origins/<file>. */
+static void write_origin_pub(const char *file, const struct key *k)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/origins/%s", f.dir, file);
+	assert_int_equal(key_write_public(path, k), TIP_OK);
+}
+
+/*
+ * Rotation (docs/key-ceremony.md): the origin's signing key and the sealing key replaced while records
+ * under the old keys still wait in the inbox; with the old verifier beside the new one and the old
+ * sealing key in retired_seal_keys, both generations are ingested. Then the old verifier is removed
+ * (revoked): a record it signed is quarantined with a reason naming the key id, and ingest goes on.
+ */
+static void test_key_rotation(void **state)
+{
+	(void)state;
+	long long start = tpg_value(owner, "SELECT max(next_seq) FROM ingest_cursors");
+	long long reports = tpg_value(owner, "SELECT count(*) FROM reports");
+	struct key old_sign = f.origin_key, old_seal = f.seal_key;
+	char path[512], retired[512];
+	uint8_t *recs[2];
+	size_t lens[2];
+
+	tcm_add_reports(&f, 5); /* under the old keys, not yet ingested */
+	assert_int_equal(key_generate(KEY_ED25519, TCM_ORIGIN, &f.origin_key), TIP_OK);
+	assert_int_equal(key_generate(KEY_X25519, "internal-seal", &f.seal_key), TIP_OK);
+	write_origin_pub(TCM_ORIGIN "-2.pub", &f.origin_key);
+	snprintf(path, sizeof(path), "%s/keys/seal.key", f.dir);
+	snprintf(retired, sizeof(retired), "%s/keys/seal-1.key", f.dir);
+	assert_int_equal(rename(path, retired), 0);
+	assert_int_equal(key_write_private(path, &f.seal_key), TIP_OK);
+	FILE *conf = fopen(f.conf, "a");
+	assert_non_null(conf);
+	fprintf(conf, "retired_seal_keys %s\n", retired);
+	fclose(conf);
+	tcm_add_reports(&f, 5); /* under the new keys */
+	start_daemon();
+	wait_cursor(start + 10);
+	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM reports"), reports + 10);
+	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM quarantine"), 6);
+	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
+
+	/* Revoked: the old verifier removed; a record it signs is refused, the next one arrives. */
+	snprintf(path, sizeof(path), "%s/origins/%s.pub", f.dir, TCM_ORIGIN);
+	assert_int_equal(unlink(path), 0);
+	struct key new_sign = f.origin_key;
+	f.origin_key = old_sign;
+	tcm_record(&f, NULL, 0, &recs[0], &lens[0]);
+	f.origin_key = new_sign;
+	tcm_record(&f, NULL, 0, &recs[1], &lens[1]);
+	tcm_append(&f, recs, lens, 2);
+	start_daemon();
+	wait_cursor(start + 12);
+	assert_int_equal(tpg_value(owner, "SELECT count(*) FROM reports"), reports + 11);
+	char sql[256], id[9];
+	snprintf(id, sizeof(id), "%02x%02x%02x%02x", old_sign.id[0], old_sign.id[1], old_sign.id[2],
+	         old_sign.id[3]);
+	snprintf(
+	        sql, sizeof(sql),
+	        "SELECT count(*) FROM quarantine WHERE reason = 'signature' AND seq = %lld AND detail = 'key "
+	        "id %s is none of the origin''s keys (unknown or revoked)'",
+	        start + 10, id);
+	assert_int_equal(tpg_value(owner, sql), 1);
+	assert_int_equal(tdaemon_stop(&d, SIGTERM), 0);
+	key_wipe(&old_sign);
+	key_wipe(&old_seal);
+	free(recs[0]);
+	free(recs[1]);
+}
+
 /* The settings table in docs/operations.md is the one `casemgrd -s` prints. */
 static void test_settings_documented(void **state)
 {
@@ -252,9 +324,8 @@ static void test_settings_documented(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_end_to_end),
-	        cmocka_unit_test(test_quarantine),
-	        cmocka_unit_test(test_postgres_restart),
+	        cmocka_unit_test(test_end_to_end),          cmocka_unit_test(test_quarantine),
+	        cmocka_unit_test(test_postgres_restart),    cmocka_unit_test(test_key_rotation),
 	        cmocka_unit_test(test_settings_documented),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

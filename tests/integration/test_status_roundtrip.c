@@ -432,7 +432,8 @@ static void test_reconcile_by_content(void **state)
 	assert_non_null(k);
 	assert_non_null(sp = spool_open(spool_dir, &o, NULL, NULL, &err));
 	struct ed25519_pub *pub = ed25519_pub_new(status_key.pub);
-	assert_int_equal(status_out_resume(sp, spool_dir, "internal", pub, status_key.id, &chain), TIP_OK);
+	assert_int_equal(status_out_resume(sp, spool_dir, "internal", pub, status_key.id, NULL, &chain),
+	                 TIP_OK);
 	ed25519_pub_free(pub);
 	assert_int_equal(chain.next_seq, 16);
 	memset(&b, 0, sizeof(b));

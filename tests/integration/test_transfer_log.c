@@ -31,7 +31,7 @@
 #define RECORDS 600
 
 static char *dir;
-static struct key origin, log_key, stranger;
+static struct key origin, log_key, stranger, rotated;
 
 /* Runs diode-audit with args (a shell-quoted string); its output in out. Returns the exit status. */
 static int audit(char *out, size_t cap, const char *fmt, ...)
@@ -63,21 +63,24 @@ static int verify(const char *copy, char *out, size_t cap)
 	             dir, copy, dir, copy, dir, copy, dir);
 }
 
-static void write_keys_file(void)
+/* The audit's keys file; from the first file on (1: without intake-a's first key), rotated's key last when
+ * it has one. */
+static void write_keys_file(size_t from)
 {
 	static const char *const files[] = {"keys/intake-a.pub", "keys/diode-log.pub", "cosign.key",
-	                                    "event.key"};
+	                                    "event.key", "keys/intake-a-2.pub"};
 	char path[600], line[KEY_LINE_MAX + 2];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/audit.keys", dir);
 	assert_non_null(f = fopen(path, "w"));
 	fprintf(f, "# verifier keys for the audit\n");
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+	for (size_t i = from; i < sizeof(files) / sizeof(files[0]) - !rotated.name[0]; i++) {
 		struct key k;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		assert_int_equal(i < 2 ? key_read_public(path, &k) : key_read_private(path, &k), TIP_OK);
+		assert_int_equal(i < 2 || i == 4 ? key_read_public(path, &k) : key_read_private(path, &k),
+		                 TIP_OK);
 		assert_int_equal(key_format_public(&k, line, sizeof(line)), TIP_OK);
 		fprintf(f, "%s\n", line);
 	}
@@ -282,7 +285,9 @@ static void truncate_tail(struct recs *r)
  * key that is not the origin's), both daemons running until the audit of a live copy exits want
  * with until in its report; then both are stopped.
  */
-static void run_pair(int bad_seq, int want, const char *until)
+/* bad_seq: a record signed by another key there; rotate_at: intake-a's key rotated there (the new
+ * verifier beside the old in the receiver's origin keys). -1: neither. */
+static void run_pair(int bad_seq, int rotate_at, int want, const char *until)
 {
 	char path[700], conf_send[600], conf_recv[600], log[600], out[65536];
 	struct tdaemon recv_d, send_d;
@@ -295,14 +300,22 @@ static void run_pair(int bad_seq, int want, const char *until)
 	                 TIP_OK); /* the log's name, not its key */
 	snprintf(path, sizeof(path), "%s/log.key", dir);
 	assert_int_equal(key_read_private(path, &log_key), TIP_OK);
-	write_keys_file();
+	memset(&rotated, 0, sizeof(rotated));
 	rec_chain_init(&chain, "intake-a");
 	snprintf(path, sizeof(path), "%s/outbox", dir);
 	if (bad_seq >= 0) {
 		tu_fill_spool(path, &origin, &chain, bad_seq, 3000);
 		tu_fill_spool(path, &stranger, &chain, 1, 3000);
 	}
+	if (rotate_at >= 0) {
+		tu_fill_spool(path, &origin, &chain, rotate_at, 3000);
+		assert_int_equal(key_generate(KEY_ED25519, "intake-a", &rotated), TIP_OK);
+		snprintf(log, sizeof(log), "%s/keys/intake-a-2.pub", dir);
+		assert_int_equal(key_write_public(log, &rotated), TIP_OK);
+		tu_fill_spool(path, &rotated, &chain, RECORDS - (int)chain.next_seq, 3000);
+	}
 	tu_fill_spool(path, &origin, &chain, RECORDS - (int)chain.next_seq, 3000);
+	write_keys_file(0);
 
 	tu_diode_recv_conf(conf_recv, dir, "127.0.0.1", port,
 	                   "checkpoint_records 10\ncheckpoint_interval 200ms\ngap_timeout 500ms\n");
@@ -335,7 +348,7 @@ static void test_undelivered_explained(void **state)
 	char out[65536];
 	(void)state;
 
-	run_pair(300, 0, "in a gap the receiver alerted");
+	run_pair(300, -1, 0, "in a gap the receiver alerted");
 	copy_logs("stopped");
 	assert_int_equal(verify("stopped", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "undelivered 300..300: rejected by the receiver: key"));
@@ -359,7 +372,7 @@ static void test_signer_refuses_after_restart(void **state)
 	int status = -1;
 	(void)state;
 
-	run_pair(-1, 0, "cosigned size 600");
+	run_pair(-1, -1, 0, "cosigned size 600");
 	snprintf(conf, sizeof(conf), "%s/send.conf", dir);
 	snprintf(log, sizeof(log), "%s/send-again.log", dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s/send-log/trees/intake-a", dir);
@@ -394,7 +407,7 @@ static void test_transfer_log(void **state)
 	char path[700], out[65536];
 	(void)state;
 
-	run_pair(-1, 0, "cosigned size 600");
+	run_pair(-1, -1, 0, "cosigned size 600");
 
 	/* Stopped logs are clean too, in text and JSON. */
 	copy_logs("intact");
@@ -528,11 +541,32 @@ static void test_transfer_log(void **state)
 	free(dir);
 }
 
+/*
+ * An intake's key rotated half-way: the receiver holds both verifiers and delivers every record; the
+ * audit verifies the old records with the retired key and the new ones with the new key, and without
+ * the retired key it names every old record.
+ */
+static void test_rotated_key(void **state)
+{
+	char out[65536];
+	(void)state;
+
+	run_pair(-1, 250, 0, "cosigned size 600");
+	copy_logs("rotated");
+	assert_int_equal(verify("rotated", out, sizeof(out)), 0);
+	write_keys_file(1);
+	assert_int_equal(verify("rotated", out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "carries another key id"));
+	key_wipe(&rotated);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_transfer_log),
-	                                   cmocka_unit_test(test_undelivered_explained),
-	                                   cmocka_unit_test(test_signer_refuses_after_restart)};
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_transfer_log), cmocka_unit_test(test_undelivered_explained),
+	        cmocka_unit_test(test_signer_refuses_after_restart), cmocka_unit_test(test_rotated_key)};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,10 +55,10 @@ static void make_origins(struct source *a, struct source *b, struct deliver_orig
 {
 	make_source(a, "intake-a", "a");
 	make_source(b, "intake-b", "b");
-	origins[0] = (struct deliver_origin){"intake-a", a->pk, {0}};
-	origins[1] = (struct deliver_origin){"intake-b", b->pk, {0}};
-	memcpy(origins[0].key_id, a->key.id, 4);
-	memcpy(origins[1].key_id, b->key.id, 4);
+	origins[0] = (struct deliver_origin){.name = "intake-a"};
+	origins[1] = (struct deliver_origin){.name = "intake-b"};
+	assert_int_equal(rec_keyring_add(&origins[0].keys, a->pk, a->key.id), TIP_OK);
+	assert_int_equal(rec_keyring_add(&origins[1].keys, b->pk, b->key.id), TIP_OK);
 }
 
 /* A record signed with a's key at seq but with another history than a's chain: quarantined as a fork. */

@@ -7,6 +7,7 @@
 #include "common/encoding.h"
 #include "common/err.h"
 #include "proto/ed25519.h"
+#include "proto/record.h"
 #include "testutil.h"
 
 #include <openssl/evp.h>
@@ -780,12 +781,74 @@ static void test_tipkey_binary(void **state)
 	free(dir);
 }
 
+/* A list of key files (a retired-keys setting): read in order; a repeated key, a key of another type, a
+ * missing file or too many refused with the path named; an empty list gives no key. Then a key ring built
+ * from it picks a record's key by its id. */
+static void test_key_list(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp(), list[1024], bad[KEY_PATH_MAX];
+	struct key k[3], got[4], seal;
+	size_t n = 9;
+
+	for (int i = 0; i < 3; i++) {
+		char name[32], *p;
+
+		snprintf(name, sizeof(name), "k%d.pub", i);
+		p = join(dir, name);
+		assert_int_equal(key_generate(KEY_ED25519, "intake-1", &k[i]), TIP_OK);
+		assert_int_equal(key_write_public(p, &k[i]), TIP_OK);
+		free(p);
+	}
+	assert_int_equal(key_generate(KEY_X25519, "seal", &seal), TIP_OK);
+	char *sp = join(dir, "seal.pub");
+	assert_int_equal(key_write_public(sp, &seal), TIP_OK);
+
+	assert_int_equal(key_read_list("  ", 0, KEY_ED25519, got, 4, &n, bad), TIP_OK);
+	assert_int_equal(n, 0);
+	snprintf(list, sizeof(list), " %s/k0.pub\t%s/k2.pub ", dir, dir);
+	assert_int_equal(key_read_list(list, 0, KEY_ED25519, got, 4, &n, bad), TIP_OK);
+	assert_int_equal(n, 2);
+	assert_memory_equal(got[0].id, k[0].id, KEY_ID_LEN);
+	assert_memory_equal(got[1].id, k[2].id, KEY_ID_LEN);
+	assert_string_equal(bad, "");
+	snprintf(list, sizeof(list), "%s/k0.pub %s/k1.pub %s/k0.pub", dir, dir, dir);
+	assert_int_equal(key_read_list(list, 0, KEY_ED25519, got, 4, &n, bad), TIP_EFORMAT);
+	assert_int_equal(n, 0);
+	assert_non_null(strstr(bad, "k0.pub"));
+	snprintf(list, sizeof(list), "%s/k0.pub %s", dir, sp);
+	assert_int_equal(key_read_list(list, 0, KEY_ED25519, got, 4, &n, bad), TIP_EFORMAT);
+	assert_string_equal(bad, sp);
+	snprintf(list, sizeof(list), "%s/k0.pub %s/none.pub", dir, dir);
+	assert_int_equal(key_read_list(list, 0, KEY_ED25519, got, 4, &n, bad), TIP_ENOTFOUND);
+	snprintf(list, sizeof(list), "%s/k0.pub %s/k1.pub %s/k2.pub", dir, dir, dir);
+	assert_int_equal(key_read_list(list, 0, KEY_ED25519, got, 2, &n, bad), TIP_EFULL);
+	/* A private key list checks the file's mode like any private read. */
+	assert_int_equal(key_read_list(list, 1, KEY_ED25519, got, 4, &n, bad), TIP_EINVAL);
+
+	/* The ring: the right key by id, none for an unknown id; a key id twice refused. */
+	struct rec_keyring ring = {0};
+	struct ed25519_pub *pubs[REC_KEYS_MAX];
+	size_t np = 0;
+	snprintf(list, sizeof(list), "%s/k0.pub %s/k1.pub", dir, dir);
+	assert_int_equal(rec_keyring_load(&ring, list, pubs, REC_KEYS_MAX, &np, bad), TIP_OK);
+	assert_int_equal(ring.n, 2);
+	assert_ptr_equal(rec_keyring_find(&ring, k[1].id), pubs[1]);
+	assert_null(rec_keyring_find(&ring, k[2].id));
+	assert_int_equal(rec_keyring_add(&ring, pubs[0], k[0].id), TIP_EINVAL);
+	for (size_t i = 0; i < np; i++)
+		ed25519_pub_free(pubs[i]);
+	free(sp);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_roundtrip_all_types), cmocka_unit_test(test_signed_note_vectors),
 	        cmocka_unit_test(test_reject_malformed),    cmocka_unit_test(test_files),
-	        cmocka_unit_test(test_tipkey_binary),
+	        cmocka_unit_test(test_tipkey_binary),       cmocka_unit_test(test_key_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,7 +52,8 @@ struct keys {
 	struct ed25519_pub *p;
 };
 
-static struct outbox *open_outbox(const char *dir, struct keys *ks, size_t max_record)
+static struct outbox *open_outbox_retired(const char *dir, struct keys *ks, size_t max_record,
+                                          const struct rec_keyring *retired, int *err)
 {
 	struct outbox_conf c = {
 	        .spool_dir = dir,
@@ -65,17 +66,38 @@ static struct outbox *open_outbox(const char *dir, struct keys *ks, size_t max_r
 	        .max_pending = 100,
 	        .seal_threads = 3,
 	        .max_record = max_record,
+	        .retired = retired,
 	};
-	int err;
-	struct outbox *o;
 
 	memcpy(c.sign_key_id, ks->sign.id, 4);
 	memcpy(c.seal_pub, ks->seal.pub, HPKE_KEY_LEN);
 	memcpy(c.seal_key_id, ks->seal.id, 4);
-	o = outbox_new(base, &c, &err);
+	return outbox_new(base, &c, err);
+}
+
+static struct outbox *open_outbox(const char *dir, struct keys *ks, size_t max_record)
+{
+	int err;
+	struct outbox *o = open_outbox_retired(dir, ks, max_record, NULL, &err);
+
 	if (!o)
 		fail_msg("outbox_new: %s", tip_strerror(err));
 	return o;
+}
+
+static void keys_make(struct keys *ks)
+{
+	assert_int_equal(key_generate(KEY_ED25519, "intake-u", &ks->sign), TIP_OK);
+	assert_int_equal(key_generate(KEY_X25519, "seal", &ks->seal), TIP_OK);
+	ks->k = ed25519_key_new(ks->sign.secret);
+	ks->p = ed25519_pub_new(ks->sign.pub);
+}
+
+static void keys_free(struct keys *ks)
+{
+	ed25519_key_free(ks->k);
+	ed25519_pub_free(ks->p);
+	key_wipe(&ks->sign);
 }
 
 static void test_pipeline(void **state)
@@ -88,10 +110,7 @@ static void test_pipeline(void **state)
 	struct outbox *o;
 
 	base = event_base_new();
-	assert_int_equal(key_generate(KEY_ED25519, "intake-u", &ks.sign), TIP_OK);
-	assert_int_equal(key_generate(KEY_X25519, "seal", &ks.seal), TIP_OK);
-	ks.k = ed25519_key_new(ks.sign.secret);
-	ks.p = ed25519_pub_new(ks.sign.pub);
+	keys_make(&ks);
 	tu_report_init(&small);
 	tu_report_init(&big);
 	memset(huge, 'x', sizeof(huge) - 1);
@@ -171,8 +190,65 @@ static void test_pipeline(void **state)
 	assert_null(outbox_new(base, &c, &err));
 	assert_int_equal(err, TIP_ECORRUPT);
 
-	ed25519_key_free(ks.k);
-	ed25519_pub_free(ks.p);
+	keys_free(&ks);
+	event_base_free(base);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/*
+ * A rotated signing key: the spool's last record is signed with the old key, so the outbox opens
+ * only when the old key is among the retired keys; new records then carry the new key.
+ */
+static void test_rotation(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	struct keys old, cur;
+	struct tu_report rep;
+	struct rec_keyring retired = {0};
+	struct outbox *o;
+	int err;
+
+	base = event_base_new();
+	keys_make(&old);
+	keys_make(&cur);
+	cur.seal = old.seal;
+	tu_report_init(&rep);
+	o = open_outbox(dir, &old, 4096);
+	n_done = 0;
+	assert_int_equal(outbox_submit(o, &rep.r, on_done, (void *)(uintptr_t)0), TIP_OK);
+	assert_int_equal(outbox_submit(o, &rep.r, on_done, (void *)(uintptr_t)1), TIP_OK);
+	wait_for(2);
+	outbox_free(o);
+
+	assert_null(open_outbox_retired(dir, &cur, 4096, NULL, &err));
+	assert_int_equal(err, TIP_ECORRUPT);
+	assert_int_equal(rec_keyring_add(&retired, old.p, old.sign.id), TIP_OK);
+	assert_non_null(o = open_outbox_retired(dir, &cur, 4096, &retired, &err));
+	n_done = 0;
+	assert_int_equal(outbox_submit(o, &rep.r, on_done, (void *)(uintptr_t)0), TIP_OK);
+	wait_for(1);
+	assert_int_equal(results[0].rc, TIP_OK);
+	assert_int_equal(results[0].seq, 2);
+	outbox_free(o);
+
+	struct spool_fault fault;
+	struct spool_reader *rd = spool_reader_open(dir, "check", NULL, &fault, &err);
+	const uint8_t *buf;
+	size_t len;
+	struct rec rec;
+
+	assert_non_null(rd);
+	assert_int_equal(spool_reader_seek(rd, 2), TIP_OK);
+	assert_int_equal(spool_reader_next(rd, &buf, &len, NULL, NULL), 1);
+	assert_int_equal(rec_decode(buf, len, 4096, &rec), TIP_OK);
+	assert_memory_equal(rec.key_id, cur.sign.id, 4);
+	assert_int_equal(rec_verify(&rec, cur.p), TIP_OK);
+	rec_release(&rec);
+	spool_reader_close(rd);
+	keys_free(&old);
+	keys_free(&cur);
 	event_base_free(base);
 	tu_rmtree(dir);
 	free(dir);
@@ -182,6 +258,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_pipeline),
+	        cmocka_unit_test(test_rotation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

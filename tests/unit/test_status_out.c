@@ -108,7 +108,7 @@ static void test_append_resume(void **state)
 	memcpy(signer.key_id, key.id, REC_KEY_ID_LEN);
 	snprintf(path, sizeof(path), "%s/status", dir);
 	assert_non_null(s = spool_open(path, &o, NULL, NULL, &err));
-	assert_int_equal(status_out_resume(s, path, "internal", pub, key.id, &chain), TIP_OK);
+	assert_int_equal(status_out_resume(s, path, "internal", pub, key.id, NULL, &chain), TIP_OK);
 	assert_int_equal(chain.next_seq, 0);
 	for (uint64_t i = 0; i < 2; i++) {
 		assert_int_equal(
@@ -134,7 +134,7 @@ static void test_append_resume(void **state)
 
 	/* Reopened: the writer continues after its last record. */
 	assert_non_null(s = spool_open(path, &o, NULL, NULL, &err));
-	assert_int_equal(status_out_resume(s, path, "internal", pub, key.id, &chain), TIP_OK);
+	assert_int_equal(status_out_resume(s, path, "internal", pub, key.id, NULL, &chain), TIP_OK);
 	assert_memory_equal(&chain, &saved, sizeof(chain));
 	assert_int_equal(status_out_append(s, &chain, &signer, tax, &b[2], 1800000000002, &seq), TIP_OK);
 	assert_int_equal(seq, 2);
@@ -148,8 +148,15 @@ static void test_append_resume(void **state)
 	assert_int_equal(key_generate(KEY_ED25519, "internal", &other), TIP_OK);
 	assert_non_null(other_pub = ed25519_pub_new(other.pub));
 	assert_non_null(s = spool_open(path, &o, NULL, NULL, &err));
-	assert_int_equal(status_out_resume(s, path, "internal-b", pub, key.id, &chain), TIP_ECORRUPT);
-	assert_int_equal(status_out_resume(s, path, "internal", other_pub, other.id, &chain), TIP_ECORRUPT);
+	assert_int_equal(status_out_resume(s, path, "internal-b", pub, key.id, NULL, &chain), TIP_ECORRUPT);
+	assert_int_equal(status_out_resume(s, path, "internal", other_pub, other.id, NULL, &chain),
+	                 TIP_ECORRUPT);
+	/* A rotated bulletin key: with the old one among the retired keys, the chain goes on. */
+	struct rec_keyring retired = {0};
+	assert_int_equal(rec_keyring_add(&retired, pub, key.id), TIP_OK);
+	assert_int_equal(status_out_resume(s, path, "internal", other_pub, other.id, &retired, &chain),
+	                 TIP_OK);
+	assert_int_equal(chain.next_seq, 3);
 	assert_int_equal(spool_close(s), TIP_OK);
 	ed25519_pub_free(other_pub);
 	key_wipe(&other);
