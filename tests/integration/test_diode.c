@@ -148,7 +148,9 @@ static void test_diode_end_to_end(void **state)
 	produce(0, &chain[0], 300, &origin_key[0]);
 	produce(1, &chain[1], 200, &origin_key[1]);
 
-	tu_diode_recv_conf(conf_recv, dir, "127.0.0.1", recv_port, "block_age 500ms\ngap_timeout 1s\n");
+	/* Pruning every 200 ms runs the retention pass under the sandbox while records flow. */
+	tu_diode_recv_conf(conf_recv, dir, "127.0.0.1", recv_port,
+	                   "block_age 500ms\ngap_timeout 1s\nprune_interval 200ms\n");
 	snprintf(spools, sizeof(spools), "intake-a=%s/outbox-intake-a intake-b=%s/outbox-intake-b", dir, dir);
 	tu_diode_send_conf(conf_send, dir, relay_port, spools,
 	                   "replay 1s 3s\nrate_mbit 200\nheartbeat 200ms\n");
