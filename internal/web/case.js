@@ -336,12 +336,13 @@ function render() {
 const note = { key: 'note', type: 'textarea', text: 'arg.note' };
 const RESULTS = ['substantiated', 'partially_substantiated', 'not_substantiated', 'referred', 'insufficient_information'];
 
-// Units a case may go to, of the given kinds: of its province unless the national office handles it (the
+// Units a case may go to, of the given kinds and not disabled: of its province unless the national office handles it (the
 // database decides in the end; this only keeps the list short).
 function unitChoices(kinds, anyProvince) {
   const national = [...units.values()].find((u) => u.kind === 'national');
   const wide = anyProvince || (national && wf.handling_unit === national.id);
-  return [...units.values()].filter((u) => kinds.includes(u.kind) && (wide || u.province === kase.province))
+  return [...units.values()]
+    .filter((u) => kinds.includes(u.kind) && !u.disabled && (wide || u.province === kase.province))
     .map((u) => [String(u.id), u.name]);
 }
 

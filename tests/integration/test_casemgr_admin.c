@@ -467,6 +467,11 @@ static void test_units(void **state)
 	snprintf(body, sizeof(body), "{\"username\": \"late\", \"role\": \"unit_officer\", \"unit\": %lld}",
 	         unit);
 	json_decref(as("adm", "POST", "user_create", body, 400, "unit"));
+	/* Nor does it take a case (migration 16). */
+	tstaff_op(t.d.port, tstaff_as(&t, "nat"), "POST", 1, "accept", "{}", 200, NULL, NULL);
+	tstaff_op(t.d.port, tstaff_as(&t, "nat"), "POST", 1, "distribute", "{}", 200, NULL, NULL);
+	snprintf(body, sizeof(body), "{\"unit\": %lld, \"review_unit\": 5}", unit);
+	tstaff_op(t.d.port, tstaff_as(&t, "nat"), "POST", 1, "assign", body, 409, "unit", NULL);
 	doc = as("adm", "GET", "units", NULL, 200, NULL);
 	assert_true(json_is_true(json_object_get(
 	        json_array_get(json_object_get(doc, "units"), (size_t)unit - 1), "disabled")));
