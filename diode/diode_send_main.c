@@ -129,8 +129,11 @@ static int add_source(struct sender *s, const char *origin, const char *dir)
 		log_err("spools: %s is not an origin name, or there are more than %d", origin, MAX_SOURCES);
 		return -1;
 	}
+	if ((size_t)snprintf(src->dir, sizeof(src->dir), "%s", dir) >= sizeof(src->dir)) {
+		log_err("spools: %s: the path is longer than %zu bytes", dir, sizeof(src->dir) - 1);
+		return -1;
+	}
 	snprintf(src->origin, sizeof(src->origin), "%s", origin);
-	snprintf(src->dir, sizeof(src->dir), "%s", dir);
 	s->n_sources++;
 	return 0;
 }
