@@ -30,6 +30,7 @@
 #define LOCK_FILE         "lock"
 #define READ_CHUNK        ((size_t)256 * 1024)
 #define MAX_SEGMENTS      ((size_t)1 << 24)
+#define MAX_FIRST_INDEX   (UINT64_MAX / 2) /* no spool gets near; a segment named above is damage */
 #define MIN_SEGMENT_BYTES 64
 #define MAX_SEGMENT_BYTES ((size_t)1 << 40)
 #define MAX_RECORD_LIMIT  ((size_t)1 << 30)
@@ -897,6 +898,12 @@ struct spool *spool_open(const char *dir, const struct spool_opts *o, struct spo
 		if (!head_ok) {
 			/* Without it a damaged durable frame would look like a torn tail and be cut. */
 			fault_set(fault, HEAD_FILE, 0, SPOOL_NO_INDEX);
+			rc = TIP_ECORRUPT;
+			goto out;
+		}
+		/* Else a reset last segment would move the count there, and appends would wrap it. */
+		if (segs[nseg - 1] > MAX_FIRST_INDEX) {
+			fault_seg(fault, segs[nseg - 1], 0, segs[nseg - 1]);
 			rc = TIP_ECORRUPT;
 			goto out;
 		}

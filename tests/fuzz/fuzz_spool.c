@@ -1,0 +1,199 @@
+/*
+ * A spool directory made from hostile bytes, read and recovered through the spool API. Input byte
+ * 0: bit 0 writes a head file (valid CRC) claiming byte 1 records, bit 1 cuts the rest in two
+ * segment files at 4 * byte 2 (the second named by the first index its header claims), else the
+ * rest is segment 0. Then:
+ *   a reader reads everything it can, seeking past each bad record (at most a few times): every
+ *   answer is documented, a fault names a file, the position never moves on an error;
+ *   the writer opens the spool (recovery): it refuses only with a fault, or else appends one
+ *   record, and a fresh reader then reads every record below the new head, the last one being
+ *   the record just appended, without an error but for those read_all() allows.
+ * The files live in a directory under /dev/shm when there is one (no disk I/O), else under TMPDIR.
+ */
+#include "fuzz.h"
+#include "testutil.h"
+
+#include "common/err.h"
+#include "diode/crc32c.h"
+#include "diode/spool.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_RECORD 4096
+#define MAX_READS  256
+
+static char *dir;
+
+static void remove_dir(void)
+{
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void put_file(const char *name, const uint8_t *data, size_t len)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!(f = fopen(path, "wb")) || (len && fwrite(data, 1, len, f) != len) || fclose(f) != 0)
+		abort();
+	chmod(path, 0600);
+}
+
+static void put_segment(const uint8_t *data, size_t len, uint64_t first)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "%020" PRIu64 ".seg", first);
+	put_file(name, data, len);
+}
+
+static void fault_ok(int rc, const struct spool_fault *f)
+{
+	if ((rc == TIP_ECORRUPT || rc == TIP_EVERSION || rc == TIP_EOVERSIZE || rc == TIP_ENOTFOUND) &&
+	    (!f->file[0] || strnlen(f->file, sizeof(f->file)) == sizeof(f->file)))
+		abort();
+}
+
+/*
+ * Reads everything a reader can; returns the records passed (read, or bad and skipped). In a spool
+ * just recovered (clean) only segments before the last one found may hold damage (recovery checks
+ * their headers, not their frames; readers check every frame), and any segment a whole record
+ * longer than max_record.
+ */
+static uint64_t read_all(const struct spool_opts *o, int clean, uint64_t last_first, uint64_t *last_len,
+                         const uint8_t **last)
+{
+	struct spool_fault fault;
+	struct spool_reader *r;
+	uint64_t n = 0;
+	int err, rc, skips = 0;
+
+	memset(&fault, 0, sizeof(fault));
+	if (!(r = spool_reader_open(dir, "fuzz", o, &fault, &err))) {
+		if (clean || (err != TIP_ECORRUPT && err != TIP_EIO))
+			abort();
+		return 0;
+	}
+	for (int i = 0; i < MAX_READS; i++) {
+		const uint8_t *rec;
+		size_t len;
+		uint64_t index, at = spool_reader_position(r);
+
+		memset(&fault, 0, sizeof(fault));
+		rc = spool_reader_next(r, &rec, &len, &index, &fault);
+		if (rc == 0)
+			break;
+		if (rc == 1) {
+			if (index != at || len > o->max_record || spool_reader_position(r) != at + 1)
+				abort();
+			n++;
+			if (last) {
+				*last = rec;
+				*last_len = len;
+			}
+			continue;
+		}
+		if ((clean && rc != TIP_EOVERSIZE &&
+		     (fault.index == SPOOL_NO_INDEX || fault.index >= last_first)) ||
+		    spool_reader_position(r) != at)
+			abort();
+		if (rc != TIP_ECORRUPT && rc != TIP_EVERSION && rc != TIP_EOVERSIZE && rc != TIP_ENOTFOUND &&
+		    rc != TIP_EIO)
+			abort();
+		fault_ok(rc, &fault);
+		if ((!clean && ++skips > 3) || spool_reader_seek(r, at + 1) != TIP_OK)
+			break;
+		n += clean;
+	}
+	if (last && *last) {
+		/* The record points into the reader: keep a copy past its close. */
+		static uint8_t copy[MAX_RECORD];
+
+		memcpy(copy, *last, *last_len);
+		*last = copy;
+	}
+	spool_reader_close(r);
+	return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const uint8_t mark[] = "appended after recovery";
+	struct spool_opts o = {.segment_bytes = 256, .max_record = MAX_RECORD};
+	struct spool_recovery rec;
+	struct spool_fault fault;
+	struct spool *s;
+	const uint8_t *last = NULL;
+	uint64_t last_len = 0, n, index, last_first = 0;
+	int err;
+
+	if (size < 3)
+		return 0;
+	if (!dir) {
+		const char *tmp = getenv("TMPDIR");
+
+		if (access("/dev/shm", W_OK) == 0)
+			setenv("TMPDIR", "/dev/shm", 1);
+		dir = tu_mkdtemp();
+		if (tmp)
+			setenv("TMPDIR", tmp, 1);
+		else
+			unsetenv("TMPDIR");
+		atexit(remove_dir);
+	}
+	tu_rmtree(dir);
+	if (mkdir(dir, 0700) != 0)
+		abort();
+	if (data[0] & 1) {
+		uint8_t head[12] = {data[1]};
+		uint32_t crc = crc32c(head, 8);
+
+		for (int i = 0; i < 4; i++)
+			head[8 + i] = (uint8_t)(crc >> (8 * i));
+		put_file("head", head, sizeof(head));
+	}
+	{
+		const uint8_t *seg = data + 3;
+		size_t len = size - 3, cut = (size_t)data[2] * 4;
+
+		if ((data[0] & 2) && cut < len) {
+			uint64_t first = 0;
+
+			put_segment(seg, cut, 0);
+			if (len - cut >= 16)
+				for (int i = 0; i < 8; i++)
+					first |= (uint64_t)seg[cut + 8 + i] << (8 * i);
+			put_segment(seg + cut, len - cut, first);
+			last_first = first;
+		} else {
+			put_segment(seg, len, 0);
+		}
+	}
+
+	read_all(&o, 0, 0, NULL, NULL);
+
+	memset(&fault, 0, sizeof(fault));
+	if (!(s = spool_open(dir, &o, &rec, &fault, &err))) {
+		if (err != TIP_ECORRUPT && err != TIP_EVERSION && err != TIP_EIO && err != TIP_ENOMEM)
+			abort();
+		fault_ok(err, &fault);
+		return 0;
+	}
+	if (spool_count(s) != rec.count || spool_durable(s) != rec.count ||
+	    spool_append(s, mark, sizeof(mark), &index) != TIP_OK || index != rec.count ||
+	    spool_close(s) != TIP_OK)
+		abort();
+	n = read_all(&o, 1, last_first, &last_len, &last);
+	if (rec.count < MAX_READS &&
+	    (n != rec.count + 1 || last_len != sizeof(mark) || memcmp(last, mark, sizeof(mark)) != 0))
+		abort();
+	return 0;
+}
