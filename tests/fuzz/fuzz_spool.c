@@ -8,7 +8,7 @@
  *   the writer opens the spool (recovery): it refuses only with a fault, or else appends one
  *   record, and a fresh reader then reads every record below the new head, the last one being
  *   the record just appended, without an error but for those read_all() allows.
- * The files live in a directory under /dev/shm when there is one (no disk I/O), else under TMPDIR.
+ * The files live in memory when the system allows (tu_mkdtemp_mem).
  */
 #include "fuzz.h"
 #include "testutil.h"
@@ -17,13 +17,11 @@
 #include "diode/crc32c.h"
 #include "diode/spool.h"
 
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define MAX_RECORD 4096
 #define MAX_READS  256
@@ -36,23 +34,12 @@ static void remove_dir(void)
 	free(dir);
 }
 
-static void put_file(const char *name, const uint8_t *data, size_t len)
-{
-	char path[4200];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (!(f = fopen(path, "wb")) || (len && fwrite(data, 1, len, f) != len) || fclose(f) != 0)
-		abort();
-	chmod(path, 0600);
-}
-
 static void put_segment(const uint8_t *data, size_t len, uint64_t first)
 {
 	char name[32];
 
 	snprintf(name, sizeof(name), "%020" PRIu64 ".seg", first);
-	put_file(name, data, len);
+	tu_write_bytes(dir, name, data, len);
 }
 
 static void fault_ok(int rc, const struct spool_fault *f)
@@ -138,15 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 3)
 		return 0;
 	if (!dir) {
-		const char *tmp = getenv("TMPDIR");
-
-		if (access("/dev/shm", W_OK) == 0)
-			setenv("TMPDIR", "/dev/shm", 1);
-		dir = tu_mkdtemp();
-		if (tmp)
-			setenv("TMPDIR", tmp, 1);
-		else
-			unsetenv("TMPDIR");
+		dir = tu_mkdtemp_mem();
 		atexit(remove_dir);
 	}
 	tu_rmtree(dir);
@@ -158,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		for (int i = 0; i < 4; i++)
 			head[8 + i] = (uint8_t)(crc >> (8 * i));
-		put_file("head", head, sizeof(head));
+		tu_write_bytes(dir, "head", head, sizeof(head));
 	}
 	{
 		const uint8_t *seg = data + 3;
