@@ -31,33 +31,14 @@
 static uint8_t key_bytes[DG_KEY_LEN];
 static struct dg_key *key;
 
-struct cursor {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take(struct cursor *c)
-{
-	uint8_t b = 0;
-
-	if (c->n) {
-		b = *c->p++;
-		c->n--;
-	}
-	return b;
-}
-
 /* Up to want (at most cap) bytes of the input into out, zero padded to cap. */
-static size_t take_bytes(struct cursor *c, uint8_t *out, size_t want, size_t cap)
+static size_t take_bytes(struct fuzz_cursor *c, uint8_t *out, size_t want, size_t cap)
 {
-	size_t n = want < c->n ? want : c->n;
+	size_t n = fuzz_avail(c, want < cap ? want : cap);
 
-	if (n > cap)
-		n = cap;
 	memcpy(out, c->p, n);
 	memset(out + n, 0, cap - n);
-	c->p += n;
-	c->n -= n;
+	fuzz_skip(c, n);
 	return n;
 }
 
@@ -85,7 +66,7 @@ static void read_heartbeat(void *arg, uint32_t session, const struct stream_hb_o
 			abort();
 }
 
-static void hostile(struct cursor *c)
+static void hostile(struct fuzz_cursor *c)
 {
 	struct link_rx_opts o = link_rx_opts_default();
 	struct link_rx_cb cb = {read_record, read_heartbeat, NULL};
@@ -102,19 +83,19 @@ static void hostile(struct cursor *c)
 	if (!(rx = link_rx_new(&o, key_bytes, &cb, &err)))
 		abort();
 	while (c->n) {
-		uint8_t op = take(c);
+		uint8_t op = fuzz_take(c);
 		struct dg_header h = {.symbol_size = S, .packet = packet++, .sent_at = now};
 		size_t len = D;
 
 		switch (op & 3) {
 		case 0: /* SYMBOL */
 			h.type = DG_SYMBOL;
-			h.block = take(c) & 15;
-			h.k = (uint8_t)(1 + (take(c) & 15));
-			h.m = (uint8_t)(take(c) & 7);
-			h.index = (uint16_t)(take(c) % (h.k + h.m));
+			h.block = fuzz_take(c) & 15;
+			h.k = (uint8_t)(1 + (fuzz_take(c) & 15));
+			h.m = (uint8_t)(fuzz_take(c) & 7);
+			h.index = (uint16_t)(fuzz_take(c) % (h.k + h.m));
 			h.session = (op >> 2) & 1;
-			take_bytes(c, payload, take(c), S);
+			take_bytes(c, payload, fuzz_take(c), S);
 			if (dg_seal(key, &h, payload, S, dg, D) != TIP_OK)
 				abort();
 			break;
@@ -122,16 +103,16 @@ static void hostile(struct cursor *c)
 			h.type = DG_HEARTBEAT;
 			h.block = packet;
 			h.session = (op >> 2) & 1;
-			len = take_bytes(c, payload, take(c), S);
+			len = take_bytes(c, payload, fuzz_take(c), S);
 			if (dg_seal(key, &h, payload, len, dg, D) != TIP_OK)
 				abort();
 			len = D;
 			break;
 		case 2: /* raw bytes, not authenticated */
-			len = take_bytes(c, dg, (size_t)take(c) * 2, sizeof(dg));
+			len = take_bytes(c, dg, (size_t)fuzz_take(c) * 2, sizeof(dg));
 			break;
 		default: /* time passes; old blocks are given up */
-			now += (uint32_t)take(c) * 10;
+			now += (uint32_t)fuzz_take(c) * 10;
 			link_rx_expire(rx, now, 500);
 			len = 0;
 			break;
@@ -180,7 +161,7 @@ struct block_seen {
 
 struct channel {
 	struct link_rx *rx;
-	struct cursor *fate;
+	struct fuzz_cursor *fate;
 	uint8_t held[D];
 	int holding;
 	struct block_seen *blocks;
@@ -216,7 +197,7 @@ static void deliver(struct channel *ch, const uint8_t *dg)
 static void send_one(struct channel *ch, const uint8_t *dg)
 {
 	if (ch->bits == 0) {
-		ch->byte = take(ch->fate);
+		ch->byte = fuzz_take(ch->fate);
 		ch->bits = 4;
 	}
 	ch->bits--;
@@ -244,36 +225,33 @@ static void pump(struct link_tx *tx, struct channel *ch)
 		send_one(ch, dg);
 }
 
-static void real(struct cursor *c)
+static void real(struct fuzz_cursor *c)
 {
 	static struct want w;
 	struct link_params p = {.datagram_size = D};
 	struct link_rx_opts o = link_rx_opts_default();
 	struct link_rx_cb cb = {check_record, NULL, &w};
 	struct channel ch = {0};
-	struct cursor fate;
+	struct fuzz_cursor fate;
 	struct link_tx *tx;
 	struct link_tx_stats ts;
 	int recoverable = 1;
 	int err;
 
-	p.k = 1 + take(c) % 8;
-	p.m = take(c) % 4;
-	p.depth = 1 + take(c) % 4;
+	p.k = 1 + fuzz_take(c) % 8;
+	p.m = fuzz_take(c) % 4;
+	p.depth = 1 + fuzz_take(c) % 4;
 	memset(&w, 0, sizeof(w));
 	/* The second half of what is left decides the fates, the first is cut into records. */
 	fate.p = c->p + c->n / 2;
 	fate.n = c->n - c->n / 2;
 	c->n /= 2;
 	while (c->n && w.n < RECS_MAX) {
-		size_t len = (size_t)take(c) * 5;
+		size_t len = fuzz_avail(c, (size_t)fuzz_take(c) * 5);
 
-		if (len > c->n)
-			len = c->n;
 		w.data[w.n] = c->p;
 		w.len[w.n++] = len;
-		c->p += len;
-		c->n -= len;
+		fuzz_skip(c, len);
 	}
 	o.datagram_size = D;
 	ch.fate = &fate;
@@ -310,7 +288,7 @@ static void real(struct cursor *c)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct cursor c = {data + 1, size ? size - 1 : 0};
+	struct fuzz_cursor c = {data + 1, size ? size - 1 : 0};
 
 	if (!key) {
 		for (int i = 0; i < DG_KEY_LEN; i++)

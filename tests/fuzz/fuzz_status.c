@@ -60,27 +60,6 @@ static void setup(void)
 	atexit(teardown);
 }
 
-struct cursor {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take(struct cursor *c)
-{
-	uint8_t b = 0;
-
-	if (c->n) {
-		b = *c->p++;
-		c->n--;
-	}
-	return b;
-}
-
-static size_t take_len(struct cursor *c, size_t want)
-{
-	return want < c->n ? want : c->n;
-}
-
 static void check_lookup(const struct status_store *st, const uint8_t hash[BULLETIN_HASH_LEN], int must_know)
 {
 	json_t *v = status_lookup(st, hash), *history;
@@ -98,16 +77,17 @@ static void check_lookup(const struct status_store *st, const uint8_t hash[BULLE
 }
 
 /* A bulletin from the input that bulletin_encode accepts. */
-static void make_bulletin(struct cursor *c, struct bulletin *b)
+static void make_bulletin(struct fuzz_cursor *c, struct bulletin *b)
 {
-	const struct tax_item *stage = tax_item_at(tax, TAX_STAGE, take(c) % tax_count(tax, TAX_STAGE));
-	const struct tax_item *result = tax_item_at(tax, TAX_RESULT, take(c) % tax_count(tax, TAX_RESULT));
+	const struct tax_item *stage = tax_item_at(tax, TAX_STAGE, fuzz_take(c) % tax_count(tax, TAX_STAGE));
+	const struct tax_item *result =
+	        tax_item_at(tax, TAX_RESULT, fuzz_take(c) % tax_count(tax, TAX_RESULT));
 
 	memset(b, 0, sizeof(*b));
-	b->query_hash[0] = take(c);
+	b->query_hash[0] = fuzz_take(c);
 	snprintf(b->stage, sizeof(b->stage), "%s", stage->code);
 	snprintf(b->result, sizeof(b->result), "%s", result->code);
-	snprintf(b->date, sizeof(b->date), "2026-%02d-%02d", 1 + take(c) % 12, 1 + take(c) % 28);
+	snprintf(b->date, sizeof(b->date), "2026-%02d-%02d", 1 + fuzz_take(c) % 12, 1 + fuzz_take(c) % 28);
 }
 
 static void append(struct spool *sp, const uint8_t *rec, size_t len)
@@ -142,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                           .max_history = HISTORY};
 	struct status_store *st = NULL;
 	struct rec_chain chain, other;
-	struct cursor c = {data, size};
+	struct fuzz_cursor c = {data, size};
 	struct spool *sp;
 	char spool_dir[4200];
 	uint64_t records = 0;
@@ -163,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    !(sp = spool_open(spool_dir, &conf.spool, NULL, NULL, &err)))
 		abort();
 	while (c.n && records < 64) {
-		uint8_t op = take(&c), buf[BULLETIN_RECORD_MAX];
+		uint8_t op = fuzz_take(&c), buf[BULLETIN_RECORD_MAX];
 		int hold = (op >> 3) & 1;
 		size_t len;
 
@@ -173,10 +153,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			clean = 0;
 		switch (op & 3) {
 		case 0:
-			len = take_len(&c, take(&c));
+			len = fuzz_avail(&c, fuzz_take(&c));
 			sign(sp, &chain, REC_STATUS, c.p, len, hold);
-			c.p += len;
-			c.n -= len;
+			fuzz_skip(&c, len);
 			break;
 		case 1: {
 			struct bulletin b;
@@ -192,17 +171,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 2:
-			len = take_len(&c, (size_t)take(&c) * 8);
+			len = fuzz_avail(&c, (size_t)fuzz_take(&c) * 8);
 			memcpy(buf, c.p, len);
 			append(sp, buf, len);
-			c.p += len;
-			c.n -= len;
+			fuzz_skip(&c, len);
 			break;
 		default:
 			if (op & 4)
-				sign(sp, &other, REC_STATUS, c.p, take_len(&c, 8), hold);
+				sign(sp, &other, REC_STATUS, c.p, fuzz_avail(&c, 8), hold);
 			else
-				sign(sp, &chain, REC_REPORT, c.p, take_len(&c, 8), hold);
+				sign(sp, &chain, REC_REPORT, c.p, fuzz_avail(&c, 8), hold);
 			break;
 		}
 		records++;
