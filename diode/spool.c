@@ -1123,7 +1123,13 @@ int spool_reader_next(struct spool_reader *r, const uint8_t **rec, size_t *len, 
 		if (rc != TIP_OK)
 			return rc;
 		if (fs == FRAME_END) {
-			/* A finished segment: the record must open the next one. */
+			/* A finished segment: the record must open the next one. A segment that ends
+			 * before its first frame holds none of the durable records it should (the next
+			 * one would be itself again). */
+			if (r->at == r->seg_first) {
+				fault_seg(fault, r->seg_first, r->off, r->at);
+				return TIP_ECORRUPT;
+			}
 			rc = reader_open_seg(r, r->at, fault);
 			if (rc == TIP_ENOTFOUND)
 				rc = TIP_ECORRUPT;
