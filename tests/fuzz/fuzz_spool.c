@@ -174,8 +174,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    spool_close(s) != TIP_OK)
 		abort();
 	n = read_all(&o, 1, last_first, &skips, &last_len, &last);
-	/* A skipped bad frame of an earlier segment may stand where the next segment's records begin. */
-	if (rec.count < MAX_READS && !skips &&
+	/* With two segments the first is not scanned at open: a skipped bad frame, or a whole frame too
+	 * many, may stand where the second one's records begin (the reader does not check that
+	 * segments are contiguous), so the appended record is looked for only in a single segment. */
+	if (rec.count < MAX_READS && !skips && !last_first &&
 	    (n != rec.count + 1 || last_len != sizeof(mark) || memcmp(last, mark, sizeof(mark)) != 0))
 		abort();
 	return 0;
