@@ -16,7 +16,8 @@ static int is_vchar(unsigned char c)
 	return (c >= 0x21 && c != 0x7f) || c == ' ' || c == '\t';
 }
 
-/* Splits off the next CRLF-terminated line; NULL if a bare CR or LF stands inside it. */
+/* Splits off the next CRLF-terminated line; NULL if a bare CR or LF, or a NUL (which would cut the
+ * line short unseen), stands inside it. */
 static char *next_line(char **p, char *end)
 {
 	char *line = *p;
@@ -27,7 +28,7 @@ static char *next_line(char **p, char *end)
 			*p = q + 2;
 			return line;
 		}
-		if (q[0] == '\r' || q[0] == '\n')
+		if (q[0] == '\r' || q[0] == '\n' || q[0] == '\0')
 			return NULL;
 	}
 	return NULL;

@@ -30,6 +30,7 @@
 #define LOCK_FILE         "lock"
 #define READ_CHUNK        ((size_t)256 * 1024)
 #define MAX_SEGMENTS      ((size_t)1 << 24)
+#define MAX_FIRST_INDEX   (UINT64_MAX / 2) /* no spool gets near; a segment named above is damage */
 #define MIN_SEGMENT_BYTES 64
 #define MAX_SEGMENT_BYTES ((size_t)1 << 40)
 #define MAX_RECORD_LIMIT  ((size_t)1 << 30)
@@ -900,6 +901,12 @@ struct spool *spool_open(const char *dir, const struct spool_opts *o, struct spo
 			rc = TIP_ECORRUPT;
 			goto out;
 		}
+		/* Else a reset last segment would move the count there, and appends would wrap it. */
+		if (segs[nseg - 1] > MAX_FIRST_INDEX) {
+			fault_seg(fault, segs[nseg - 1], 0, segs[nseg - 1]);
+			rc = TIP_ECORRUPT;
+			goto out;
+		}
 		rc = check_sealed_segments(s, segs, nseg, fault);
 		if (rc != TIP_OK)
 			goto out;
@@ -1116,7 +1123,13 @@ int spool_reader_next(struct spool_reader *r, const uint8_t **rec, size_t *len, 
 		if (rc != TIP_OK)
 			return rc;
 		if (fs == FRAME_END) {
-			/* A finished segment: the record must open the next one. */
+			/* A finished segment: the record must open the next one. A segment that ends
+			 * before its first frame holds none of the durable records it should (the next
+			 * one would be itself again). */
+			if (r->at == r->seg_first) {
+				fault_seg(fault, r->seg_first, r->off, r->at);
+				return TIP_ECORRUPT;
+			}
 			rc = reader_open_seg(r, r->at, fault);
 			if (rc == TIP_ENOTFOUND)
 				rc = TIP_ECORRUPT;

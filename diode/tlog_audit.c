@@ -37,6 +37,13 @@ int tlog_audit_read_keys(const char *path, struct key **keys, size_t *n, char *e
 		snprintf(err, err_cap, "%s: %s", path, tip_strerror(rc));
 		return rc;
 	}
+	/* The lines are read as C strings: a NUL byte would hide the rest of the file. */
+	if (memchr(text, '\0', len)) {
+		snprintf(err, err_cap, "%s: a NUL byte at offset %zu", path,
+		         (size_t)((char *)memchr(text, '\0', len) - text));
+		free(text);
+		return TIP_EFORMAT;
+	}
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct key k;
 

@@ -287,13 +287,10 @@ static void send_status(evutil_socket_t fd, short what, void *arg)
 static void handle_status(struct intake *in, struct http_req *req)
 {
 	uint64_t started = mono_us();
-	char code[QC_DIGITS + 1];
+	char code[QC_DIGITS + 1], field[QC_FIELD_MAX];
 	uint8_t hash[QC_HASH_LEN];
 	const uint8_t *body;
 	size_t len;
-	json_t *doc, *value;
-	json_error_t jerr;
-	const char *key;
 	struct status_reply *sr;
 	int rc;
 
@@ -304,31 +301,17 @@ static void handle_status(struct intake *in, struct http_req *req)
 		http_reply_error(req, 413, "payload_too_large", NULL, "the body is too large", NULL);
 		return;
 	}
-	doc = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_object(doc)) {
-		metric_inc(m.status_invalid);
-		http_reply_error(req, 400, "invalid", NULL, "the body must be a JSON object", NULL);
-		json_decref(doc);
-		return;
-	}
-	json_object_foreach(doc, key, value)
-	{
-		if (strcmp(key, "query_code") != 0) {
-			metric_inc(m.status_invalid);
-			http_reply_error(req, 400, "invalid", key, "unknown field", NULL);
-			json_decref(doc);
-			return;
-		}
-	}
-	value = json_object_get(doc, "query_code");
-	rc = json_is_string(value) ? qc_normalize(json_string_value(value), json_string_length(value), code)
-	                           : TIP_EINVAL;
-	json_decref(doc);
+	rc = qc_status_body(body, len, code, field);
 	if (rc != TIP_OK) {
 		metric_inc(m.status_invalid);
-		http_reply_error(req, 400, "invalid", "query_code",
-		                 rc == TIP_EVERIFY ? "the query code has a typing error (check digit)"
-		                                   : "a query code is 20 digits",
+		http_reply_error(req, 400, "invalid",
+		                 rc == TIP_EDECODE   ? NULL
+		                 : rc == TIP_EFORMAT ? field
+		                                     : "query_code",
+		                 rc == TIP_EDECODE   ? "the body must be a JSON object"
+		                 : rc == TIP_EFORMAT ? "unknown field"
+		                 : rc == TIP_EVERIFY ? "the query code has a typing error (check digit)"
+		                                     : "a query code is 20 digits",
 		                 NULL);
 		return;
 	}

@@ -2,9 +2,11 @@
 
 #include "common/err.h"
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <string.h>
 
 #define RANDOM_DIGITS (QC_DIGITS - 1)
@@ -127,5 +129,34 @@ int qc_hash(const char code[QC_DIGITS + 1], uint8_t out[QC_HASH_LEN])
 		rc = TIP_ECRYPTO;
 	}
 	OPENSSL_cleanse(msg, sizeof(msg));
+	return rc;
+}
+
+int qc_status_body(const uint8_t *body, size_t len, char out[QC_DIGITS + 1], char field[QC_FIELD_MAX])
+{
+	json_error_t jerr;
+	json_t *doc = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr), *value;
+	const char *key;
+	int rc = TIP_OK;
+
+	out[0] = '\0';
+	field[0] = '\0';
+	if (!json_is_object(doc)) {
+		rc = TIP_EDECODE;
+		goto out;
+	}
+	json_object_foreach(doc, key, value)
+	{
+		if (strcmp(key, "query_code") != 0) {
+			snprintf(field, QC_FIELD_MAX, "%s", key);
+			rc = TIP_EFORMAT;
+			goto out;
+		}
+	}
+	value = json_object_get(doc, "query_code");
+	rc = json_is_string(value) ? qc_normalize(json_string_value(value), json_string_length(value), out)
+	                           : TIP_EINVAL;
+out:
+	json_decref(doc);
 	return rc;
 }

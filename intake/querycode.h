@@ -36,6 +36,17 @@ int qc_generate(char code[QC_DIGITS + 1]);
  */
 int qc_normalize(const char *in, size_t len, char out[QC_DIGITS + 1]);
 
+/* Longest member name qc_status_body names back, with its NUL (longer ones are cut). */
+#define QC_FIELD_MAX 64
+
+/*
+ * The body of POST /api/v1/status: a JSON object whose only member is "query_code", a string that
+ * qc_normalize reads into out. TIP_OK; TIP_EDECODE if it is not a JSON object; TIP_EFORMAT for
+ * another member, named in field; else qc_normalize's TIP_EINVAL (also for a missing or non-string
+ * query_code) or TIP_EVERIFY. On error out is the empty string.
+ */
+int qc_status_body(const uint8_t *body, size_t len, char out[QC_DIGITS + 1], char field[QC_FIELD_MAX]);
+
 /* "1234 5678 9012 3456 7890" (24 characters and a NUL) from 20 bare digits. */
 void qc_format(const char code[QC_DIGITS + 1], char out[QC_DIGITS + QC_DIGITS / 4]);
 

@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/web.h"
+#include "internal/staff_input.h"
 
 #include "common/qr.h"
 
@@ -16,12 +17,10 @@
 #include <strings.h>
 #include <time.h>
 
-#define COOKIE       "tip_session"
+#define COOKIE       STAFF_COOKIE
 #define CSRF_COOKIE  "tip_csrf" /* readable by the pages: they send it back as X-CSRF-Token */
 #define BYTEA_PARAM  (2 + 2 * AUTH_DIGEST_LEN + 1) /* "\x" and hex */
 #define PAGE_DEFAULT 50
-#define PAGE_MAX     200
-#define FILTER_MAX   16
 #define SECRET_HEX   (2 + 2 * 64 + 1) /* a TOTP secret as a text bytea, "\x" and hex */
 #define TOTP_LEN     20               /* bytes of a new TOTP secret (RFC 4226: 160 bits) */
 #define TEMP_LEN     16               /* characters of a temporary password */
@@ -104,9 +103,9 @@ struct call {
 	struct staff *s;
 	struct http_req *req;
 	enum route_id route;
-	int csrf;                 /* the route changes state: the CSRF token must match */
-	char token[BYTEA_PARAM];  /* the session token's digest as a bytea parameter */
-	char params[6][40];       /* route parameters as text ("" for NULL) */
+	int csrf;                                    /* the route changes state: the CSRF token must match */
+	char token[BYTEA_PARAM];                     /* the session token's digest as a bytea parameter */
+	char params[STAFF_FILTERS][STAFF_PARAM_MAX]; /* route parameters as text ("" for NULL) */
 	json_t *body;             /* login, password: the parsed body; operations: the arguments */
 	char *args;               /* operations: the arguments as JSON text */
 	struct pgq_tx *tx;        /* the transaction waiting for a hash */
@@ -803,42 +802,17 @@ static void on_begin_login(struct pgq_tx *tx, const PGresult *res, void *arg)
 	         1, name, 0, on_login_user, c);
 }
 
-/*
- * A JSON object of non-empty strings (without NUL, at most AUTH_PASSWORD_MAX bytes) under keys and no other;
- * the first n_required keys required. 0, or -1 with a reply sent.
- */
+/* A body of strings under keys (staff_strings_body) into c->body; 0, or -1 with a reply sent. */
 static int strings_body(struct call *c, const char *const *keys, size_t n_keys, size_t n_required)
 {
 	size_t len;
 	const uint8_t *body = http_req_body(c->req, &len);
-	json_error_t e;
-	const char *key;
-	json_t *v;
+	struct staff_input_error e;
 
-	if (!(c->body = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &e)) ||
-	    !json_is_object(c->body)) {
-		http_reply_error(c->req, 400, "invalid", NULL, "the body must be a JSON object", NULL);
+	if (!(c->body = staff_strings_body(body, len, keys, n_keys, n_required, &e))) {
+		http_reply_error(c->req, 400, "invalid", e.field[0] ? e.field : NULL, e.message, NULL);
 		return -1;
 	}
-	json_object_foreach(c->body, key, v)
-	{
-		int known = 0;
-		size_t n = json_is_string(v) ? json_string_length(v) : 0;
-
-		for (size_t i = 0; i < n_keys; i++)
-			known |= !strcmp(key, keys[i]);
-		if (!known || !json_is_string(v) || !n || n > AUTH_PASSWORD_MAX ||
-		    strlen(json_string_value(v)) != n) {
-			http_reply_error(c->req, 400, "invalid", key,
-			                 known ? "a non-empty string without NUL" : "unknown key", NULL);
-			return -1;
-		}
-	}
-	for (size_t i = 0; i < n_required; i++)
-		if (!json_object_get(c->body, keys[i])) {
-			http_reply_error(c->req, 400, "invalid", keys[i], "required", NULL);
-			return -1;
-		}
 	return 0;
 }
 
@@ -847,64 +821,11 @@ static int strings_body(struct call *c, const char *const *keys, size_t n_keys, 
 /* The session cookie's digest into c->token; 0, or -1 when there is none or it is malformed. */
 static int session_token(struct call *c)
 {
-	const char *h = http_head_header(http_req_head(c->req), "Cookie"), *p;
-	char token[AUTH_TOKEN_TEXT];
 	uint8_t digest[AUTH_DIGEST_LEN];
 
-	for (p = h; p && (p = strstr(p, COOKIE "=")); p++)
-		if (p == h || p[-1] == ' ' || p[-1] == ';') {
-			size_t n = strcspn(p + sizeof(COOKIE), "; ");
-			if (n != AUTH_TOKEN_TEXT - 1)
-				return -1;
-			memcpy(token, p + sizeof(COOKIE), n);
-			token[n] = 0;
-			if (auth_token_digest(token, digest) != TIP_OK)
-				return -1;
-			bytea_param(digest, c->token);
-			return 0;
-		}
-	return -1;
-}
-
-/* A decimal id of 1 to 18 digits; 0 when it is not one. */
-static int is_id(const char *s, size_t n)
-{
-	return n >= 1 && n <= 18 && strspn(s, "0123456789") >= n && s[0] != '0';
-}
-
-/* The case list's filters: stage, province, region, category (codes), before (an id), limit. */
-static int list_filters(struct call *c)
-{
-	static const char *const keys[] = {"stage", "province", "region", "category", "before", "limit"};
-	const char *q = http_req_head(c->req)->query;
-
-	snprintf(c->params[5], sizeof(c->params[5]), "%d", PAGE_DEFAULT);
-	while (*q) {
-		size_t n = strcspn(q, "&"), k = strcspn(q, "=");
-		int i, found = -1;
-
-		for (i = 0; i < 6; i++)
-			if (k < n && strlen(keys[i]) == k && strncmp(q, keys[i], k) == 0)
-				found = i;
-		const char *v = q + k + 1;
-		size_t vn = n - k - 1;
-		if (found < 0 || k >= n || vn == 0 || vn > FILTER_MAX ||
-		    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_") < vn ||
-		    (found >= 4 && !is_id(v, vn)) || (found == 5 && (vn > 3 || atoi(v) > PAGE_MAX))) {
-			char field[32];
-			int field_len =
-			        (int)(k < n ? k : n); /* snprintf truncates a long name to the buffer */
-			snprintf(field, sizeof(field), "%.*s", field_len, q);
-			http_reply_error(c->req, 400, "invalid", field,
-			                 found < 0 ? "unknown filter"
-			                           : "a code, or a number for before and limit (<= 200)",
-			                 NULL);
-			return -1;
-		}
-		memcpy(c->params[found], v, vn);
-		c->params[found][vn] = 0;
-		q += n + (q[n] == '&');
-	}
+	if (staff_cookie_token(http_head_header(http_req_head(c->req), "Cookie"), digest) != 0)
+		return -1;
+	bytea_param(digest, c->token);
 	return 0;
 }
 
@@ -935,75 +856,32 @@ static int op_prepare(struct call *c)
 	return 0;
 }
 
-#define OP_NAME_MAX  40
-#define OP_ARGS_MAX  32 /* query parameters of a GET operation */
-#define OP_VALUE_MAX 64
-
-/* An operation's name: [a-z_]{1,40}. */
-static int is_op_name(const char *s)
+/* The case list's filters into c->params; 0, or -1 with a reply sent. */
+static int list_filters(struct call *c)
 {
-	size_t n = strlen(s);
+	struct staff_input_error e;
 
-	return n >= 1 && n <= OP_NAME_MAX && strspn(s, "abcdefghijklmnopqrstuvwxyz_") == n;
-}
-
-/*
- * An operation's arguments as a JSON object into c->args: a POST's body (a JSON object, or nothing for
- * {}), or a GET's query string, each value a string of [A-Za-z0-9_.:-] (no decoding: ids, codes, dates
- * and times need nothing else). 0, or -1 with a reply sent.
- */
-static int op_args(struct call *c)
-{
-	json_t *args = NULL;
-	json_error_t e;
-
-	if (http_req_head(c->req)->method == HTTP_POST) {
-		size_t len;
-		const uint8_t *body = http_req_body(c->req, &len);
-		args = len ? json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &e) : json_object();
-		if (!json_is_object(args)) {
-			json_decref(args);
-			http_reply_error(c->req, 400, "invalid", NULL, "the body must be a JSON object",
-			                 NULL);
-			return -1;
-		}
-	} else {
-		const char *q = http_req_head(c->req)->query;
-		args = json_object();
-		for (size_t count = 0; args && *q; count++) {
-			size_t n = strcspn(q, "&"), k = strcspn(q, "=");
-			char key[OP_NAME_MAX + 1], value[OP_VALUE_MAX + 1];
-			int bad = count >= OP_ARGS_MAX || k >= n || k == 0 || k > OP_NAME_MAX ||
-			          n - k - 1 > OP_VALUE_MAX;
-			if (!bad) {
-				memcpy(key, q, k);
-				key[k] = 0;
-				memcpy(value, q + k + 1, n - k - 1);
-				value[n - k - 1] = 0;
-				bad = !is_op_name(key) || json_object_get(args, key) ||
-				      strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123"
-				                    "456789_.:-") != strlen(value) ||
-				      json_object_set_new(args, key, json_string(value)) != 0;
-			}
-			if (bad) {
-				char field[OP_NAME_MAX + 1];
-				snprintf(field, sizeof(field), "%.*s", (int)(k < n ? k : n), q);
-				json_decref(args);
-				http_reply_error(c->req, 400, "invalid", is_op_name(field) ? field : NULL,
-				                 "parameters name=value, at most 32, each once, values of "
-				                 "letters, digits "
-				                 "and _ . : - (at most 64)",
-				                 NULL);
-				return -1;
-			}
-			q += n + (q[n] == '&');
-		}
-	}
-	if (!(c->body = args)) {
-		http_reply_error(c->req, 503, "unavailable", NULL, "out of memory", NULL);
+	if (staff_list_filters(http_req_head(c->req)->query, PAGE_DEFAULT, c->params, &e) != TIP_OK) {
+		http_reply_error(c->req, 400, "invalid", e.field, e.message, NULL);
 		return -1;
 	}
-	return op_prepare(c);
+	return 0;
+}
+
+/* An operation's arguments into c->body (staff_op_args), then op_prepare; 0, or -1 with a reply sent. */
+static int op_args(struct call *c)
+{
+	const struct http_head *h = http_req_head(c->req);
+	struct staff_input_error e;
+	size_t len;
+	const uint8_t *body = http_req_body(c->req, &len);
+	int rc = staff_op_args(h->method == HTTP_POST, body, len, h->query, &c->body, &e);
+
+	if (rc == TIP_EINVAL)
+		http_reply_error(c->req, 400, "invalid", e.field[0] ? e.field : NULL, e.message, NULL);
+	else if (rc != TIP_OK)
+		http_reply_error(c->req, 503, "unavailable", NULL, "out of memory", NULL);
+	return rc == TIP_OK ? op_prepare(c) : -1;
 }
 
 /* Which route, with its path parameters; -1 with a reply sent. */
@@ -1025,10 +903,11 @@ static int route(struct call *c)
 		c->route = R_PLEDGE;
 	else if (!strcmp(path, "/api/v1/cases"))
 		c->route = R_CASES;
-	else if (!strncmp(path, "/api/v1/ops/", 12) && is_op_name(path + 12)) {
+	else if (!strncmp(path, "/api/v1/ops/", 12) && staff_op_name_ok(path + 12)) {
 		c->route = R_OP;
 		snprintf(c->params[1], sizeof(c->params[1]), "%s", path + 12);
-	} else if (!strncmp(path, "/api/v1/cases/", 14) && is_id(path + 14, n = strcspn(path + 14, "/"))) {
+	} else if (!strncmp(path, "/api/v1/cases/", 14) &&
+	           staff_id_ok(path + 14, n = strcspn(path + 14, "/"))) {
 		memcpy(c->params[0], path + 14, n);
 		rest = path + 14 + n;
 		if (!*rest)
@@ -1037,13 +916,14 @@ static int route(struct call *c)
 		         strspn(rest + 13, "0123456789") == strlen(rest + 13) && rest[13]) {
 			c->route = R_ATTACHMENT;
 			memcpy(c->params[1], rest + 13, strlen(rest + 13));
-		} else if (!strncmp(rest, "/results/", 9) && is_id(rest + 9, n = strcspn(rest + 9, "/")) &&
+		} else if (!strncmp(rest, "/results/", 9) &&
+		           staff_id_ok(rest + 9, n = strcspn(rest + 9, "/")) &&
 		           !strncmp(rest + 9 + n, "/files/", 7) && strlen(rest + 16 + n) <= 2 &&
 		           rest[16 + n] && strspn(rest + 16 + n, "0123456789") == strlen(rest + 16 + n)) {
 			c->route = R_RESULT_FILE;
 			memcpy(c->params[1], rest + 9, n);
 			memcpy(c->params[2], rest + 16 + n, strlen(rest + 16 + n));
-		} else if (!strncmp(rest, "/actions/", 9) && is_op_name(rest + 9)) {
+		} else if (!strncmp(rest, "/actions/", 9) && staff_op_name_ok(rest + 9)) {
 			c->route = R_CASE_OP;
 			snprintf(c->params[1], sizeof(c->params[1]), "%s", rest + 9);
 		} else

@@ -15,6 +15,7 @@
 #include <ftw.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -92,6 +93,34 @@ char *tu_mkdtemp(void)
 	if (!mkdtemp(p))
 		abort();
 	return p;
+}
+
+char *tu_mkdtemp_mem(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *saved = tmp ? strdup(tmp) : NULL, *p;
+
+	if (access("/dev/shm", W_OK) == 0)
+		setenv("TMPDIR", "/dev/shm", 1);
+	p = tu_mkdtemp();
+	if (saved)
+		setenv("TMPDIR", saved, 1);
+	else
+		unsetenv("TMPDIR");
+	free(saved);
+	return p;
+}
+
+void tu_write_bytes(const char *dir, const char *name, const void *data, size_t len)
+{
+	char path[4200];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
+	    (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		abort();
+	if ((len && write(fd, data, len) != (ssize_t)len) || close(fd) != 0)
+		abort();
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -54,6 +54,11 @@ void tu_corpus_keys(struct key *keys, struct key *pubs);
 /* A fresh private directory under TMPDIR (heap string) and its recursive removal. */
 char *tu_mkdtemp(void);
 void tu_rmtree(const char *path);
+/* Like tu_mkdtemp, but in memory (under /dev/shm) when the system has it: for fuzz targets that
+ * write files on every input. */
+char *tu_mkdtemp_mem(void);
+/* Writes len bytes to dir/name (created or truncated, mode 0600); aborts on failure. */
+void tu_write_bytes(const char *dir, const char *name, const void *data, size_t len);
 
 #include "report.pb-c.h"
 

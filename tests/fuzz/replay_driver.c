@@ -3,6 +3,7 @@
  * builds): replays every file of a corpus folder through the target, then a
  * fixed number of deterministic mutations of them (bit flips, truncations,
  * splices, random bytes). Same seed, same inputs: a failure reproduces.
+ * Usage: <target> corpus-dir [mutations] (20,000 by default).
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -14,7 +15,7 @@
 
 #define REPLAY_MAX_INPUT (1 << 16)
 #define REPLAY_MAX_SEEDS 256
-#define MUTATIONS        20000
+#define MUTATIONS        20000 /* by default */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
@@ -60,10 +61,11 @@ int main(int argc, char **argv)
 	static size_t lens[REPLAY_MAX_SEEDS];
 	static uint8_t buf[REPLAY_MAX_INPUT];
 	size_t n = argc > 1 ? load_seeds(argv[1], seeds, lens) : 0;
+	int mutations = argc > 2 ? atoi(argv[2]) : MUTATIONS;
 
 	for (size_t i = 0; i < n; i++)
 		LLVMFuzzerTestOneInput(seeds[i], lens[i]);
-	for (int round = 0; round < MUTATIONS; round++) {
+	for (int round = 0; round < mutations; round++) {
 		size_t len;
 
 		if (n == 0 || rng() % 8 == 0) {
@@ -105,6 +107,6 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < n; i++)
 		free(seeds[i]);
-	printf("replayed %zu seeds and %d mutations\n", n, MUTATIONS);
+	printf("replayed %zu seeds and %d mutations\n", n, mutations);
 	return 0;
 }

@@ -213,6 +213,27 @@ static void test_random_heads(void **state)
 	}
 }
 
+/* A NUL inside the head would end a token unseen (found by fuzz_http): the whole head is refused. */
+static void test_nul_byte(void **state)
+{
+	(void)state;
+	static const char *const heads[] = {
+	        "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\0 0\r\n\r\n",
+	        "GET / HTTP/1.1\0junk\r\nHost: a\r\n\r\n",
+	        "GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n",
+	        "GET / HTTP/1.1\r\nHost: a\r\n\0\r\n\r\n",
+	};
+	static const size_t lens[] = {49, 32, 29, 30};
+	char buf[64];
+	struct http_head h;
+
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		memcpy(buf, heads[i], lens[i]);
+		buf[lens[i]] = '\0';
+		assert_int_equal(http_parse_head(buf, lens[i], 64, &h), 400);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +242,7 @@ int main(void)
 	        cmocka_unit_test(test_too_many_headers),
 	        cmocka_unit_test(test_accept_encoding),
 	        cmocka_unit_test(test_random_heads),
+	        cmocka_unit_test(test_nul_byte),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

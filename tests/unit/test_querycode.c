@@ -248,6 +248,30 @@ static void test_hash_known_value(void **state)
 	free(want0);
 }
 
+static int status_body(const char *body, char code[QC_DIGITS + 1], char field[QC_FIELD_MAX])
+{
+	return qc_status_body((const uint8_t *)body, strlen(body), code, field);
+}
+
+static void test_status_body(void **state)
+{
+	(void)state;
+	char code[QC_DIGITS + 1], field[QC_FIELD_MAX];
+
+	assert_int_equal(status_body("{\"query_code\": \"1234 5678 9012 3456 7891\"}", code, field), TIP_OK);
+	assert_string_equal(code, "12345678901234567891");
+	assert_int_equal(status_body("{\"query_code\": \"1234 5678 9012 3456 7890\"}", code, field),
+	                 TIP_EVERIFY);
+	assert_string_equal(code, "");
+	assert_int_equal(status_body("{\"query_code\": 123}", code, field), TIP_EINVAL);
+	assert_int_equal(status_body("{}", code, field), TIP_EINVAL);
+	assert_int_equal(status_body("{\"query_code\": \"1\", \"lang\": \"zh\"}", code, field), TIP_EFORMAT);
+	assert_string_equal(field, "lang");
+	assert_int_equal(status_body("\"12345678901234567891\"", code, field), TIP_EDECODE);
+	assert_int_equal(status_body("{\"query_code\": \"1\", \"query_code\": \"2\"}", code, field),
+	                 TIP_EDECODE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +284,7 @@ int main(void)
 	        cmocka_unit_test(test_normalize_separators),
 	        cmocka_unit_test(test_normalize_bad_characters),
 	        cmocka_unit_test(test_normalize_wrong_lengths),
+	        cmocka_unit_test(test_status_body),
 	        cmocka_unit_test(test_distribution),
 	        cmocka_unit_test(test_hash_known_value),
 	};
