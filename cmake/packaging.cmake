@@ -24,6 +24,8 @@ install(FILES ${CMAKE_SOURCE_DIR}/docs/operations.md DESTINATION share/doc/tipli
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/internal/sql/ DESTINATION ${TIP_SHARE_DIR}/sql COMPONENT internal
         FILES_MATCHING PATTERN "*.sql")
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/pg-roles.sql DESTINATION ${TIP_SHARE_DIR} COMPONENT internal)
+install(FILES ${TIP_SYSTEMD}/tipline-audit-verify.service ${TIP_SYSTEMD}/tipline-audit-verify.timer
+        DESTINATION ${TIP_UNIT_DIR} COMPONENT internal)
 
 # tip_zone(component account state unit CONFIGS files... LINKS instances... DIRS dirs...): a zone's daemon unit, its
 # example settings (conffiles under /etc/tipline), the drop-in giving its link instances the zone's account, and the
