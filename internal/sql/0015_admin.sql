@@ -109,6 +109,16 @@ CREATE FUNCTION adm_event(action text, object text, before jsonb, after jsonb) R
 	INSERT INTO audit_events (actor, action, object, before_hash, after_hash)
 	VALUES (actor_id(), action, object, sha256(convert_to(before::text, 'UTF8')), sha256(convert_to(after::text, 'UTF8'))) $$;
 
+-- After a change to an account: its audit event (user.<what>) and the operation's answer, the account as it is now.
+CREATE FUNCTION adm_user_changed(what text, uid bigint, before jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	after jsonb := adm_user(uid);
+BEGIN
+	PERFORM adm_event('user.' || what, 'user:' || uid, before, after);
+	RETURN jsonb_build_object('user', after);
+END
+$$;
+
 -- The account named by args.user, locked for the change; 404 when there is none. Changes to accounts take
 -- one lock in turn, so two administrators cannot each remove the other as the last one.
 CREATE FUNCTION adm_user_arg(args jsonb) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -189,8 +199,7 @@ BEGIN
 	INSERT INTO users (username, display_name, role, unit_id, password_hash, must_change_password, totp_pending)
 	VALUES (name_, display_, role_, unit_, args ->> 'password_hash', true, decode(args ->> 'totp_secret', 'hex'))
 	RETURNING id INTO uid;
-	PERFORM adm_event('user.create', 'user:' || uid, NULL, adm_user(uid));
-	RETURN jsonb_build_object('user', adm_user(uid));
+	RETURN adm_user_changed('create', uid, NULL);
 END
 $$;
 
@@ -213,8 +222,7 @@ BEGIN
 	                 unit_id = coalesce(unit_, unit_id)
 	WHERE id = uid;
 	PERFORM adm_keep_an_administrator();
-	PERFORM adm_event('user.update', 'user:' || uid, before, adm_user(uid));
-	RETURN jsonb_build_object('user', adm_user(uid));
+	RETURN adm_user_changed('update', uid, before);
 END
 $$;
 
@@ -233,8 +241,7 @@ BEGIN
 	UPDATE users SET disabled = true WHERE id = uid;
 	PERFORM adm_sessions_end(uid);
 	PERFORM adm_keep_an_administrator();
-	PERFORM adm_event('user.disable', 'user:' || uid, before, adm_user(uid));
-	RETURN jsonb_build_object('user', adm_user(uid));
+	RETURN adm_user_changed('disable', uid, before);
 END
 $$;
 
@@ -248,8 +255,7 @@ BEGIN
 	uid := adm_user_arg(args);
 	before := adm_user(uid);
 	UPDATE users SET disabled = false, failed_logins = 0, locked_until = NULL WHERE id = uid;
-	PERFORM adm_event('user.enable', 'user:' || uid, before, adm_user(uid));
-	RETURN jsonb_build_object('user', adm_user(uid));
+	RETURN adm_user_changed('enable', uid, before);
 END
 $$;
 
@@ -267,8 +273,7 @@ BEGIN
 	                 locked_until = NULL
 	WHERE id = uid;
 	PERFORM adm_sessions_end(uid);
-	PERFORM adm_event('user.password_reset', 'user:' || uid, before, adm_user(uid));
-	RETURN jsonb_build_object('user', adm_user(uid));
+	RETURN adm_user_changed('password_reset', uid, before);
 END
 $$;
 
@@ -282,8 +287,7 @@ BEGIN
 	uid := adm_user_arg(args);
 	before := adm_user(uid);
 	UPDATE users SET totp_pending = decode(args ->> 'totp_secret', 'hex') WHERE id = uid;
-	PERFORM adm_event('user.totp_enrol', 'user:' || uid, before, adm_user(uid));
-	RETURN jsonb_build_object('user', adm_user(uid));
+	RETURN adm_user_changed('totp_enrol', uid, before);
 END
 $$;
 
