@@ -969,9 +969,13 @@ static void test_head_file_damage(void **state)
 	free(dir);
 }
 
-static void test_missing_segment(void **state)
+/*
+ * A spool of 100 records whose segment holding record 50 is damaged by damage(path): a reader gets every
+ * record before that segment, then TIP_ECORRUPT naming the segment and its first index. The fault's offset,
+ * for the test.
+ */
+static uint64_t damaged_segment(const char *reader, int (*damage)(const char *path))
 {
-	(void)state;
 	char *dir = tu_mkdtemp();
 	struct spool *s = make_spool(dir, 100);
 	uint64_t first, off;
@@ -983,8 +987,8 @@ static void test_missing_segment(void **state)
 	assert_int_equal(spool_close(s), TIP_OK);
 	layout(50, SEG_BYTES, &first, &off);
 	char *p = seg_path(dir, first);
-	unlink(p);
-	struct spool_reader *r = reader_ok(dir, "gap");
+	assert_int_equal(damage(p), 0);
+	struct spool_reader *r = reader_ok(dir, reader);
 	expect_records(r, 0, first);
 	assert_int_equal(spool_reader_next(r, &rec, &len, NULL, &f), TIP_ECORRUPT);
 	seg_file_name(name, first);
@@ -994,6 +998,23 @@ static void test_missing_segment(void **state)
 	free(p);
 	tu_rmtree(dir);
 	free(dir);
+	return f.offset;
+}
+
+static int remove_file(const char *path)
+{
+	return unlink(path);
+}
+
+static int cut_to_header(const char *path)
+{
+	return truncate(path, SEG_HDR);
+}
+
+static void test_missing_segment(void **state)
+{
+	(void)state;
+	damaged_segment("gap", remove_file);
 }
 
 /* A segment cut back to its header while the head still counts its records (found by fuzz_spool):
@@ -1001,29 +1022,7 @@ static void test_missing_segment(void **state)
 static void test_emptied_segment(void **state)
 {
 	(void)state;
-	char *dir = tu_mkdtemp();
-	struct spool *s = make_spool(dir, 100);
-	uint64_t first, off;
-	struct spool_fault f;
-	const uint8_t *rec;
-	size_t len;
-	char name[32];
-
-	assert_int_equal(spool_close(s), TIP_OK);
-	layout(50, SEG_BYTES, &first, &off);
-	char *p = seg_path(dir, first);
-	assert_int_equal(truncate(p, SEG_HDR), 0);
-	struct spool_reader *r = reader_ok(dir, "emptied");
-	expect_records(r, 0, first);
-	assert_int_equal(spool_reader_next(r, &rec, &len, NULL, &f), TIP_ECORRUPT);
-	seg_file_name(name, first);
-	assert_string_equal(f.file, name);
-	assert_int_equal(f.offset, SEG_HDR);
-	assert_int_equal(f.index, first);
-	spool_reader_close(r);
-	free(p);
-	tu_rmtree(dir);
-	free(dir);
+	assert_int_equal(damaged_segment("emptied", cut_to_header), SEG_HDR);
 }
 
 static void test_bad_reader_name(void **state)
